@@ -1,0 +1,128 @@
+// Package configs holds loopguard's configuration: the typed structs, strict
+// YAML loading with LOOPGUARD_* environment overrides, validation, and the
+// embedded default configuration and built-in provider profiles.
+package configs
+
+// Config is the whole deployment configuration. Zero values are replaced by
+// the defaults named in each field's comment (see ApplyDefaults).
+type Config struct {
+	// Agent is the change-agent name stamped on our writes and recognised in
+	// echoes. Default "loopguard".
+	Agent string `yaml:"agent"`
+	// AppURL is where the inbound proxy forwards webhooks (the app). Default
+	// "http://127.0.0.1:3000".
+	AppURL string `yaml:"app_url"`
+	// Observe evaluates and reports every decision but drops nothing.
+	// Default false.
+	Observe bool `yaml:"observe"`
+	// ShutdownGrace is how long in-flight requests may finish after SIGTERM.
+	// Default "15s".
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+
+	Listen   Listen   `yaml:"listen"`
+	Log      Log      `yaml:"log"`
+	CA       CA       `yaml:"ca"`
+	Outbound Outbound `yaml:"outbound"`
+	Inbound  Inbound  `yaml:"inbound"`
+	Ledger   Ledger   `yaml:"ledger"`
+	Admin    Admin    `yaml:"admin"`
+
+	// ProviderFiles are extra profile files (YAML) loaded next to the built-in
+	// profiles; a file's profile may replace a built-in one of the same name.
+	ProviderFiles []string `yaml:"provider_files"`
+	// Providers are the APIs this deployment syncs with. Each entry uses a
+	// profile (built-in or from ProviderFiles) and may override any of its
+	// fields, per deployment and per account.
+	Providers []ProviderEntry `yaml:"providers"`
+}
+
+// Listen holds listener addresses. An empty address disables that listener
+// (except admin, which always listens).
+type Listen struct {
+	// Outbound is the forward proxy the app uses as HTTP(S)_PROXY. Default
+	// "127.0.0.1:8080".
+	Outbound string `yaml:"outbound"`
+	// Inbound is the webhook reverse proxy in front of the app. Default ":8081".
+	Inbound string `yaml:"inbound"`
+	// Admin serves /healthz, /readyz, /metrics and /decisions. Default
+	// "127.0.0.1:9090" (localhost only).
+	Admin string `yaml:"admin"`
+	// Gateway is an optional listener for gateway (base-URL) mode; when empty,
+	// gateway prefixes are served on the outbound listener. Default "".
+	Gateway string `yaml:"gateway"`
+}
+
+// Log configures zerolog output.
+type Log struct {
+	// Format is "json" or "console". Default "json".
+	Format string `yaml:"format"`
+	// Level is trace, debug, info, warn or error. Default "info".
+	Level string `yaml:"level"`
+}
+
+// CA says where the MITM certificate authority comes from: mounted files
+// (CertFile+KeyFile) or a directory where one is generated on first start and
+// reused after. goproxy's public built-in CA is never used.
+type CA struct {
+	// Dir holds ca.pem and ca-key.pem (0600). Default "./loopguard-ca".
+	Dir string `yaml:"dir"`
+	// CertFile and KeyFile name a mounted CA; both or neither. Default "".
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Outbound tunes the forward proxy and its upstream transport.
+type Outbound struct {
+	// MaxBodyBytes: matched writes with larger bodies pass untouched (and are
+	// counted). Default "10MiB".
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// DialTimeout for upstream TCP connects. Default "10s".
+	DialTimeout Duration `yaml:"dial_timeout"`
+	// TLSHandshakeTimeout for upstream TLS. Default "10s".
+	TLSHandshakeTimeout Duration `yaml:"tls_handshake_timeout"`
+	// ResponseHeaderTimeout waits for upstream response headers. Default "60s".
+	ResponseHeaderTimeout Duration `yaml:"response_header_timeout"`
+	// IdleConnTimeout closes idle upstream connections. Default "90s".
+	IdleConnTimeout Duration `yaml:"idle_conn_timeout"`
+	// MaxIdleConnsPerHost keeps upstream keep-alive connections. Default 64.
+	MaxIdleConnsPerHost int `yaml:"max_idle_conns_per_host"`
+	// UpstreamCAFile adds a PEM bundle to the system roots for upstream TLS
+	// verification (for private APIs and tests). Default "".
+	UpstreamCAFile string `yaml:"upstream_ca_file"`
+}
+
+// Inbound tunes the webhook reverse proxy.
+type Inbound struct {
+	// MaxBodyBytes: larger deliveries are forwarded untouched and counted.
+	// Default "5MiB".
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// AppTimeout bounds one forward to the app; on timeout the provider gets
+	// 504. Default "30s".
+	AppTimeout Duration `yaml:"app_timeout"`
+	// DedupWindow is how long a forwarded event id is remembered. Default "24h".
+	DedupWindow Duration `yaml:"dedup_window"`
+	// Decisions is how many recent decisions /decisions keeps. Default 1000.
+	Decisions int `yaml:"decisions"`
+}
+
+// Ledger sizes the embedded state store (bigcache).
+type Ledger struct {
+	// WriteTTL is how long a recorded write is remembered. Default "10m".
+	WriteTTL Duration `yaml:"write_ttl"`
+	// SeenTTL is how long the last genuine state of a record is remembered.
+	// Default "24h".
+	SeenTTL Duration `yaml:"seen_ttl"`
+	// MaxSizeMB caps the ledger's memory; the oldest entries are evicted
+	// first. Default 256.
+	MaxSizeMB int `yaml:"max_size_mb"`
+	// Shards is bigcache's shard count (a power of two). Default 1024.
+	Shards int `yaml:"shards"`
+}
+
+// Admin configures the admin listener's API.
+type Admin struct {
+	// Token, when set, is required as "Authorization: Bearer <token>" on every
+	// admin endpoint except /healthz and /readyz. Default "" (no token; the
+	// listener is localhost-only by default).
+	Token Secret `yaml:"token"`
+}

@@ -1,0 +1,240 @@
+package configs
+
+import "go.yaml.in/yaml/v3"
+
+// Profile is a provider's declarative behaviour: which requests are writes,
+// how to tag them, how webhooks are split into events, how deliveries are
+// signed, and how the API reports its rate limits. Built-in profiles live in
+// configs/providers/*.yaml; a deployment may override any field, per
+// provider entry and per account.
+type Profile struct {
+	// Name identifies the provider in routes, logs and metrics.
+	Name string `yaml:"name"`
+	// Description is free text shown by `loopguard validate`.
+	Description string `yaml:"description"`
+	// Docs lists the provider documentation the profile follows.
+	Docs []string `yaml:"docs"`
+
+	// Hosts are the API hosts the forward proxy intercepts (MITM) for this
+	// provider, as "host" or "host:port". Every other host is tunnelled.
+	Hosts []string `yaml:"hosts"`
+	// BaseURL is the real API base URL used by gateway mode, e.g.
+	// "https://api.hubapi.com". Gateway mode is off when empty.
+	BaseURL string `yaml:"base_url"`
+	// GatewayPrefix is the path prefix that gateway mode serves this provider
+	// under. Default "/<name>".
+	GatewayPrefix string `yaml:"gateway_prefix"`
+
+	// Account says how to find the account (tenant) a request belongs to.
+	Account AccountSpec `yaml:"account"`
+	// Objects maps object names as they appear in write paths and in events
+	// (e.g. "contacts" and "contact.propertyChange") to one canonical name,
+	// so a write and its echo share a ledger key. Unmapped names are used
+	// as they are.
+	Objects map[string]string `yaml:"objects"`
+
+	// TrackedFields are the record fields whose values make up the
+	// fingerprint (dotted paths relative to the record). Volatile fields such
+	// as updated_at must not be listed. Empty means every top-level scalar
+	// field of the written record except the sentinel.
+	TrackedFields []string `yaml:"tracked_fields"`
+	// Normalize lists per-field normalisations applied before fingerprinting:
+	// "trim", "lower", "number". The key "*" applies to every field.
+	Normalize map[string]StringList `yaml:"normalize"`
+
+	// Tagging says how our writes are stamped.
+	Tagging Tagging `yaml:"tagging"`
+	// Writes are the routes whose requests are writes to records.
+	Writes []WriteRoute `yaml:"writes"`
+	// Webhooks are the inbound routes whose deliveries carry events.
+	Webhooks []WebhookRoute `yaml:"webhooks"`
+	// Handshakes are verification requests (subscription challenges) that
+	// always pass straight to the app, never filtered or held.
+	Handshakes []Handshake `yaml:"handshakes"`
+
+	// IntegrationUsers are the actor ids of the integration's own API user:
+	// an event whose actor is one of them is our echo.
+	IntegrationUsers []string `yaml:"integration_users"`
+	// Signature verifies deliveries and re-signs rewritten bodies.
+	Signature SignatureSpec `yaml:"signature"`
+	// RateLimit selects the rate-limit header family.
+	RateLimit RateLimitSpec `yaml:"rate_limit"`
+	// HoldPolicy is what happens to inbound events that cannot be delivered
+	// now: "hold" (durable spool, answer 200) for providers that never
+	// redeliver, or "reject" (503 + Retry-After) where the provider retries.
+	// Default "reject".
+	HoldPolicy string `yaml:"hold_policy"`
+
+	// Layers switches echo layers on or off by name: dedup, actor, marker,
+	// sentinel, fingerprint, skinny. Default: all on except skinny.
+	Layers map[string]bool `yaml:"layers"`
+	// SkinnyWindow is the correlation window of the (lossy, off by default)
+	// skinny layer. Default "5s".
+	SkinnyWindow Duration `yaml:"skinny_window"`
+	// Observe evaluates and reports but forwards everything, for this
+	// provider. Default false (the global observe flag also applies).
+	Observe bool `yaml:"observe"`
+}
+
+// AccountSpec locates the account a request or event belongs to.
+type AccountSpec struct {
+	// From is "header" (the header value, hashed), "host", "path" (a path
+	// template parameter), "query" (a query parameter) or "static".
+	// Default "static".
+	From string `yaml:"from"`
+	// Header names the header for From=header, e.g. "Authorization".
+	Header string `yaml:"header"`
+	// Param names the path or query parameter for From=path or From=query.
+	Param string `yaml:"param"`
+	// Value is the account for From=static. Default "default".
+	Value string `yaml:"value"`
+}
+
+// Tagging configures how matched writes are stamped.
+type Tagging struct {
+	// Headers are set on every matched write; "{agent}" in a value is replaced
+	// by the agent name. An existing header of the same name is appended to
+	// with ", " unless it already carries the value.
+	Headers map[string]string `yaml:"headers"`
+	// SentinelField is where the self-verifying sentinel "<agent>:<fp>" is
+	// written, as a dotted path relative to the record's fields (for form
+	// bodies "metadata.sync" becomes the key "metadata[sync]"). Empty: no
+	// sentinel.
+	SentinelField string `yaml:"sentinel_field"`
+	// IdempotencyKey adds a key with our prefix when the app sent none.
+	IdempotencyKey IdempotencySpec `yaml:"idempotency_key"`
+}
+
+// IdempotencySpec configures Idempotency-Key stamping.
+type IdempotencySpec struct {
+	// Header is the header name, e.g. "Idempotency-Key". Empty: off.
+	Header string `yaml:"header"`
+	// Prefix starts our keys. Default "<agent>-".
+	Prefix string `yaml:"prefix"`
+}
+
+// WriteRoute matches write requests.
+type WriteRoute struct {
+	// Methods are the HTTP methods that write. Default [PATCH, PUT, POST].
+	Methods StringList `yaml:"methods"`
+	// Path is a template such as "/crm/v3/objects/{object}/{id}"; "{name}"
+	// matches one segment and "{name...}" the rest of the path.
+	Path string `yaml:"path"`
+	// Object is the object type: a literal, or "{param}" from the path.
+	// Default "{object}" when the path has it, else the route's path.
+	Object string `yaml:"object"`
+	// RecordID is the record id: "{param}" from the path. Default "{id}" when
+	// the path has it; a route without one is a create.
+	RecordID string `yaml:"record_id"`
+	// Fields is the body path holding the record's fields ("" = body root).
+	Fields string `yaml:"fields"`
+	// CreateID is the response body path holding a created record's id.
+	// Default "id".
+	CreateID string `yaml:"create_id"`
+}
+
+// WebhookRoute matches inbound deliveries and says how to split them into
+// events. Value specs: a gjson path relative to the event, "header:Name" for
+// a delivery header, "body:path" for a path relative to the whole delivery,
+// or "=literal".
+type WebhookRoute struct {
+	// Method of the delivery. Default "POST".
+	Method string `yaml:"method"`
+	// Path of the delivery, a template like write paths.
+	Path string `yaml:"path"`
+	// Batch is the path of the events array: "@this" for a root array; empty
+	// for one event per delivery.
+	Batch string `yaml:"batch"`
+	// EventID is one or more value specs joined with ":" (composite ids for
+	// providers whose event id alone is not unique).
+	EventID StringList `yaml:"event_id"`
+	// RecordID, ObjectType, Account, Actor and OccurredAt are value specs.
+	RecordID   string `yaml:"record_id"`
+	ObjectType string `yaml:"object_type"`
+	Account    string `yaml:"account"`
+	Actor      string `yaml:"actor"`
+	OccurredAt string `yaml:"occurred_at"`
+	// Record is the path of the record's current fields (full-record events).
+	Record string `yaml:"record"`
+	// Partial says the record holds only the changed fields (e.g. Salesforce
+	// UPDATE change events). Default false.
+	Partial bool `yaml:"partial"`
+	// PropertyName and PropertyValue are value specs for per-property events
+	// (HubSpot propertyName/propertyValue).
+	PropertyName  string `yaml:"property_name"`
+	PropertyValue string `yaml:"property_value"`
+	// Sentinel is the sentinel's path relative to the record. Default: the
+	// tagging sentinel_field.
+	Sentinel string `yaml:"sentinel"`
+	// Markers recognise our change-agent / origin marker in an event.
+	Markers []Marker `yaml:"markers"`
+}
+
+// Marker recognises our own change agent or origin in an event.
+type Marker struct {
+	// From is a value spec, e.g. "changeAgent", "header:X-Change-Agent",
+	// "ChangeEventHeader.changeOrigin", "request.idempotency_key".
+	From string `yaml:"from"`
+	// Match is "equals", "contains", "prefix" or "list" (comma-separated
+	// list containing the value). Default "equals".
+	Match string `yaml:"match"`
+	// Value is what to look for; "{agent}" and "{idempotency_prefix}" are
+	// replaced. Default "{agent}".
+	Value string `yaml:"value"`
+}
+
+// Handshake is a verification request that passes straight to the app.
+type Handshake struct {
+	// Header matches a request carrying this header (e.g.
+	// "Smartsheet-Hook-Challenge", "X-Hook-Secret").
+	Header string `yaml:"header"`
+	// Query matches a request carrying this query parameter (e.g.
+	// "validationToken").
+	Query string `yaml:"query"`
+}
+
+// SignatureSpec configures delivery signatures.
+type SignatureSpec struct {
+	// Scheme: "", "hmac-sha256", "hubspot-v3", "stripe", "github", "jira",
+	// "shopify", "zendesk", "smartsheet". Empty: deliveries are not signed.
+	Scheme string `yaml:"scheme"`
+	// Secret is the webhook secret. Without it, deliveries count as
+	// unverified and markers in them are not trusted.
+	Secret Secret `yaml:"secret"`
+	// Header, Encoding, Prefix, TimestampHeader and Payload parameterise the
+	// generic hmac-sha256 scheme.
+	Header          string `yaml:"header"`
+	Encoding        string `yaml:"encoding"`
+	Prefix          string `yaml:"prefix"`
+	TimestampHeader string `yaml:"timestamp_header"`
+	Payload         string `yaml:"payload"`
+	// Tolerance is the maximum age of a timestamped signature. Default: the
+	// scheme's documented value.
+	Tolerance Duration `yaml:"tolerance"`
+	// Require drops nothing from a delivery whose signature is not verified
+	// (the default and only behaviour); kept for clarity in profiles.
+}
+
+// RateLimitSpec selects how upstream rate-limit headers are read.
+type RateLimitSpec struct {
+	// Family: auto, ietf, x-ratelimit, salesforce, hubspot, shopify, zendesk.
+	// Default "auto".
+	Family string `yaml:"family"`
+	// Reset says how X-RateLimit-Reset is expressed: auto, epoch, delta,
+	// iso8601. Default "auto".
+	Reset string `yaml:"reset"`
+}
+
+// ProviderEntry is one provider of a deployment: a profile to use plus
+// overrides of any profile field, and per-account overrides.
+type ProviderEntry struct {
+	// Use names the base profile (built-in or from provider_files). Default:
+	// the entry's name.
+	Use string
+	// Name of this provider instance. Default: Use.
+	Name string
+	// Accounts maps an account id to profile-field overrides for it.
+	Accounts map[string]*yaml.Node
+	// node is the entry itself; its fields overlay the base profile.
+	node *yaml.Node
+}

@@ -1,0 +1,143 @@
+package filters
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/loopguard/loopguard/configs"
+	"github.com/loopguard/loopguard/filters/ledger"
+)
+
+// Engine holds the compiled providers and the store, and decides events.
+// It is immutable after New and safe for concurrent use.
+type Engine struct {
+	agent     string
+	observe   bool
+	store     ledger.Store
+	now       func() time.Time
+	providers []*Provider
+	byName    map[string]*Provider
+}
+
+// Options configure an Engine.
+type Options struct {
+	// Agent is our change-agent name.
+	Agent string
+	// Observe forwards everything while reporting would-be drops.
+	Observe bool
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// New compiles the providers of a loaded configuration.
+func New(providers []*configs.Provider, store ledger.Store, opts Options) (*Engine, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Engine{agent: opts.Agent, observe: opts.Observe, store: store, now: opts.Now, byName: map[string]*Provider{}}
+	for _, cp := range providers {
+		p, err := NewProvider(cp, opts.Agent, Deps{Store: store, Now: opts.Now})
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: %w", cp.Name, err)
+		}
+		e.providers = append(e.providers, p)
+		e.byName[p.Name] = p
+	}
+	return e, nil
+}
+
+// Providers returns the compiled providers in configuration order.
+func (e *Engine) Providers() []*Provider { return e.providers }
+
+// Provider returns a provider by name.
+func (e *Engine) Provider(name string) (*Provider, bool) {
+	p, ok := e.byName[name]
+	return p, ok
+}
+
+// Store returns the engine's store.
+func (e *Engine) Store() ledger.Store { return e.store }
+
+// Agent returns the change-agent name.
+func (e *Engine) Agent() string { return e.agent }
+
+// Now returns the engine clock's time.
+func (e *Engine) Now() time.Time { return e.now() }
+
+// Decide runs the event through its provider's (account's) chain. The first
+// layer with positive echo evidence drops it; otherwise it is forwarded,
+// explained by the most informative layer that passed. In observe mode a
+// drop is reported as Observed and the event is forwarded.
+func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
+	ap := p.ForAccount(ev.Account)
+	d := Decision{
+		Time: e.now(), Source: ev.Source, Action: Forward, Layer: "chain", Reason: ReasonNoEvidence,
+		Provider: p.Name, Account: ev.Account, Object: ev.Object, Record: ev.Record, EventID: ev.ID,
+	}
+	if ev.Skinny() {
+		d.Reason = ReasonSkinny
+	}
+	lk := lookup{store: e.store, key: ev.Key()}
+	for _, l := range ap.chain {
+		v := l.Check(ctx, ev, &lk)
+		if v.Echo {
+			d.Action, d.Layer, d.Reason, d.Detail = Drop, l.Name(), v.Reason, v.Detail
+			break
+		}
+		if v.Reason != ReasonNone && (!v.Abstain || v.Reason == ReasonStoreError || d.Reason == ReasonNoEvidence) {
+			d.Layer, d.Reason, d.Detail = l.Name(), v.Reason, v.Detail
+		}
+	}
+	if d.Action == Drop && (e.observe || ap.observe) {
+		d.Action, d.Observed = Forward, true
+	}
+	d.finish()
+	return d
+}
+
+// Unverified is the decision for every event of a delivery whose signature
+// did not verify: forwarded untouched, never dropped.
+func (e *Engine) Unverified(p *Provider, ev *Event, why string) Decision {
+	d := Decision{
+		Time: e.now(), Source: ev.Source, Action: Forward, Layer: "signature", Reason: ReasonUnverified, Detail: why,
+		Provider: p.Name, Account: ev.Account, Object: ev.Object, Record: ev.Record, EventID: ev.ID,
+	}
+	d.finish()
+	return d
+}
+
+// Whole is a decision about a delivery that was not split into events
+// (malformed, oversize, handshake, breaker): always forward or hold.
+func (e *Engine) Whole(provider string, a Action, layer string, r Reason, detail string) Decision {
+	d := Decision{Time: e.now(), Source: SourceWebhook, Action: a, Layer: layer, Reason: r, Detail: detail, Provider: provider}
+	d.finish()
+	return d
+}
+
+// Accepted records, after the app answered 2xx, what it now knows: the ids
+// of forwarded events (for dedup) and their records' state as the last
+// genuine state (so a write-back or redundant event is recognised). Events
+// only observed as would-be drops are not recorded as genuine.
+func (e *Engine) Accepted(ctx context.Context, p *Provider, evs []Event, ds []Decision) error {
+	var firstErr error
+	at := e.now()
+	for i := range evs {
+		if ds[i].Action != Forward {
+			continue
+		}
+		ev := &evs[i]
+		if ev.ID != "" {
+			if err := e.store.MarkEvent(ctx, DedupKey(p.Name, ev.ID)); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		if ds[i].Observed || ds[i].Reason == ReasonUnverified || ev.Record == "" || len(ev.Fields) == 0 {
+			continue
+		}
+		if err := e.store.RecordSeen(ctx, ev.Key(), ev.Fields, at); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}

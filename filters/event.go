@@ -1,0 +1,69 @@
+// Package filters turns deliveries into events and decides, layer by layer,
+// whether each event is an echo of our own write or a genuine change. It
+// knows nothing of networking: the proxy hands it bytes and headers and acts
+// on its decisions.
+package filters
+
+import (
+	"time"
+
+	"github.com/loopguard/loopguard/filters/ledger"
+)
+
+// Source says where an event came from.
+type Source string
+
+// Sources.
+const (
+	SourceWebhook Source = "webhook"
+	SourcePull    Source = "pull"
+)
+
+// Event is one change that reaches the app, pushed or pulled. Missing pieces
+// are allowed: each layer uses what it has.
+type Event struct {
+	Source   Source
+	Provider string
+	Account  string
+	Object   string
+	Record   string
+	// ID is the event id (composite where the provider's id is not unique).
+	ID         string
+	Actor      string
+	OccurredAt time.Time
+	// Fields are the tracked values present in the event, sorted by name.
+	Fields []ledger.Field
+	// Partial: Fields are only the changed fields, not the whole record.
+	Partial bool
+	// Sentinel is the sentinel field's value, when present.
+	Sentinel string
+	// SentinelChange: the event is a change of the sentinel property itself
+	// (per-property providers).
+	SentinelChange bool
+	// Marks are the values found for the route's markers, by index.
+	Marks []string
+	// Start and End are the event's byte span in the delivery body.
+	Start, End int
+	// Verified: the delivery's signature was checked and is valid.
+	Verified bool
+
+	route *WebhookRoute
+}
+
+// Skinny reports an event that carries no values, no actor and no marker.
+func (e *Event) Skinny() bool {
+	if len(e.Fields) > 0 || e.Actor != "" || e.Sentinel != "" {
+		return false
+	}
+	for _, m := range e.Marks {
+		if m != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Key is the ledger key of the event's record.
+func (e *Event) Key() ledger.Key {
+	return ledger.Key{Provider: e.Provider, Object: e.Object, Record: e.Record}
+}

@@ -1,0 +1,143 @@
+package filters
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/tagging"
+	"github.com/tidwall/gjson"
+)
+
+// ErrMalformed is returned for a delivery that cannot be split into events;
+// the proxy forwards such a delivery untouched.
+var ErrMalformed = errors.New("malformed delivery")
+
+// Extract splits a delivery into events using the route's paths. The
+// events' spans point into body. A body that is not JSON, or whose batch
+// path is not an array, is ErrMalformed.
+func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Event) ([]Event, error) {
+	if !gjson.ValidBytes(body) {
+		return dst, fmt.Errorf("extract %s: %w: not valid JSON", p.Name, ErrMalformed)
+	}
+	root := gjson.ParseBytes(body)
+	if r.batch == "" {
+		if !root.IsObject() {
+			return dst, fmt.Errorf("extract %s: %w: want a JSON object", p.Name, ErrMalformed)
+		}
+		ev := p.event(r, root, root, h)
+		ev.Start, ev.End = 0, len(body)
+		return append(dst, ev), nil
+	}
+	arr := root
+	if r.batch != "@this" {
+		arr = root.Get(r.batch)
+	}
+	if !arr.IsArray() {
+		return dst, fmt.Errorf("extract %s: %w: %q is not an array", p.Name, ErrMalformed, r.batch)
+	}
+	var err error
+	arr.ForEach(func(_, v gjson.Result) bool {
+		if !v.IsObject() || v.Index <= 0 {
+			err = fmt.Errorf("extract %s: %w: batch element is not an object", p.Name, ErrMalformed)
+			return false
+		}
+		ev := p.event(r, v, root, h)
+		ev.Start, ev.End = v.Index, v.Index+len(v.Raw)
+		dst = append(dst, ev)
+		return true
+	})
+	return dst, err
+}
+
+func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) Event {
+	e := Event{
+		Source:   SourceWebhook,
+		Provider: p.Name,
+		Record:   r.record.str(ev, root, h),
+		Object:   p.canonObject(r.object.str(ev, root, h)),
+		Account:  r.account.str(ev, root, h),
+		Actor:    r.actor.str(ev, root, h),
+		route:    r,
+	}
+	if len(r.eventID) > 0 {
+		var b strings.Builder
+		for i, s := range r.eventID {
+			v := s.str(ev, root, h)
+			if v == "" {
+				b.Reset()
+				break
+			}
+			if i > 0 {
+				b.WriteByte(':')
+			}
+			b.WriteString(v)
+		}
+		e.ID = b.String()
+	}
+	if r.occurred.kind != specNone {
+		e.OccurredAt = parseTime(r.occurred.result(ev, root, h))
+	}
+	if len(r.markers) > 0 {
+		e.Marks = make([]string, len(r.markers))
+		for i, m := range r.markers {
+			e.Marks[i] = m.from.str(ev, root, h)
+		}
+	}
+	switch {
+	case r.recPath != "":
+		rec := ev.Get(r.recPath)
+		e.Fields = toLedger(p.FP.FromJSON(nil, rec))
+		e.Partial = r.partial
+		if r.sentinel != "" {
+			if s := rec.Get(r.sentinel); s.Type == gjson.String {
+				e.Sentinel = s.Str
+			}
+		}
+	case r.propName.kind != specNone:
+		name := r.propName.str(ev, root, h)
+		val := r.propVal.result(ev, root, h)
+		e.Partial = true
+		if name != "" && name == r.sentinel {
+			e.SentinelChange, e.Sentinel = true, val.String()
+		} else if fh, ok := p.FP.Property(name, val); ok {
+			e.Fields = []ledger.Field{{Name: fh.Name, Hash: fh.Hash}}
+		}
+	}
+	return e
+}
+
+func toLedger(fs []tagging.FieldHash) []ledger.Field {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]ledger.Field, len(fs))
+	for i, f := range fs {
+		out[i] = ledger.Field{Name: f.Name, Hash: f.Hash}
+	}
+	return out
+}
+
+// parseTime reads epoch seconds or milliseconds, or RFC 3339.
+func parseTime(r gjson.Result) time.Time {
+	switch r.Type {
+	case gjson.Number:
+		n := r.Int()
+		if n > 1e12 {
+			return time.UnixMilli(n)
+		}
+		return time.Unix(n, 0)
+	case gjson.String:
+		if t, err := time.Parse(time.RFC3339Nano, r.Str); err == nil {
+			return t
+		}
+		if n, err := strconv.ParseInt(r.Str, 10, 64); err == nil {
+			return parseTime(gjson.Result{Type: gjson.Number, Num: float64(n), Raw: r.Str})
+		}
+	}
+	return time.Time{}
+}

@@ -1,0 +1,270 @@
+package filters
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/tagging"
+)
+
+// Layer is one echo test. Check returns Echo only on positive evidence;
+// when it cannot evaluate it abstains. Layers never log: the proxy logs one
+// line per decision.
+type Layer interface {
+	Name() string
+	Check(ctx context.Context, ev *Event, lk *lookup) Verdict
+}
+
+// Deps are what layers need from outside.
+type Deps struct {
+	Store ledger.Store
+	Now   func() time.Time
+}
+
+type layerCtor func(p *Provider, d Deps) (Layer, error)
+
+// layerCtors maps layer names to constructors: the chain is data.
+var layerCtors = map[string]layerCtor{
+	"dedup":       func(p *Provider, d Deps) (Layer, error) { return &dedupLayer{store: d.Store, provider: p.Name}, nil },
+	"actor":       func(p *Provider, d Deps) (Layer, error) { return &actorLayer{users: p.users}, nil },
+	"marker":      func(p *Provider, d Deps) (Layer, error) { return markerLayer{}, nil },
+	"sentinel":    func(p *Provider, d Deps) (Layer, error) { return &sentinelLayer{agent: p.agent}, nil },
+	"fingerprint": func(p *Provider, d Deps) (Layer, error) { return fingerprintLayer{}, nil },
+	"skinny": func(p *Provider, d Deps) (Layer, error) {
+		return &skinnyLayer{window: p.Profile.SkinnyWindow.D(), now: d.Now}, nil
+	},
+}
+
+func newLayer(name string, p *Provider, d Deps) (Layer, error) {
+	c, ok := layerCtors[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown layer %q", name)
+	}
+	if d.Store == nil {
+		return nil, fmt.Errorf("layer %s: no store", name)
+	}
+	return c(p, d)
+}
+
+var (
+	_ Layer = (*dedupLayer)(nil)
+	_ Layer = (*actorLayer)(nil)
+	_ Layer = markerLayer{}
+	_ Layer = (*sentinelLayer)(nil)
+	_ Layer = fingerprintLayer{}
+	_ Layer = (*skinnyLayer)(nil)
+)
+
+func abstain(r Reason, detail string) Verdict { return Verdict{Abstain: true, Reason: r, Detail: detail} }
+func echo(r Reason, detail string) Verdict    { return Verdict{Echo: true, Reason: r, Detail: detail} }
+func pass(r Reason, detail string) Verdict    { return Verdict{Reason: r, Detail: detail} }
+
+// dedupLayer drops redeliveries of an event already forwarded and accepted.
+type dedupLayer struct {
+	store    ledger.Store
+	provider string
+}
+
+func (l *dedupLayer) Name() string { return "dedup" }
+
+func (l *dedupLayer) Check(ctx context.Context, ev *Event, _ *lookup) Verdict {
+	if ev.ID == "" {
+		return abstain(ReasonNone, "no event id")
+	}
+	seen, err := l.store.EventSeen(ctx, DedupKey(l.provider, ev.ID))
+	if err != nil {
+		return abstain(ReasonStoreError, err.Error())
+	}
+	if seen {
+		return echo(ReasonRedelivery, "event id already delivered")
+	}
+	return pass(ReasonNone, "")
+}
+
+// DedupKey is the store key of an event id.
+func DedupKey(provider, id string) string { return provider + "\x00" + id }
+
+// actorLayer drops events made by the integration user.
+type actorLayer struct{ users map[string]bool }
+
+func (l *actorLayer) Name() string { return "actor" }
+
+func (l *actorLayer) Check(_ context.Context, ev *Event, _ *lookup) Verdict {
+	if ev.Actor == "" || len(l.users) == 0 {
+		return abstain(ReasonNone, "no actor or no integration user configured")
+	}
+	if l.users[ev.Actor] {
+		return echo(ReasonIntegrationUser, "actor "+ev.Actor)
+	}
+	return pass(ReasonNone, "")
+}
+
+// markerLayer drops events carrying our change-agent / origin marker.
+type markerLayer struct{}
+
+func (markerLayer) Name() string { return "marker" }
+
+func (markerLayer) Check(_ context.Context, ev *Event, _ *lookup) Verdict {
+	if ev.route == nil || len(ev.route.markers) == 0 {
+		return abstain(ReasonNone, "no markers")
+	}
+	found := false
+	for i, m := range ev.route.markers {
+		v := ev.Marks[i]
+		if v == "" {
+			continue
+		}
+		found = true
+		if matchMarker(m.match, v, m.value) {
+			return echo(ReasonChangeAgent, "marker "+m.match+" "+m.value)
+		}
+	}
+	if !found {
+		return abstain(ReasonNone, "no marker value in event")
+	}
+	return pass(ReasonNone, "")
+}
+
+func matchMarker(how, got, want string) bool {
+	switch how {
+	case "contains":
+		return strings.Contains(got, want)
+	case "prefix":
+		return strings.HasPrefix(got, want)
+	case "list":
+		for _, part := range strings.Split(got, ",") {
+			if strings.TrimSpace(part) == want {
+				return true
+			}
+		}
+		return false
+	}
+	return got == want
+}
+
+// sentinelLayer verifies our self-verifying sentinel against the event's
+// current tracked values.
+type sentinelLayer struct{ agent string }
+
+func (l *sentinelLayer) Name() string { return "sentinel" }
+
+func (l *sentinelLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdict {
+	if ev.SentinelChange {
+		if _, ok := tagging.ParseSentinel(ev.Sentinel, l.agent); ok {
+			return echo(ReasonSentinelChange, "change of our sentinel property")
+		}
+		return abstain(ReasonNone, "sentinel property not ours")
+	}
+	short, ok := tagging.ParseSentinel(ev.Sentinel, l.agent)
+	if !ok {
+		return abstain(ReasonNone, "no sentinel of ours")
+	}
+	if len(ev.Fields) == 0 {
+		return abstain(ReasonNone, "no tracked values")
+	}
+	st, known, err := lk.state(ctx)
+	if err != nil {
+		return abstain(ReasonStoreError, err.Error())
+	}
+	// A genuine state newer than our last write makes the sentinel stale
+	// even when the values equal what we wrote (A→B→A revert).
+	if known && !st.LastSeen.IsZero() && !st.LastSeen.Before(st.LastWrite) {
+		return abstain(ReasonSentinelSuperseded, "a genuine state is newer than our write")
+	}
+	if tagging.Short(ledgerCombine(ev.Fields)) == short {
+		return echo(ReasonSentinelMatch, "sentinel fingerprint equals current values")
+	}
+	return pass(ReasonSentinelStale, "values changed since our write")
+}
+
+// fingerprintLayer compares each tracked value with our pending writes and
+// the last genuine state, field by field.
+type fingerprintLayer struct{}
+
+func (fingerprintLayer) Name() string { return "fingerprint" }
+
+func (fingerprintLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdict {
+	if len(ev.Fields) == 0 {
+		return abstain(ReasonNone, "no tracked values")
+	}
+	st, known, err := lk.state(ctx)
+	if err != nil {
+		return abstain(ReasonStoreError, err.Error())
+	}
+	if !known {
+		return pass(ReasonNewValue, "nothing known of this record")
+	}
+	ours, seen := 0, 0
+	for _, f := range ev.Fields {
+		fs, ok := st.Field(f.Name)
+		switch {
+		case ok && slices.Contains(fs.Pending, f.Hash):
+			ours++
+		case ok && fs.HasSeen && fs.Seen == f.Hash:
+			seen++
+		default:
+			return pass(ReasonNewValue, "field "+f.Name+" has a new value")
+		}
+	}
+	if ours > 0 {
+		return echo(ReasonPendingWrite, fmt.Sprintf("%d field(s) equal our pending write", ours))
+	}
+	return echo(ReasonLastGenuine, "no net change since the last genuine state")
+}
+
+// skinnyLayer (off by default, lossy) drops a valueless event for a record
+// we wrote within a short window.
+type skinnyLayer struct {
+	window time.Duration
+	now    func() time.Time
+}
+
+func (l *skinnyLayer) Name() string { return "skinny" }
+
+func (l *skinnyLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdict {
+	if !ev.Skinny() || ev.Record == "" {
+		return abstain(ReasonNone, "not a skinny event")
+	}
+	st, known, err := lk.state(ctx)
+	if err != nil {
+		return abstain(ReasonStoreError, err.Error())
+	}
+	if known && !st.LastWrite.IsZero() && l.now().Sub(st.LastWrite) <= l.window {
+		return echo(ReasonSkinnyRecentWrite, "we wrote this record within "+l.window.String())
+	}
+	return pass(ReasonSkinny, "")
+}
+
+func ledgerCombine(fs []ledger.Field) uint64 {
+	var buf [16]tagging.FieldHash
+	th := buf[:0]
+	for _, f := range fs {
+		th = append(th, tagging.FieldHash{Name: f.Name, Hash: f.Hash})
+	}
+	return tagging.Combine(th)
+}
+
+// lookup loads the ledger state of an event's record once, on first use.
+type lookup struct {
+	store  ledger.Store
+	key    ledger.Key
+	st     ledger.State
+	loaded bool
+	known  bool
+	err    error
+}
+
+func (l *lookup) state(ctx context.Context) (*ledger.State, bool, error) {
+	if !l.loaded {
+		l.loaded = true
+		if l.key.Record == "" {
+			return &l.st, false, nil
+		}
+		l.known, l.err = l.store.Get(ctx, l.key, &l.st)
+	}
+	return &l.st, l.known, l.err
+}

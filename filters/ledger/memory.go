@@ -1,0 +1,251 @@
+package ledger
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/allegro/bigcache/v3"
+)
+
+// Options configures the embedded store.
+type Options struct {
+	// WriteTTL is how long our writes stay pending. Default 10m.
+	WriteTTL time.Duration
+	// SeenTTL is how long a record's last genuine state is kept. Default 24h.
+	SeenTTL time.Duration
+	// DedupWindow is how long forwarded event ids are kept. Default 24h.
+	DedupWindow time.Duration
+	// MaxSizeMB caps each cache's memory (FIFO eviction). Default 256.
+	MaxSizeMB int
+	// Shards is bigcache's shard count (power of two). Default 1024.
+	Shards int
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+const (
+	defaultWriteTTL    = 10 * time.Minute
+	defaultSeenTTL     = 24 * time.Hour
+	defaultDedupWindow = 24 * time.Hour
+	defaultMaxSizeMB   = 256
+	defaultShards      = 1024
+	cleanWindow        = time.Minute
+	lockStripes        = 256
+)
+
+// Memory is the embedded Store on bigcache. bigcache has one global life
+// window, evicts FIFO and its Get returns expired entries, so every entry
+// carries its own times and is checked on read.
+type Memory struct {
+	opts      Options
+	records   *bigcache.BigCache
+	events    *bigcache.BigCache
+	seed      maphash.Seed
+	locks     [lockStripes]sync.Mutex
+	evictions atomic.Uint64
+	bufs      sync.Pool
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory builds the embedded store.
+func NewMemory(opts Options) (*Memory, error) {
+	if opts.WriteTTL <= 0 {
+		opts.WriteTTL = defaultWriteTTL
+	}
+	if opts.SeenTTL <= 0 {
+		opts.SeenTTL = defaultSeenTTL
+	}
+	if opts.DedupWindow <= 0 {
+		opts.DedupWindow = defaultDedupWindow
+	}
+	if opts.MaxSizeMB <= 0 {
+		opts.MaxSizeMB = defaultMaxSizeMB
+	}
+	if opts.Shards <= 0 {
+		opts.Shards = defaultShards
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m := &Memory{opts: opts, seed: maphash.MakeSeed()}
+	m.bufs.New = func() any { b := make([]byte, 0, 256); return &b }
+	newCache := func(life time.Duration) (*bigcache.BigCache, error) {
+		c := bigcache.DefaultConfig(life)
+		c.Shards = opts.Shards
+		c.HardMaxCacheSize = opts.MaxSizeMB
+		c.CleanWindow = cleanWindow
+		c.MaxEntriesInWindow = 16 * opts.Shards // small initial shards; bigcache grows them
+		c.MaxEntrySize = 128
+		c.Verbose = false
+		c.OnRemoveWithReason = func(_ string, _ []byte, r bigcache.RemoveReason) {
+			if r == bigcache.NoSpace {
+				m.evictions.Add(1)
+			}
+		}
+		return bigcache.New(context.Background(), c)
+	}
+	var err error
+	if m.records, err = newCache(max(opts.WriteTTL, opts.SeenTTL)); err != nil {
+		return nil, fmt.Errorf("ledger: create record cache: %w", err)
+	}
+	if m.events, err = newCache(opts.DedupWindow); err != nil {
+		return nil, fmt.Errorf("ledger: create event cache: %w", err)
+	}
+	return m, nil
+}
+
+func (m *Memory) lock(key string) *sync.Mutex {
+	return &m.locks[maphash.String(m.seed, key)%lockStripes]
+}
+
+// load reads and prunes the state of key; ok is false when nothing is known.
+func (m *Memory) load(key string, st *State, now time.Time) (bool, error) {
+	b, err := m.records.Get(key)
+	if errors.Is(err, bigcache.ErrEntryNotFound) {
+		st.Fields = st.Fields[:0]
+		st.LastWrite, st.LastSeen, st.WriteFP = time.Time{}, time.Time{}, 0
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("ledger: get %s: %w", key, err)
+	}
+	if err := decodeState(b, st); err != nil {
+		return false, fmt.Errorf("ledger: decode %s: %w", key, err)
+	}
+	m.prune(st, now)
+	return len(st.Fields) > 0 || !st.LastWrite.IsZero() || !st.LastSeen.IsZero(), nil
+}
+
+// prune forgets writes older than WriteTTL and genuine states older than
+// SeenTTL.
+func (m *Memory) prune(st *State, now time.Time) {
+	writesGone := !st.LastWrite.IsZero() && now.Sub(st.LastWrite) > m.opts.WriteTTL
+	seenGone := !st.LastSeen.IsZero() && now.Sub(st.LastSeen) > m.opts.SeenTTL
+	if writesGone {
+		st.LastWrite, st.WriteFP = time.Time{}, 0
+	}
+	if seenGone {
+		st.LastSeen = time.Time{}
+	}
+	kept := st.Fields[:0]
+	for _, f := range st.Fields {
+		if writesGone || st.LastWrite.IsZero() {
+			f.Pending = f.Pending[:0]
+		}
+		if seenGone || st.LastSeen.IsZero() {
+			f.HasSeen, f.Seen = false, 0
+		}
+		if len(f.Pending) > 0 || f.HasSeen {
+			kept = append(kept, f)
+		}
+	}
+	st.Fields = kept
+}
+
+func (m *Memory) store(key string, st *State) error {
+	bp := m.bufs.Get().(*[]byte)
+	defer m.bufs.Put(bp)
+	*bp = encodeState((*bp)[:0], st)
+	if err := m.records.Set(key, *bp); err != nil {
+		return fmt.Errorf("ledger: set %s: %w", key, err)
+	}
+	return nil
+}
+
+// RecordWrite implements Store.
+func (m *Memory) RecordWrite(_ context.Context, k Key, fields []Field, fp uint64, at time.Time) error {
+	key := k.String()
+	mu := m.lock(key)
+	mu.Lock()
+	defer mu.Unlock()
+	var st State
+	if _, err := m.load(key, &st, m.opts.Now()); err != nil {
+		st = State{}
+	}
+	for _, f := range fields {
+		fs := fieldFor(&st, f.Name)
+		if n := len(fs.Pending); n > 0 && fs.Pending[n-1] == f.Hash {
+			continue
+		}
+		fs.Pending = append(fs.Pending, f.Hash)
+		if len(fs.Pending) > MaxPending {
+			fs.Pending = fs.Pending[len(fs.Pending)-MaxPending:]
+		}
+	}
+	st.LastWrite, st.WriteFP = at, fp
+	return m.store(key, &st)
+}
+
+// RecordSeen implements Store.
+func (m *Memory) RecordSeen(_ context.Context, k Key, fields []Field, at time.Time) error {
+	key := k.String()
+	mu := m.lock(key)
+	mu.Lock()
+	defer mu.Unlock()
+	var st State
+	if _, err := m.load(key, &st, m.opts.Now()); err != nil {
+		st = State{}
+	}
+	for _, f := range fields {
+		fs := fieldFor(&st, f.Name)
+		fs.Seen, fs.HasSeen, fs.Pending = f.Hash, true, fs.Pending[:0]
+	}
+	st.LastSeen = at
+	return m.store(key, &st)
+}
+
+func fieldFor(st *State, name string) *FieldState {
+	if fs, ok := st.Field(name); ok {
+		return fs
+	}
+	st.Fields = append(st.Fields, FieldState{Name: name})
+	return &st.Fields[len(st.Fields)-1]
+}
+
+// Get implements Store.
+func (m *Memory) Get(_ context.Context, k Key, st *State) (bool, error) {
+	return m.load(k.String(), st, m.opts.Now())
+}
+
+// EventSeen implements Store.
+func (m *Memory) EventSeen(_ context.Context, id string) (bool, error) {
+	b, err := m.events.Get(id)
+	if errors.Is(err, bigcache.ErrEntryNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("ledger: get event: %w", err)
+	}
+	if len(b) != 8 {
+		return false, nil
+	}
+	exp := int64(binary.LittleEndian.Uint64(b))
+	return m.opts.Now().UnixNano() < exp, nil
+}
+
+// MarkEvent implements Store.
+func (m *Memory) MarkEvent(_ context.Context, id string) error {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(m.opts.Now().Add(m.opts.DedupWindow).UnixNano()))
+	if err := m.events.Set(id, b[:]); err != nil {
+		return fmt.Errorf("ledger: mark event: %w", err)
+	}
+	return nil
+}
+
+// Stats implements Store.
+func (m *Memory) Stats() Stats {
+	return Stats{Entries: m.records.Len(), Evictions: m.evictions.Load(), Events: m.events.Len()}
+}
+
+// Close implements Store.
+func (m *Memory) Close() error {
+	return errors.Join(m.records.Close(), m.events.Close())
+}

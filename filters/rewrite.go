@@ -1,0 +1,51 @@
+package filters
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/tidwall/gjson"
+)
+
+// Rewrite returns the delivery body holding only the kept events, in their
+// original order, each kept event's bytes unchanged; everything outside the
+// events array stays as sent. It is only called when some but not all
+// events are dropped.
+func (p *Provider) Rewrite(r *WebhookRoute, body []byte, events []Event, keep []bool) ([]byte, error) {
+	if r.batch == "" {
+		return nil, fmt.Errorf("rewrite %s: a single-event delivery is never rewritten", p.Name)
+	}
+	start, end := 0, len(body)
+	if r.batch != "@this" {
+		arr := gjson.GetBytes(body, r.batch)
+		if !arr.IsArray() || arr.Index <= 0 {
+			return nil, fmt.Errorf("rewrite %s: %w: batch %q not found", p.Name, ErrMalformed, r.batch)
+		}
+		start, end = arr.Index, arr.Index+len(arr.Raw)
+	} else {
+		// Keep leading/trailing whitespace around a root array.
+		start = bytes.IndexByte(body, '[')
+		end = bytes.LastIndexByte(body, ']') + 1
+		if start < 0 || end <= start {
+			return nil, fmt.Errorf("rewrite %s: %w: no root array", p.Name, ErrMalformed)
+		}
+	}
+	var out bytes.Buffer
+	out.Grow(len(body))
+	out.Write(body[:start])
+	out.WriteByte('[')
+	n := 0
+	for i := range events {
+		if !keep[i] {
+			continue
+		}
+		if n > 0 {
+			out.WriteByte(',')
+		}
+		out.Write(body[events[i].Start:events[i].End])
+		n++
+	}
+	out.WriteByte(']')
+	out.Write(body[end:])
+	return out.Bytes(), nil
+}

@@ -1,0 +1,393 @@
+package spool
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// httpSender is a minimal Sender replaying to base; it adds the spool
+// coordinates as headers so the test app can check them.
+type httpSender struct{ base string }
+
+func (h httpSender) Send(ctx context.Context, it Item) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, it.Method, h.base+it.Path, bytes.NewReader(it.Body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header = it.Header.Clone()
+	req.Header.Set("X-Spool-Queue", it.Queue)
+	req.Header.Set("X-Spool-Seq", strconv.FormatUint(it.Seq, 10))
+	req.Header.Set("X-Spool-Attempts", strconv.Itoa(it.Attempts))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// senderFunc adapts a function to Sender.
+type senderFunc func(ctx context.Context, it Item) (int, error)
+
+func (f senderFunc) Send(ctx context.Context, it Item) (int, error) { return f(ctx, it) }
+
+// testApp is an httptest app that fails its first failFirst requests with
+// 500, records accepted bodies per queue, and checks that every item it
+// receives is still held by the spool (nothing removed before a 2xx).
+type testApp struct {
+	t         *testing.T
+	spool     *Spool
+	failFirst int
+	noHead    bool         // skip the spool-head check (a corrupt head is skipped by Peek)
+	status    atomic.Int32 // if non-zero, answer this instead of 200 after failFirst
+
+	mu       sync.Mutex
+	requests int
+	accepted map[string][]string
+	attempts int // sum of X-Spool-Attempts over accepted items
+}
+
+func newTestApp(t *testing.T, s *Spool, failFirst int) (*testApp, *httptest.Server) {
+	app := &testApp{t: t, spool: s, failFirst: failFirst, accepted: map[string][]string{}}
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+	return app, srv
+}
+
+func (a *testApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	q := r.Header.Get("X-Spool-Queue")
+	seq, _ := strconv.ParseUint(r.Header.Get("X-Spool-Seq"), 10, 64)
+	if head, err := a.spool.Peek(q, 1); !a.noHead && (err != nil || len(head) != 1 || head[0].Seq != seq) {
+		a.t.Errorf("app got %s seq %d but spool head is %v (err %v): removed early or out of order", q, seq, head, err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.requests++
+	if a.requests <= a.failFirst {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	if st := a.status.Load(); st != 0 {
+		w.WriteHeader(int(st))
+		return
+	}
+	n, _ := strconv.Atoi(r.Header.Get("X-Spool-Attempts"))
+	a.attempts += n
+	a.accepted[q] = append(a.accepted[q], string(body))
+}
+
+func (a *testApp) snapshot() (requests int, accepted map[string][]string, attempts int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	acc := map[string][]string{}
+	for q, b := range a.accepted {
+		acc[q] = append([]string(nil), b...)
+	}
+	return a.requests, acc, a.attempts
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// runReplayer starts r.Run and stops it at test end.
+func runReplayer(t *testing.T, r *Replayer) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+}
+
+func TestReplayerDeliversInOrderExactlyOnceAfterRetries(t *testing.T) {
+	cases := []struct {
+		name      string
+		failFirst int
+		queues    int
+		perQueue  int
+		batch     int
+	}{
+		{"fails first two then accepts", 2, 1, 5, 0},
+		{"two queues with failures", 2, 2, 4, 0},
+		{"more than one batch", 0, 1, 7, 3},
+		{"failures across batches", 3, 3, 5, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTemp(t, Options{})
+			app, srv := newTestApp(t, s, tc.failFirst)
+			want := map[string][]string{}
+			for i := range tc.queues * tc.perQueue {
+				q := fmt.Sprintf("github/org%d", i%tc.queues)
+				it := testItem(q, i)
+				mustAppend(t, s, it)
+				want[q] = append(want[q], string(it.Body))
+			}
+			var errCount atomic.Int32
+			r := NewReplayer(s, httpSender{srv.URL}, nil, ReplayOptions{
+				Interval: 20 * time.Millisecond, Backoff: 5 * time.Millisecond, Batch: tc.batch,
+				OnError: func(string, error) { errCount.Add(1) },
+			})
+			runReplayer(t, r)
+			waitFor(t, 10*time.Second, "spool to drain", func() bool { return s.Len() == 0 })
+
+			requests, accepted, attempts := app.snapshot()
+			if !reflect.DeepEqual(accepted, want) {
+				t.Fatalf("accepted %v\nwant %v", accepted, want)
+			}
+			if total := tc.queues * tc.perQueue; requests != total+tc.failFirst {
+				t.Fatalf("%d requests, want %d items + %d failures", requests, total, tc.failFirst)
+			}
+			if attempts != tc.failFirst || int(errCount.Load()) != tc.failFirst {
+				t.Fatalf("recorded attempts %d, OnError calls %d, want %d each", attempts, errCount.Load(), tc.failFirst)
+			}
+			if s.Bytes() != 0 {
+				t.Fatalf("Bytes %d after drain", s.Bytes())
+			}
+		})
+	}
+}
+
+func TestDrainOnceStopsQueueOnFailure(t *testing.T) {
+	s := openTemp(t, Options{})
+	app, srv := newTestApp(t, s, 0)
+	app.status.Store(http.StatusServiceUnavailable)
+	for i := range 3 {
+		mustAppend(t, s, testItem("asana/ws", i))
+	}
+	r := NewReplayer(s, httpSender{srv.URL}, nil, ReplayOptions{})
+	ctx := context.Background()
+
+	sent, err := r.DrainOnce(ctx)
+	if sent != 0 || err == nil || !strings.Contains(err.Error(), "app answered 503") || !strings.Contains(err.Error(), `"asana/ws"`) {
+		t.Fatalf("DrainOnce = %d, %v; want 0 and a 503 error naming the queue", sent, err)
+	}
+	if requests, _, _ := app.snapshot(); requests != 1 {
+		t.Fatalf("%d requests, want 1 (queue must stop at its first failure)", requests)
+	}
+	items, _ := s.Peek("asana/ws", 10)
+	if len(items) != 3 || items[0].Attempts != 1 || items[1].Attempts != 0 {
+		t.Fatalf("after failure: %d items, attempts %d/%d", len(items), items[0].Attempts, items[1].Attempts)
+	}
+
+	app.status.Store(0)
+	if sent, err := r.DrainOnce(ctx); sent != 3 || err != nil || s.Len() != 0 {
+		t.Fatalf("DrainOnce after recovery = %d, %v, Len %d", sent, err, s.Len())
+	}
+}
+
+func TestReplayerSenderErrors(t *testing.T) {
+	cases := []struct {
+		name         string
+		send         senderFunc
+		cancel       bool
+		wantAttempts int
+		wantBackoff  bool
+	}{
+		{"transport error counts as attempt", func(context.Context, Item) (int, error) {
+			return 0, errors.New("connection refused")
+		}, false, 1, true},
+		{"redirect is not success", func(context.Context, Item) (int, error) { return http.StatusFound, nil }, false, 1, true},
+		{"shutdown is not the app's fault", func(ctx context.Context, _ Item) (int, error) {
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}, true, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTemp(t, Options{})
+			mustAppend(t, s, testItem("q/a", 1))
+			r := NewReplayer(s, tc.send, nil, ReplayOptions{})
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.cancel {
+				cancel()
+			}
+			defer cancel()
+			if sent, err := r.DrainOnce(ctx); sent != 0 || err == nil {
+				t.Fatalf("DrainOnce = %d, %v; want 0 and an error", sent, err)
+			}
+			items, err := s.Peek("q/a", 1)
+			if err != nil || len(items) != 1 || items[0].Attempts != tc.wantAttempts {
+				t.Fatalf("item after failure: %+v, %v; want Attempts %d", items, err, tc.wantAttempts)
+			}
+			if _, ok := r.backoff["q/a"]; ok != tc.wantBackoff {
+				t.Fatalf("backoff set = %v, want %v", ok, tc.wantBackoff)
+			}
+		})
+	}
+}
+
+func TestReadyFalseHoldsQueueWhileOthersDrain(t *testing.T) {
+	s := openTemp(t, Options{})
+	app, srv := newTestApp(t, s, 0)
+	for i := range 3 {
+		mustAppend(t, s, testItem("hubspot/held", i))
+		mustAppend(t, s, testItem("hubspot/open", i))
+	}
+	var heldReady atomic.Bool
+	ready := func(q string) bool { return q != "hubspot/held" || heldReady.Load() }
+	r := NewReplayer(s, httpSender{srv.URL}, ready, ReplayOptions{Interval: time.Hour})
+
+	if sent, err := r.DrainOnce(context.Background()); sent != 3 || err != nil {
+		t.Fatalf("DrainOnce = %d, %v; want 3 from the open queue", sent, err)
+	}
+	_, accepted, _ := app.snapshot()
+	if len(accepted["hubspot/held"]) != 0 || len(accepted["hubspot/open"]) != 3 {
+		t.Fatalf("accepted %v; held queue must not be sent", accepted)
+	}
+	if items, _ := s.Peek("hubspot/held", 10); len(items) != 3 {
+		t.Fatalf("held queue has %d items, want 3", len(items))
+	}
+
+	runReplayer(t, r) // first pass runs at once; held still not ready
+	time.Sleep(50 * time.Millisecond)
+	if s.Len() != 3 {
+		t.Fatalf("Len %d while held queue not ready, want 3", s.Len())
+	}
+	heldReady.Store(true)
+	r.Kick()
+	waitFor(t, 2*time.Second, "held queue to drain after Kick", func() bool { return s.Len() == 0 })
+}
+
+func TestKickWakesPromptly(t *testing.T) {
+	s := openTemp(t, Options{})
+	app, srv := newTestApp(t, s, 0)
+	passes := make(chan struct{}, 16)
+	ready := func(q string) bool {
+		if q == "probe/x" {
+			passes <- struct{}{}
+			return false
+		}
+		return true
+	}
+	mustAppend(t, s, testItem("probe/x", 0)) // makes every pass observable
+	r := NewReplayer(s, httpSender{srv.URL}, ready, ReplayOptions{Interval: time.Hour})
+	runReplayer(t, r)
+	select {
+	case <-passes:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run did not make its first pass")
+	}
+
+	mustAppend(t, s, testItem("pipedrive/co", 1))
+	time.Sleep(100 * time.Millisecond)
+	if _, acc, _ := app.snapshot(); len(acc["pipedrive/co"]) != 0 {
+		t.Fatal("item delivered without Kick while Interval is an hour")
+	}
+	start := time.Now()
+	r.Kick()
+	waitFor(t, 2*time.Second, "delivery after Kick", func() bool {
+		_, acc, _ := app.snapshot()
+		return len(acc["pipedrive/co"]) == 1
+	})
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Kick took %s", d)
+	}
+}
+
+func TestRunHonorsBackoffDrainOnceIgnoresIt(t *testing.T) {
+	s := openTemp(t, Options{})
+	app, srv := newTestApp(t, s, 1)
+	mustAppend(t, s, testItem("q/a", 1))
+	r := NewReplayer(s, httpSender{srv.URL}, nil, ReplayOptions{Interval: 10 * time.Millisecond, Backoff: time.Hour})
+	runReplayer(t, r)
+	waitFor(t, 2*time.Second, "first (failing) request", func() bool { n, _, _ := app.snapshot(); return n == 1 })
+	r.Kick()
+	time.Sleep(100 * time.Millisecond)
+	if n, _, _ := app.snapshot(); n != 1 || s.Len() != 1 {
+		t.Fatalf("%d requests, Len %d during an hour of backoff; want 1 and 1", n, s.Len())
+	}
+	if sent, err := r.DrainOnce(context.Background()); sent != 1 || err != nil {
+		t.Fatalf("DrainOnce during backoff = %d, %v; want 1, nil", sent, err)
+	}
+}
+
+func TestBackoffDoublesToCap(t *testing.T) {
+	r := NewReplayer(nil, nil, nil, ReplayOptions{})
+	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second,
+		32 * time.Second, time.Minute, time.Minute}
+	for i, w := range want {
+		t.Run(fmt.Sprint("failure ", i+1), func(t *testing.T) {
+			r.fail("q")
+			if got := r.backoff["q"].delay; got != w {
+				t.Fatalf("delay %s, want %s", got, w)
+			}
+		})
+	}
+}
+
+func TestReplayOptionsDefaults(t *testing.T) {
+	cases := []struct {
+		name string
+		in   ReplayOptions
+		want ReplayOptions
+	}{
+		{"zero", ReplayOptions{}, ReplayOptions{Interval: time.Second, Backoff: 2 * time.Second, MaxBackoff: time.Minute, Batch: 50}},
+		{"cap below backoff", ReplayOptions{Backoff: 5 * time.Minute}, ReplayOptions{Interval: time.Second, Backoff: 5 * time.Minute, MaxBackoff: 5 * time.Minute, Batch: 50}},
+		{"kept", ReplayOptions{Interval: 3, Backoff: 4, MaxBackoff: 5, Batch: 6}, ReplayOptions{Interval: 3, Backoff: 4, MaxBackoff: 5, Batch: 6}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.in.withDefaults(); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReplayerReportsCorruptAndDeliversRest(t *testing.T) {
+	s := openTemp(t, Options{})
+	app, srv := newTestApp(t, s, 0)
+	var seqs []uint64
+	for i := range 3 {
+		seqs = append(seqs, mustAppend(t, s, testItem("q/a", i)))
+	}
+	corrupt(t, s, "q/a", seqs[0], []byte("garbage"))
+	var reported []error
+	r := NewReplayer(s, senderFunc(func(ctx context.Context, it Item) (int, error) {
+		if it.Seq == seqs[0] {
+			t.Errorf("corrupt record was sent")
+		}
+		return httpSender{srv.URL}.Send(ctx, it)
+	}), nil, ReplayOptions{OnError: func(_ string, err error) { reported = append(reported, err) }})
+	app.noHead = true
+	sent, err := r.DrainOnce(context.Background())
+	var ce *CorruptError
+	if sent != 2 || !errors.As(err, &ce) || ce.Seq != seqs[0] {
+		t.Fatalf("DrainOnce = %d, %v; want 2 and a CorruptError for seq %d", sent, err, seqs[0])
+	}
+	if len(reported) != 1 || !errors.Is(reported[0], ErrCorrupt) {
+		t.Fatalf("OnError got %v", reported)
+	}
+	if _, acc, _ := app.snapshot(); len(acc["q/a"]) != 2 || s.Len() != 1 {
+		t.Fatalf("accepted %v, Len %d; want 2 delivered and the corrupt record still held", acc, s.Len())
+	}
+}

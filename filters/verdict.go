@@ -1,0 +1,130 @@
+package filters
+
+import "time"
+
+// Action is what happens to an event.
+type Action uint8
+
+// Actions.
+const (
+	// Forward delivers the event to the app.
+	Forward Action = iota
+	// Drop removes the event: it is an echo (or a redelivery).
+	Drop
+	// Hold keeps the event in the durable spool for later replay.
+	Hold
+)
+
+func (a Action) String() string {
+	switch a {
+	case Drop:
+		return "drop"
+	case Hold:
+		return "hold"
+	}
+	return "forward"
+}
+
+// Reason is why a layer decided what it did.
+type Reason uint8
+
+// Reasons, one per distinct explanation.
+const (
+	ReasonNone Reason = iota
+	ReasonRedelivery
+	ReasonIntegrationUser
+	ReasonChangeAgent
+	ReasonSentinelMatch
+	ReasonSentinelStale
+	ReasonSentinelSuperseded
+	ReasonSentinelChange
+	ReasonPendingWrite
+	ReasonLastGenuine
+	ReasonNewValue
+	ReasonSkinnyRecentWrite
+	ReasonNoEvidence
+	ReasonSkinny
+	ReasonUnverified
+	ReasonMalformed
+	ReasonStoreError
+	ReasonOversize
+	ReasonHandshake
+	ReasonBreakerOpen
+	ReasonQuarantined
+	ReasonAppUnavailable
+)
+
+var reasonNames = [...]string{
+	ReasonNone:               "none",
+	ReasonRedelivery:         "redelivery",
+	ReasonIntegrationUser:    "integration_user",
+	ReasonChangeAgent:        "change_agent",
+	ReasonSentinelMatch:      "sentinel_match",
+	ReasonSentinelStale:      "sentinel_stale",
+	ReasonSentinelSuperseded: "sentinel_superseded",
+	ReasonSentinelChange:     "sentinel_change",
+	ReasonPendingWrite:       "matches_pending_write",
+	ReasonLastGenuine:        "matches_last_genuine",
+	ReasonNewValue:           "new_value",
+	ReasonSkinnyRecentWrite:  "skinny_recent_write",
+	ReasonNoEvidence:         "no_evidence",
+	ReasonSkinny:             "skinny",
+	ReasonUnverified:         "unverified_signature",
+	ReasonMalformed:          "malformed",
+	ReasonStoreError:         "store_error",
+	ReasonOversize:           "oversize",
+	ReasonHandshake:          "handshake",
+	ReasonBreakerOpen:        "breaker_open",
+	ReasonQuarantined:        "quarantined",
+	ReasonAppUnavailable:     "app_unavailable",
+}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// Verdict is one layer's answer about one event.
+type Verdict struct {
+	// Echo is true when the layer positively recognises our echo (or a
+	// redelivery): only such a verdict drops.
+	Echo bool
+	// Abstain is true when the layer could not evaluate (missing data, store
+	// error); the chain moves on.
+	Abstain bool
+	Reason  Reason
+	Detail  string
+}
+
+// Decision is the chain's answer about one event: what happens, which layer
+// decided and why.
+type Decision struct {
+	Time     time.Time `json:"time"`
+	Source   Source    `json:"source"`
+	Action   Action    `json:"-"`
+	ActionS  string    `json:"action"`
+	Observed bool      `json:"observed,omitempty"` // would have dropped (observe mode)
+	Layer    string    `json:"layer"`
+	Reason   Reason    `json:"-"`
+	ReasonS  string    `json:"reason"`
+	Detail   string    `json:"detail,omitempty"`
+	Provider string    `json:"provider"`
+	Account  string    `json:"account,omitempty"`
+	Object   string    `json:"object,omitempty"`
+	Record   string    `json:"record,omitempty"`
+	EventID  string    `json:"event_id,omitempty"`
+}
+
+// finish fills the string forms used in JSON.
+func (d *Decision) finish() {
+	d.ActionS = d.Action.String()
+	if d.Observed {
+		d.ActionS = "forward"
+	}
+	d.ReasonS = d.Reason.String()
+}
+
+// WouldDrop reports a drop, real or observed.
+func (d *Decision) WouldDrop() bool { return d.Action == Drop || d.Observed }

@@ -1,0 +1,79 @@
+package proxy
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Admin serves /healthz, /readyz, /metrics and /decisions. It binds to
+// localhost by default; with a token, every endpoint but the probes needs
+// "Authorization: Bearer <token>".
+type Admin struct {
+	mux   *http.ServeMux
+	token string
+	ready *atomic.Bool
+}
+
+// NewAdmin builds the admin handler.
+func NewAdmin(m *Metrics, ring *DecisionRing, token string, ready *atomic.Bool) *Admin {
+	a := &Admin{mux: http.NewServeMux(), token: token, ready: ready}
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	a.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	a.mux.Handle("GET /metrics", a.auth(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})))
+	a.mux.Handle("GET /decisions", a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		ds := ring.Last(n)
+		if p := r.URL.Query().Get("provider"); p != "" {
+			kept := ds[:0]
+			for _, d := range ds {
+				if d.Provider == p {
+					kept = append(kept, d)
+				}
+			}
+			ds = kept
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"decisions": ds})
+	})))
+	return a
+}
+
+// Handle adds an endpoint (behind the token).
+func (a *Admin) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, a.auth(h)) }
+
+// ServeHTTP implements http.Handler.
+func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+func (a *Admin) auth(h http.Handler) http.Handler {
+	if a.token == "" {
+		return h
+	}
+	want := []byte("Bearer " + a.token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,101 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/loopguard/loopguard/filters"
+	"github.com/rs/zerolog"
+)
+
+// Gateway serves apps that take an API base URL instead of a proxy: a path
+// prefix per provider ("/hubspot/…") reverse-proxies to the provider's real
+// base URL, with the same tagging and recording as the forward proxy. No CA
+// is needed.
+type Gateway struct {
+	routes []gwRoute
+	rp     *httputil.ReverseProxy
+	m      *Metrics
+}
+
+type gwRoute struct {
+	prefix string
+	p      *filters.Provider
+	target *url.URL
+}
+
+type gwKey struct{}
+
+type gwState struct {
+	route *gwRoute
+	write *filters.Write
+}
+
+// NewGateway builds the gateway for every provider with a base_url.
+func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, m *Metrics, log zerolog.Logger) (*Gateway, error) {
+	g := &Gateway{m: m}
+	for _, p := range e.Providers() {
+		if p.Profile.BaseURL == "" {
+			continue
+		}
+		u, err := url.Parse(p.Profile.BaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: provider %s: base_url: %w", p.Name, err)
+		}
+		g.routes = append(g.routes, gwRoute{prefix: strings.TrimSuffix(p.Profile.GatewayPrefix, "/"), p: p, target: u})
+	}
+	// Longest prefix first.
+	sort.Slice(g.routes, func(i, j int) bool { return len(g.routes[i].prefix) > len(g.routes[j].prefix) })
+	g.rp = &httputil.ReverseProxy{
+		Transport: tr,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			st := pr.In.Context().Value(gwKey{}).(*gwState)
+			pr.SetURL(st.route.target)
+			pr.Out.Host = st.route.target.Host
+			// Strip the gateway prefix: SetURL joined the target path with
+			// the incoming path already stripped in ServeHTTP.
+			st.write = wr.begin(pr.Out, st.route.p, st.route.target.Host)
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if st, ok := resp.Request.Context().Value(gwKey{}).(*gwState); ok && st.write != nil {
+				wr.end(resp.Request.Context(), st.write, resp)
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			log.Warn().Err(err).Str("path", r.URL.Path).Msg("gateway upstream error")
+			http.Error(w, "loopguard gateway: upstream error", statusForUpstreamError(err))
+		},
+		ErrorLog: nil,
+	}
+	return g, nil
+}
+
+// Empty reports a gateway without routes.
+func (g *Gateway) Empty() bool { return len(g.routes) == 0 }
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for i := range g.routes {
+		rt := &g.routes[i]
+		rest, ok := strings.CutPrefix(r.URL.Path, rt.prefix)
+		if !ok || (rest != "" && rest[0] != '/') {
+			continue
+		}
+		g.m.Outbound.WithLabelValues(rt.p.Name, "gateway").Inc()
+		r2 := r.Clone(context.WithValue(r.Context(), gwKey{}, &gwState{route: rt}))
+		r2.URL.Path = rest
+		r2.URL.RawPath = ""
+		if r2.URL.Path == "" {
+			r2.URL.Path = "/"
+		}
+		g.rp.ServeHTTP(w, r2)
+		return
+	}
+	http.Error(w, "loopguard: no provider gateway prefix matches "+r.URL.Path, http.StatusNotFound)
+}

@@ -1,0 +1,318 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/loopguard/loopguard/filters"
+	"github.com/loopguard/loopguard/filters/signature"
+	"github.com/rs/zerolog"
+)
+
+// Inbound is the reverse proxy in front of the app's webhook endpoints.
+// Deliveries on configured webhook routes are split into events and echoes
+// are removed; every other request streams to the app untouched. The app's
+// answer goes back to the provider unchanged, so provider retries keep
+// working.
+type Inbound struct {
+	engine    *filters.Engine
+	providers []*inProvider
+	rp        *httputil.ReverseProxy
+	m         *Metrics
+	log       zerolog.Logger
+	ring      *DecisionRing
+	maxBody   int64
+}
+
+type inProvider struct {
+	p      *filters.Provider
+	scheme signature.Scheme // nil: no secret configured, markers are trusted
+}
+
+type inKey struct{}
+
+// delivery is the per-request state handed to ModifyResponse.
+type delivery struct {
+	ip        *inProvider
+	events    []filters.Event
+	decisions []filters.Decision
+}
+
+// InboundOptions configure NewInbound.
+type InboundOptions struct {
+	AppURL  *url.URL
+	MaxBody int64
+	Ring    *DecisionRing
+}
+
+// NewInbound builds the inbound proxy.
+func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog.Logger, opts InboundOptions) (*Inbound, error) {
+	in := &Inbound{engine: e, m: m, log: log, ring: opts.Ring, maxBody: opts.MaxBody}
+	for _, p := range e.Providers() {
+		ip := &inProvider{p: p}
+		sig := p.Profile.Signature
+		if sig.Scheme != "" && sig.Secret.Value() != "" {
+			s, err := signature.New(signature.Config{
+				Scheme: sig.Scheme, Secret: sig.Secret.Value(), Header: sig.Header, Encoding: sig.Encoding,
+				Prefix: sig.Prefix, TimestampHeader: sig.TimestampHeader, Payload: sig.Payload, Tolerance: sig.Tolerance.D(),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("inbound: provider %s: signature: %w", p.Name, err)
+			}
+			ip.scheme = s
+		} else if sig.Scheme != "" {
+			log.Warn().Str("provider", p.Name).Str("scheme", sig.Scheme).
+				Msg("signature.secret is not set: deliveries are not verified and their markers are trusted")
+		}
+		in.providers = append(in.providers, ip)
+	}
+	target := opts.AppURL
+	in.rp = &httputil.ReverseProxy{
+		Transport: tr,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+		},
+		ModifyResponse: in.modifyResponse,
+		ErrorHandler:   in.errorHandler,
+		FlushInterval:  -1,
+	}
+	return in, nil
+}
+
+func (in *Inbound) match(r *http.Request) (*inProvider, *filters.WebhookRoute) {
+	for _, ip := range in.providers {
+		if rt, ok := ip.p.MatchWebhook(r.Method, r.URL.Path); ok {
+			return ip, rt
+		}
+	}
+	return nil, nil
+}
+
+func isHandshake(p *filters.Provider, r *http.Request) bool {
+	for _, h := range p.Profile.Handshakes {
+		if h.Header != "" && r.Header.Get(h.Header) != "" {
+			return true
+		}
+		if h.Query != "" && r.URL.Query().Has(h.Query) {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeHTTP implements http.Handler.
+func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ip, route := in.match(r)
+	if ip == nil {
+		in.rp.ServeHTTP(w, r)
+		return
+	}
+	p := ip.p
+	if isHandshake(p, r) {
+		in.whole(p.Name, "handshake", filters.ReasonHandshake, "verification request passed to the app")
+		in.rp.ServeHTTP(w, r)
+		return
+	}
+	body, ok := in.readBody(r)
+	if !ok {
+		in.whole(p.Name, "oversize", filters.ReasonOversize, "body over inbound.max_body_bytes forwarded untouched")
+		in.rp.ServeHTTP(w, r)
+		return
+	}
+	verified, why := true, ""
+	if ip.scheme != nil {
+		err := ip.scheme.Verify(signature.Request{Method: r.Method, URI: publicURI(r), Header: r.Header}, body, in.engine.Now())
+		if err != nil {
+			verified, why = false, err.Error()
+			in.m.SignatureFailures.WithLabelValues(p.Name, sigReason(err)).Inc()
+		}
+	}
+	events, err := p.Extract(route, body, r.Header, nil)
+	if err != nil {
+		in.whole(p.Name, "malformed", filters.ReasonMalformed, err.Error())
+		in.m.Doubts.WithLabelValues(p.Name, "malformed").Inc()
+		in.forward(w, r, body, nil)
+		return
+	}
+	ds := make([]filters.Decision, len(events))
+	keep := make([]bool, len(events))
+	kept := 0
+	for i := range events {
+		events[i].Verified = verified && ip.scheme != nil
+		if !verified {
+			ds[i] = in.engine.Unverified(p, &events[i], why)
+		} else {
+			ds[i] = in.engine.Decide(r.Context(), p, &events[i])
+		}
+		in.report(ds[i])
+		if ds[i].Action == filters.Forward {
+			keep[i] = true
+			kept++
+		}
+	}
+	switch {
+	case kept == 0 && len(events) > 0:
+		in.m.Deliveries.WithLabelValues(p.Name, "all_echoes").Inc()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = fmt.Fprintf(w, `{"loopguard":"dropped","events":%d}`+"\n", len(events))
+		return
+	case kept < len(events):
+		nb, err := p.Rewrite(route, body, events, keep)
+		if err != nil {
+			// Cannot rewrite: forward everything rather than lose anything.
+			in.log.Warn().Err(err).Str("provider", p.Name).Msg("rewrite failed; forwarding the whole delivery")
+			in.m.Deliveries.WithLabelValues(p.Name, "rewrite_failed").Inc()
+			in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds)})
+			return
+		}
+		h := r.Header
+		if ip.scheme != nil && verified {
+			h = r.Header.Clone()
+			if err := ip.scheme.Sign(signature.Request{Method: r.Method, URI: publicURI(r), Header: r.Header}, nb, in.engine.Now(), h); err != nil {
+				in.log.Warn().Err(err).Str("provider", p.Name).Msg("re-sign failed; forwarding the whole delivery")
+				in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds)})
+				return
+			}
+		}
+		in.m.Deliveries.WithLabelValues(p.Name, "rewritten").Inc()
+		r.Header = h
+		in.forward(w, r, nb, &delivery{ip: ip, events: events, decisions: ds})
+	default:
+		in.m.Deliveries.WithLabelValues(p.Name, "forwarded").Inc()
+		in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: ds})
+	}
+}
+
+// forwardAll turns drops into forwards (used when a rewrite is impossible).
+func forwardAll(ds []filters.Decision) []filters.Decision {
+	out := make([]filters.Decision, len(ds))
+	for i, d := range ds {
+		if d.Action == filters.Drop {
+			d.Action = filters.Forward
+			d.Observed = true
+		}
+		out[i] = d
+	}
+	return out
+}
+
+// readBody buffers a delivery up to maxBody; ok is false (and the body is
+// restored for streaming) when it is larger.
+func (in *Inbound) readBody(r *http.Request) ([]byte, bool) {
+	if r.ContentLength > in.maxBody {
+		return nil, false
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, in.maxBody+1))
+	if err != nil || int64(len(buf)) > in.maxBody {
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(buf), r.Body))
+		return nil, false
+	}
+	return buf, true
+}
+
+func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, d *delivery) {
+	ctx := r.Context()
+	if d != nil {
+		ctx = context.WithValue(ctx, inKey{}, d)
+	}
+	r2 := r.WithContext(ctx)
+	r2.Body = io.NopCloser(bytes.NewReader(body))
+	r2.ContentLength = int64(len(body))
+	r2.TransferEncoding = nil
+	r2.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	in.rp.ServeHTTP(w, r2)
+}
+
+// modifyResponse records, once the app accepted a delivery, what it now
+// knows (dedup ids, last genuine state).
+func (in *Inbound) modifyResponse(resp *http.Response) error {
+	d, ok := resp.Request.Context().Value(inKey{}).(*delivery)
+	if !ok || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if ok {
+			in.m.Deliveries.WithLabelValues(d.ip.p.Name, "app_rejected").Inc()
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(resp.Request.Context()), storeTimeout)
+	defer cancel()
+	if err := in.engine.Accepted(ctx, d.ip.p, d.events, d.decisions); err != nil {
+		in.log.Warn().Err(err).Str("provider", d.ip.p.Name).Msg("record accepted delivery failed")
+		in.m.Doubts.WithLabelValues(d.ip.p.Name, "store_error").Inc()
+	}
+	return nil
+}
+
+// storeTimeout bounds state updates after a delivery.
+const storeTimeout = 2 * time.Second
+
+func (in *Inbound) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	status := statusForUpstreamError(err)
+	name := ""
+	if d, ok := r.Context().Value(inKey{}).(*delivery); ok {
+		name = d.ip.p.Name
+		in.m.Deliveries.WithLabelValues(name, "app_error").Inc()
+	}
+	in.log.Warn().Err(err).Str("provider", name).Str("path", r.URL.Path).Int("status", status).Msg("app unreachable")
+	http.Error(w, "loopguard: app unavailable", status)
+}
+
+// report logs, counts and keeps one decision.
+func (in *Inbound) report(d filters.Decision) {
+	action := d.Action.String()
+	if d.Observed {
+		action = "would_drop"
+	}
+	in.m.Decisions.WithLabelValues(d.Provider, string(d.Source), d.Layer, d.ReasonS, action).Inc()
+	if d.Reason == filters.ReasonStoreError || d.Reason == filters.ReasonUnverified {
+		in.m.Doubts.WithLabelValues(d.Provider, d.ReasonS).Inc()
+	}
+	if in.ring != nil {
+		in.ring.Add(d)
+	}
+	lvl := zerolog.DebugLevel
+	if d.WouldDrop() {
+		lvl = zerolog.InfoLevel
+	}
+	in.log.WithLevel(lvl).Str("source", string(d.Source)).Str("action", action).Str("layer", d.Layer).
+		Str("reason", d.ReasonS).Str("detail", d.Detail).Str("provider", d.Provider).Str("account", d.Account).
+		Str("object", d.Object).Str("record", d.Record).Str("event_id", d.EventID).Msg("decision")
+}
+
+func (in *Inbound) whole(provider, outcome string, r filters.Reason, detail string) {
+	in.m.Deliveries.WithLabelValues(provider, outcome).Inc()
+	in.report(in.engine.Whole(provider, filters.Forward, "delivery", r, detail))
+}
+
+// publicURI rebuilds the URI the provider called (HubSpot v3 signs it).
+func publicURI(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
+		scheme = p
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
+}
+
+func sigReason(err error) string {
+	switch {
+	case errorsIs(err, signature.ErrMissing):
+		return "missing"
+	case errorsIs(err, signature.ErrExpired):
+		return "expired"
+	case errorsIs(err, signature.ErrMalformed):
+		return "malformed"
+	}
+	return "mismatch"
+}

@@ -1,0 +1,86 @@
+// Package proxy holds loopguard's listeners: the outbound forward proxy and
+// gateway that tag and record writes, the inbound webhook proxy that drops
+// echoes, and the admin server. It knows how to move bytes, not how an echo
+// is decided (that is package filters).
+package proxy
+
+import (
+	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are every Prometheus metric loopguard exports, named in one place.
+// They live in their own registry: no package-level state.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// Decisions counts inbound/pull event decisions by provider, source,
+	// layer, reason and action (forward, drop, would_drop, hold).
+	Decisions *prometheus.CounterVec
+	// Deliveries counts webhook deliveries by provider and outcome
+	// (forwarded, rewritten, all_echoes, passthrough, malformed, oversize,
+	// unverified, handshake, app_error).
+	Deliveries *prometheus.CounterVec
+	// Outbound counts outbound requests by provider and kind (write_tagged,
+	// write_untagged, passthrough, tunnel, gateway).
+	Outbound *prometheus.CounterVec
+	// Untagged counts matched writes left untouched, by reason.
+	Untagged *prometheus.CounterVec
+	// WritesRecorded counts writes recorded in the ledger.
+	WritesRecorded *prometheus.CounterVec
+	// RedundantWrites counts writes that only write back the last genuine
+	// state the app received (suppression comes later).
+	RedundantWrites *prometheus.CounterVec
+	// Doubts counts events a layer could not evaluate (store error,
+	// malformed, unverified) — forwarded, never dropped.
+	Doubts *prometheus.CounterVec
+	// SignatureFailures counts deliveries whose signature did not verify.
+	SignatureFailures *prometheus.CounterVec
+}
+
+// NewMetrics builds the registry and registers every metric, plus ledger
+// gauges read from store.
+func NewMetrics(store ledger.Store) *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: r,
+		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loopguard_decisions_total", Help: "Event decisions by provider, source, layer, reason and action.",
+		}, []string{"provider", "source", "layer", "reason", "action"}),
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loopguard_inbound_deliveries_total", Help: "Webhook deliveries by provider and outcome.",
+		}, []string{"provider", "outcome"}),
+		Outbound: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loopguard_outbound_requests_total", Help: "Outbound requests by provider and kind.",
+		}, []string{"provider", "kind"}),
+		Untagged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loopguard_outbound_untagged_total", Help: "Matched writes passed through untouched, by reason.",
+		}, []string{"provider", "reason"}),
+		WritesRecorded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loopguard_writes_recorded_total", Help: "Writes recorded in the ledger after a 2xx upstream answer.",
+		}, []string{"provider"}),
+		RedundantWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loopguard_redundant_writes_total", Help: "Writes that write back the state the app last received.",
+		}, []string{"provider"}),
+		Doubts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loopguard_doubts_total", Help: "Events forwarded because a layer could not decide, by reason.",
+		}, []string{"provider", "reason"}),
+		SignatureFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loopguard_signature_failures_total", Help: "Deliveries whose signature did not verify.",
+		}, []string{"provider", "reason"}),
+	}
+	r.MustRegister(m.Decisions, m.Deliveries, m.Outbound, m.Untagged, m.WritesRecorded, m.RedundantWrites, m.Doubts, m.SignatureFailures)
+	if store != nil {
+		r.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "loopguard_ledger_entries", Help: "Records in the ledger."},
+				func() float64 { return float64(store.Stats().Entries) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "loopguard_ledger_evictions_total", Help: "Ledger entries evicted for space."},
+				func() float64 { return float64(store.Stats().Evictions) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "loopguard_dedup_entries", Help: "Event ids remembered for dedup."},
+				func() float64 { return float64(store.Stats().Events) }),
+		)
+	}
+	return m
+}

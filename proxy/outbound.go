@@ -1,0 +1,99 @@
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/elazarl/goproxy"
+	"github.com/loopguard/loopguard/filters"
+	"github.com/loopguard/loopguard/proxy/ca"
+	"github.com/rs/zerolog"
+)
+
+// Outbound is the forward proxy the app uses as HTTP(S)_PROXY. CONNECTs to
+// configured API hosts are intercepted with the deployment's CA; every other
+// host is tunnelled untouched.
+type Outbound struct {
+	gp    *goproxy.ProxyHttpServer
+	hosts hostTable
+	wr    *writer
+	m     *Metrics
+}
+
+// hostTable maps "host" and "host:port" to a provider.
+type hostTable map[string]*filters.Provider
+
+func newHostTable(e *filters.Engine) hostTable {
+	t := hostTable{}
+	for _, p := range e.Providers() {
+		for _, h := range p.Profile.Hosts {
+			t[strings.ToLower(h)] = p
+		}
+	}
+	return t
+}
+
+// lookup finds the provider of a host or host:port; an entry without a port
+// matches any port.
+func (t hostTable) lookup(hostport string) *filters.Provider {
+	hp := strings.ToLower(hostport)
+	if p, ok := t[hp]; ok {
+		return p
+	}
+	if h, _, err := net.SplitHostPort(hp); err == nil {
+		return t[h]
+	}
+	return nil
+}
+
+// NewOutbound builds the forward proxy. nonProxy serves requests that are
+// not proxy requests (gateway mode on the same listener); nil answers 404.
+func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport, wr *writer, m *Metrics, log zerolog.Logger, nonProxy http.Handler) *Outbound {
+	o := &Outbound{gp: goproxy.NewProxyHttpServer(), hosts: newHostTable(e), wr: wr, m: m}
+	gp := o.gp
+	gp.Tr = tr
+	gp.Verbose = false
+	gp.Logger = zlogPrintf{log}
+	gp.KeepAcceptEncoding = true
+	gp.CertStore = authority.Cache()
+	if nonProxy == nil {
+		nonProxy = http.NotFoundHandler()
+	}
+	gp.NonproxyHandler = nonProxy
+	mitm := authority.ConnectAction()
+	tunnel := &goproxy.ConnectAction{Action: goproxy.ConnectAccept}
+	gp.OnRequest().HandleConnectFunc(func(host string, _ *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
+		if o.hosts.lookup(host) != nil {
+			return mitm, host
+		}
+		m.Outbound.WithLabelValues("", "tunnel").Inc()
+		return tunnel, host
+	})
+	gp.OnRequest().DoFunc(func(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
+		p := o.hosts.lookup(req.URL.Host)
+		if p == nil {
+			m.Outbound.WithLabelValues("", "passthrough").Inc()
+			return req, nil
+		}
+		if w := wr.begin(req, p, req.URL.Host); w != nil {
+			ctx.UserData = w
+		}
+		return req, nil
+	})
+	gp.OnResponse().DoFunc(func(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Response {
+		if w, ok := ctx.UserData.(*filters.Write); ok && resp != nil {
+			wr.end(ctx.Req.Context(), w, resp)
+		}
+		return resp
+	})
+	return o
+}
+
+// ServeHTTP implements http.Handler.
+func (o *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) { o.gp.ServeHTTP(w, r) }
+
+// zlogPrintf adapts zerolog to goproxy's Printf logger.
+type zlogPrintf struct{ log zerolog.Logger }
+
+func (z zlogPrintf) Printf(format string, v ...any) { z.log.Debug().Msgf(format, v...) }

@@ -1,0 +1,182 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/loopguard/loopguard/configs"
+	"github.com/loopguard/loopguard/filters"
+	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/proxy/ca"
+	"github.com/rs/zerolog"
+)
+
+// Server timeouts (named once, passed explicitly).
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+)
+
+// Sidecar is a whole loopguard: listeners, engine, store and CA.
+type Sidecar struct {
+	cfg      configs.Config
+	log      zerolog.Logger
+	Engine   *filters.Engine
+	Store    ledger.Store
+	Metrics  *Metrics
+	CA       *ca.Authority
+	Ring     *DecisionRing
+	Outbound *Outbound
+	Gateway  *Gateway
+	Inbound  *Inbound
+	Admin    *Admin
+
+	ready   atomic.Bool
+	servers []*http.Server
+	addrs   map[string]string
+	mu      sync.Mutex
+}
+
+// New builds a sidecar from a loaded configuration (nothing listens yet).
+func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
+	c := l.Config
+	s := &Sidecar{cfg: c, log: log, addrs: map[string]string{}}
+	store, err := ledger.NewMemory(ledger.Options{
+		WriteTTL: c.Ledger.WriteTTL.D(), SeenTTL: c.Ledger.SeenTTL.D(), DedupWindow: c.Inbound.DedupWindow.D(),
+		MaxSizeMB: c.Ledger.MaxSizeMB, Shards: c.Ledger.Shards,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Store = store
+	s.Engine, err = filters.New(l.Providers, store, filters.Options{Agent: c.Agent, Observe: c.Observe})
+	if err != nil {
+		return nil, err
+	}
+	s.CA, err = LoadCA(c.CA, log)
+	if err != nil {
+		return nil, err
+	}
+	s.Metrics = NewMetrics(store)
+	s.Ring = NewDecisionRing(c.Inbound.Decisions)
+	tr, err := newUpstreamTransport(c.Outbound)
+	if err != nil {
+		return nil, err
+	}
+	wr := &writer{engine: s.Engine, m: s.Metrics, log: log, maxBody: int64(c.Outbound.MaxBodyBytes)}
+	s.Gateway, err = NewGateway(s.Engine, tr, wr, s.Metrics, log)
+	if err != nil {
+		return nil, err
+	}
+	var nonProxy http.Handler
+	if c.Listen.Gateway == "" && !s.Gateway.Empty() {
+		nonProxy = s.Gateway
+	}
+	s.Outbound = NewOutbound(s.Engine, s.CA, tr, wr, s.Metrics, log, nonProxy)
+	app, err := url.Parse(c.AppURL)
+	if err != nil {
+		return nil, fmt.Errorf("app_url: %w", err)
+	}
+	s.Inbound, err = NewInbound(s.Engine, newAppTransport(c.Inbound), s.Metrics, log, InboundOptions{
+		AppURL: app, MaxBody: int64(c.Inbound.MaxBodyBytes), Ring: s.Ring,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Admin = NewAdmin(s.Metrics, s.Ring, c.Admin.Token.Value(), &s.ready)
+	return s, nil
+}
+
+// LoadCA loads the mounted CA or loads/generates one in ca.dir.
+func LoadCA(c configs.CA, log zerolog.Logger) (*ca.Authority, error) {
+	if c.CertFile != "" {
+		a, err := ca.LoadFiles(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca: %w", err)
+		}
+		return a, nil
+	}
+	a, created, err := ca.LoadOrCreate(c.Dir, "loopguard CA")
+	if err != nil {
+		return nil, fmt.Errorf("ca: %w", err)
+	}
+	if created {
+		log.Info().Str("dir", c.Dir).Msg("generated a new CA for this deployment; trust ca.pem in the app")
+	}
+	return a, nil
+}
+
+// Start binds every configured listener and serves in the background.
+func (s *Sidecar) Start() error {
+	type l struct {
+		name, addr string
+		h          http.Handler
+	}
+	ls := []l{{"outbound", s.cfg.Listen.Outbound, s.Outbound}, {"inbound", s.cfg.Listen.Inbound, s.Inbound}, {"admin", s.cfg.Listen.Admin, s.Admin}}
+	if s.cfg.Listen.Gateway != "" {
+		ls = append(ls, l{"gateway", s.cfg.Listen.Gateway, s.Gateway})
+	}
+	for _, x := range ls {
+		if x.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", x.addr)
+		if err != nil {
+			_ = s.Shutdown(context.Background())
+			return fmt.Errorf("listen %s on %s: %w", x.name, x.addr, err)
+		}
+		srv := &http.Server{Handler: x.h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, ErrorLog: nil}
+		s.mu.Lock()
+		s.servers = append(s.servers, srv)
+		s.addrs[x.name] = ln.Addr().String()
+		s.mu.Unlock()
+		s.log.Info().Str("listener", x.name).Str("addr", ln.Addr().String()).Msg("listening")
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error().Err(err).Str("listener", x.name).Msg("serve failed")
+			}
+		}()
+	}
+	s.ready.Store(true)
+	return nil
+}
+
+// Addr returns the bound address of a listener ("outbound", "inbound",
+// "admin", "gateway").
+func (s *Sidecar) Addr(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrs[name]
+}
+
+// Shutdown stops accepting and lets in-flight requests finish until ctx ends.
+func (s *Sidecar) Shutdown(ctx context.Context) error {
+	s.ready.Store(false)
+	s.mu.Lock()
+	servers := s.servers
+	s.mu.Unlock()
+	var errs []error
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for _, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Shutdown(ctx); err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	errs = append(errs, s.Store.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,138 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/loopguard/loopguard/filters"
+	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/rs/zerolog"
+)
+
+// writer tags and records matched writes; the forward proxy and the gateway
+// share it so both modes behave the same.
+type writer struct {
+	engine  *filters.Engine
+	m       *Metrics
+	log     zerolog.Logger
+	maxBody int64
+}
+
+// begin inspects an outgoing request to p's API. For a matched write it
+// buffers the body (bounded by maxBody), stamps headers and the sentinel,
+// and returns the prepared write; otherwise nil and the request streams.
+func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) *filters.Write {
+	route, ps, ok := p.MatchWrite(req.Method, req.URL.Path)
+	if !ok {
+		wr.m.Outbound.WithLabelValues(p.Name, "passthrough").Inc()
+		return nil
+	}
+	account := p.AccountOf(host, req.URL, req.Header, &ps)
+	ap := p.ForAccount(account)
+	body, untagged := wr.readBody(req)
+	w := ap.Tag(route, &ps, account, req.Header, body, untagged)
+	switch {
+	case w.Body != nil:
+		setBody(req, w.Body)
+	case body != nil:
+		setBody(req, body)
+	}
+	if w.Untagged != "" {
+		wr.m.Outbound.WithLabelValues(p.Name, "write_untagged").Inc()
+		wr.m.Untagged.WithLabelValues(p.Name, w.Untagged).Inc()
+	} else {
+		wr.m.Outbound.WithLabelValues(p.Name, "write_tagged").Inc()
+		wr.countRedundant(req.Context(), w)
+	}
+	return w
+}
+
+// readBody buffers a write body up to maxBody. Larger bodies (by
+// Content-Length or by reading) are left to stream untouched.
+func (wr *writer) readBody(req *http.Request) ([]byte, string) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return []byte{}, ""
+	}
+	if req.ContentLength > wr.maxBody {
+		return nil, "oversize"
+	}
+	buf, err := io.ReadAll(io.LimitReader(req.Body, wr.maxBody+1))
+	if err != nil {
+		// Put back what was read; the upstream call will surface the error.
+		req.Body = io.NopCloser(io.MultiReader(bytes.NewReader(buf), req.Body))
+		return nil, "read_error"
+	}
+	if int64(len(buf)) > wr.maxBody {
+		req.Body = io.NopCloser(io.MultiReader(bytes.NewReader(buf), req.Body))
+		return nil, "oversize"
+	}
+	_ = req.Body.Close()
+	return buf, ""
+}
+
+func setBody(req *http.Request, b []byte) {
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	req.ContentLength = int64(len(b))
+	req.TransferEncoding = nil
+	req.Header.Set("Content-Length", strconv.Itoa(len(b)))
+}
+
+// countRedundant counts a write that only writes back the state the app last
+// received (the app's write-back of an inbound change).
+func (wr *writer) countRedundant(ctx context.Context, w *filters.Write) {
+	if w.Record == "" || len(w.Fields) == 0 {
+		return
+	}
+	var st ledger.State
+	ok, err := wr.engine.Store().Get(ctx, w.Key(), &st)
+	if err != nil || !ok {
+		return
+	}
+	for _, f := range w.Fields {
+		fs, ok := st.Field(f.Name)
+		if !ok || !fs.HasSeen || fs.Seen != f.Hash {
+			return
+		}
+	}
+	wr.m.RedundantWrites.WithLabelValues(w.Provider.Name).Inc()
+}
+
+// end records a write the upstream accepted. For creates the record id is
+// read from the (bounded) response body, which is then restored.
+func (wr *writer) end(ctx context.Context, w *filters.Write, resp *http.Response) {
+	if w == nil || resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 || len(w.Fields) == 0 {
+		return
+	}
+	if w.Record == "" {
+		enc := resp.Header.Get("Content-Encoding")
+		if resp.Body == nil || (enc != "" && enc != "identity") || resp.ContentLength > wr.maxBody {
+			return
+		}
+		buf, err := io.ReadAll(io.LimitReader(resp.Body, wr.maxBody+1))
+		resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
+		if err != nil || int64(len(buf)) > wr.maxBody {
+			return
+		}
+		w.Record = w.CreatedID(buf)
+		if w.Record == "" {
+			return
+		}
+	}
+	if err := wr.engine.RecordWrite(ctx, w); err != nil {
+		wr.log.Warn().Err(err).Str("provider", w.Provider.Name).Str("record", w.Record).Msg("record write failed")
+		wr.m.Doubts.WithLabelValues(w.Provider.Name, "store_error").Inc()
+		return
+	}
+	wr.m.WritesRecorded.WithLabelValues(w.Provider.Name).Inc()
+	wr.log.Debug().Str("provider", w.Provider.Name).Str("account", w.Account).Str("object", w.Object).
+		Str("record", w.Record).Int("fields", len(w.Fields)).Msg("write recorded")
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}

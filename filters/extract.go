@@ -19,7 +19,8 @@ var ErrMalformed = errors.New("malformed delivery")
 
 // Extract splits a delivery into events using the route's paths. The
 // events' spans point into body. A body that is not JSON, or whose batch
-// path is not an array, is ErrMalformed.
+// path is not an array of objects, is ErrMalformed; on error dst is returned
+// as it came (no events of a malformed delivery are ever decided).
 func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Event) ([]Event, error) {
 	if !gjson.ValidBytes(body) {
 		return dst, fmt.Errorf("extract %s: %w: not valid JSON", p.Name, ErrMalformed)
@@ -41,9 +42,16 @@ func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Ev
 		return dst, fmt.Errorf("extract %s: %w: %q is not an array", p.Name, ErrMalformed, r.batch)
 	}
 	var err error
+	n0 := len(dst)
 	arr.ForEach(func(_, v gjson.Result) bool {
-		if !v.IsObject() || v.Index <= 0 {
+		if !v.IsObject() {
 			err = fmt.Errorf("extract %s: %w: batch element is not an object", p.Name, ErrMalformed)
+			return false
+		}
+		// The span must be the element's own bytes (a batch path that
+		// builds a new array, e.g. with a modifier, has no such span).
+		if end := v.Index + len(v.Raw); v.Index <= 0 || end > len(body) || string(body[v.Index:end]) != v.Raw {
+			err = fmt.Errorf("extract %s: %w: batch element has no span in the body", p.Name, ErrMalformed)
 			return false
 		}
 		ev := p.event(r, v, root, h)
@@ -51,7 +59,10 @@ func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Ev
 		dst = append(dst, ev)
 		return true
 	})
-	return dst, err
+	if err != nil {
+		return dst[:n0], err
+	}
+	return dst, nil
 }
 
 func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) Event {

@@ -59,9 +59,11 @@ var (
 	_ Layer = (*skinnyLayer)(nil)
 )
 
-func abstain(r Reason, detail string) Verdict { return Verdict{Abstain: true, Reason: r, Detail: detail} }
-func echo(r Reason, detail string) Verdict    { return Verdict{Echo: true, Reason: r, Detail: detail} }
-func pass(r Reason, detail string) Verdict    { return Verdict{Reason: r, Detail: detail} }
+func abstain(r Reason, detail string) Verdict {
+	return Verdict{Abstain: true, Reason: r, Detail: detail}
+}
+func echo(r Reason, detail string) Verdict { return Verdict{Echo: true, Reason: r, Detail: detail} }
+func pass(r Reason, detail string) Verdict { return Verdict{Reason: r, Detail: detail} }
 
 // dedupLayer drops redeliveries of an event already forwarded and accepted.
 type dedupLayer struct {

@@ -18,10 +18,10 @@ type Key struct {
 	Provider, Object, Record string
 }
 
-// String renders the key as "provider|object|record" ('|' in parts is
-// escaped) for storage and logs.
+// String renders the key as "provider|object|record" ('%' and '|' in parts
+// are escaped, so distinct keys never render alike) for storage and logs.
 func (k Key) String() string {
-	esc := func(s string) string { return strings.ReplaceAll(s, "|", "%7C") }
+	esc := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "%", "%25"), "|", "%7C") }
 	return esc(k.Provider) + "|" + esc(k.Object) + "|" + esc(k.Record)
 }
 

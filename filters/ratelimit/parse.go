@@ -157,7 +157,8 @@ func (p *parser) reset(s slot) time.Time {
 
 // retryAfter reads Retry-After (delta seconds, fractional accepted as
 // Shopify sends "2.0", or HTTP-date) and reports whether a valid one was
-// present. A date in the past yields RetryAfter 0.
+// present. A date in the past yields RetryAfter 0; one more than
+// maxDeltaSeconds ahead is malformed, like an over-large delta.
 func (p *parser) retryAfter() bool {
 	v, ok := p.get(sRetryAfter)
 	if !ok {
@@ -166,7 +167,7 @@ func (p *parser) retryAfter() bool {
 	d, ok := parseSecondsDuration(v)
 	if !ok {
 		t, err := http.ParseTime(trimOWS(v))
-		if err != nil {
+		if err != nil || t.Sub(p.now) > maxDeltaSeconds*time.Second {
 			p.s.Malformed++
 			return false
 		}

@@ -462,3 +462,99 @@ func checkQueuesMatchCounters(t *testing.T, s *Spool) {
 		t.Fatalf("stats total %d/%d, counters %d/%d", n, b, s.Len(), s.Bytes())
 	}
 }
+
+func TestClosedSpoolReturnsErrors(t *testing.T) {
+	s, err := Open(Options{Path: filepath.Join(t.TempDir(), "spool.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := mustAppend(t, s, testItem("q/a", 1))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		op   func() error
+	}{
+		{"append", func() error { _, err := s.Append(testItem("q/a", 2)); return err }},
+		{"peek", func() error { _, err := s.Peek("q/a", 1); return err }},
+		{"remove", func() error { return s.Remove("q/a", seq) }},
+		{"mark", func() error { return s.MarkAttempt("q/a", seq) }},
+		{"queues", func() error { _, err := s.Queues(); return err }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.op(); err == nil || !strings.Contains(err.Error(), "spool: ") {
+				t.Fatalf("%s on closed spool: %v, want a spool error", tc.name, err)
+			}
+		})
+	}
+}
+
+func TestOpenRejectsForeignFiles(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, path string)
+		want  string
+	}{
+		{"not a bbolt file", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, []byte(strings.Repeat("not a database ", 400)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "spool: open"},
+		{"newer format", func(t *testing.T, path string) {
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Update(func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucket([]byte(metaBucket))
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte(keyFormat), []byte{2})
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}, "unsupported spool format"},
+		{"bad counter", func(t *testing.T, path string) {
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Update(func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucket([]byte(metaBucket))
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte(keyItems), []byte{1, 2, 3})
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}, `meta counter "items" has 3 bytes`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "spool.db")
+			tc.setup(t, path)
+			s, err := Open(Options{Path: path, OpenTimeout: 200 * time.Millisecond})
+			if err == nil {
+				_ = s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("error %q, want it to name %s and contain %q", err, path, tc.want)
+			}
+			// The file must not stay locked after a failed Open.
+			if tc.name != "not a bbolt file" {
+				db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 200 * time.Millisecond})
+				if err != nil {
+					t.Fatalf("file still locked after failed Open: %v", err)
+				}
+				_ = db.Close()
+			}
+		})
+	}
+}

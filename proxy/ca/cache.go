@@ -8,7 +8,12 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/elazarl/goproxy"
 )
+
+// CertCache must stay usable as goproxy's CertStore.
+var _ goproxy.CertStorage = (*CertCache)(nil)
 
 // Cache defaults.
 const (

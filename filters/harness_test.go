@@ -73,6 +73,8 @@ type harness struct {
 type harnessOpts struct {
 	observe bool
 	store   ledger.Store // default: a fresh ledger.Memory on the clock
+	// mutate edits the loaded providers before the engine compiles them.
+	mutate func(t testing.TB, ps []*configs.Provider)
 }
 
 func newHarness(t testing.TB, provider string, o harnessOpts) *harness {
@@ -87,7 +89,11 @@ func newHarness(t testing.TB, provider string, o harnessOpts) *harness {
 		t.Cleanup(func() { _ = m.Close() })
 		store = m
 	}
-	eng, err := New(loadProviders(t), store, Options{Agent: testAgent, Observe: o.observe, Now: clock.Now})
+	ps := loadProviders(t)
+	if o.mutate != nil {
+		o.mutate(t, ps)
+	}
+	eng, err := New(ps, store, Options{Agent: testAgent, Observe: o.observe, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("engine: %v", err)
 	}

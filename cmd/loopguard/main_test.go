@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := realMain(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		contains []string
+	}{
+		{"embedded default", []string{"validate", "--config", "../../configs/loopguard.yaml"}, 0, []string{"is valid", "agent: loopguard", "effective_providers"}},
+		{"misspelled key names key and line", []string{"validate", "--config", "testdata/misspelled_key.yaml"}, 1, []string{`misspelled_key.yaml:4: unknown key "inbuond" in listen`, `did you mean "inbound"`}},
+		{"misspelled provider key", []string{"validate", "--config", "testdata/bad_provider_key.yaml"}, 1, []string{`:3: unknown key "taging"`, `"tagging"`}},
+		{"missing file", []string{"validate", "--config", "testdata/nope.yaml"}, 1, []string{"nope.yaml"}},
+		{"usage error", []string{"validate", "--bogus"}, 2, []string{"flag provided but not defined"}},
+		{"effective profile", []string{"validate", "--config", "testdata/explain.yaml", "--provider", "generic"}, 0, []string{"u_integration", "X-Change-Agent"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := run(t, c.args...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, c.code, out, errOut)
+			}
+			for _, s := range c.contains {
+				if !strings.Contains(out+errOut, s) {
+					t.Errorf("output lacks %q:\n%s%s", s, out, errOut)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateRedactsSecrets(t *testing.T) {
+	t.Setenv("LOOPGUARD_PROVIDER_GENERIC_SECRET", "hunter2-very-secret")
+	t.Setenv("LOOPGUARD_ADMIN_TOKEN", "tok-very-secret")
+	code, out, errOut := run(t, "validate", "--config", "testdata/explain.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out, "very-secret") || !strings.Contains(out, "[redacted]") {
+		t.Fatalf("secrets not redacted:\n%s", out)
+	}
+}
+
+func TestCAInitAndCertSurviveRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ca")
+	if code, _, errOut := run(t, "ca", "init", "--dir", dir); code != 0 {
+		t.Fatalf("ca init: %s", errOut)
+	}
+	st, err := os.Stat(filepath.Join(dir, "ca-key.pem"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key mode = %v, %v; want 0600", st.Mode().Perm(), err)
+	}
+	if code, _, _ := run(t, "ca", "init", "--dir", dir); code != 1 {
+		t.Fatal("ca init over an existing CA must refuse without --force")
+	}
+	t.Setenv("LOOPGUARD_CA_DIR", dir)
+	_, first, _ := run(t, "ca", "cert", "--config", "testdata/explain.yaml")
+	_, second, _ := run(t, "ca", "cert", "--config", "testdata/explain.yaml")
+	want, _ := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if first != string(want) || second != first || !strings.HasPrefix(first, "-----BEGIN CERTIFICATE-----") {
+		t.Fatalf("ca cert does not print the same, persisted CA:\n%s\n%s", first, second)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	code, out, errOut := run(t, "explain", "--config", "testdata/explain.yaml", "--provider", "generic", "testdata/echo.json")
+	if code != 0 || !strings.Contains(out, "drop") || !strings.Contains(out, "actor") || !strings.Contains(out, "integration_user") {
+		t.Fatalf("explain echo: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = run(t, "explain", "--config", "testdata/explain.yaml", "--provider", "generic", "--ledger", "testdata/ledger.json", "testdata/fp_echo.json")
+	if code != 0 || !strings.Contains(out, "fingerprint") || !strings.Contains(out, "matches_pending_write") {
+		t.Fatalf("explain with ledger:\n%s", out)
+	}
+	code, out, _ = run(t, "explain", "--config", "testdata/explain.yaml", "--provider", "generic", "testdata/fp_echo.json")
+	if code != 0 || !strings.Contains(out, "forward") {
+		t.Fatalf("explain without ledger must forward:\n%s", out)
+	}
+	if code, _, _ := run(t, "explain", "--config", "testdata/explain.yaml"); code != 2 {
+		t.Fatalf("explain without args: exit %d, want 2", code)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	if code, _, _ := run(t); code != 2 {
+		t.Error("no command must exit 2")
+	}
+	if code, _, _ := run(t, "frobnicate"); code != 2 {
+		t.Error("unknown command must exit 2")
+	}
+	if code, _, _ := run(t, "run", "--help"); code != 0 {
+		t.Error("--help must exit 0")
+	}
+	if code, out, _ := run(t, "env"); code != 0 || !strings.Contains(out, "LOOPGUARD_APP_URL") {
+		t.Errorf("env: %d %s", code, out)
+	}
+}

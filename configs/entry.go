@@ -20,8 +20,12 @@ func (e *ProviderEntry) UnmarshalYAML(n *yaml.Node) error {
 		case "name":
 			e.Name = v.Value
 		case "accounts":
-			if err := v.Decode(&e.Accounts); err != nil {
-				return fmt.Errorf("line %d: accounts: %w", v.Line, err)
+			if v.Kind != yaml.MappingNode {
+				return fmt.Errorf("line %d: accounts: want a mapping of account id to overrides", v.Line)
+			}
+			e.Accounts = map[string]*yaml.Node{}
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				e.Accounts[v.Content[j].Value] = v.Content[j+1]
 			}
 		}
 	}

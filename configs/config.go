@@ -26,6 +26,7 @@ type Config struct {
 	Inbound  Inbound  `yaml:"inbound"`
 	Ledger   Ledger   `yaml:"ledger"`
 	Admin    Admin    `yaml:"admin"`
+	Breaker  Breaker  `yaml:"breaker"`
 
 	// ProviderFiles are extra profile files (YAML) loaded next to the built-in
 	// profiles; a file's profile may replace a built-in one of the same name.
@@ -125,4 +126,23 @@ type Admin struct {
 	// admin endpoint except /healthz and /readyz. Default "" (no token; the
 	// listener is localhost-only by default).
 	Token Secret `yaml:"token"`
+}
+
+// Breaker configures the per-(provider, account) quota circuit breaker fed by
+// upstream rate-limit headers. Zero values take the defaults below.
+type Breaker struct {
+	// Threshold opens the breaker when this fraction of the quota is used.
+	// Default 0.9.
+	Threshold float64 `yaml:"threshold"`
+	// BurnFactor opens it when calls/min jump above factor × the rolling
+	// baseline. Default 10; negative disables.
+	BurnFactor float64 `yaml:"burn_factor"`
+	// CoolDown is how long it stays open when the reset time is unknown.
+	// Default "60s".
+	CoolDown Duration `yaml:"cool_down"`
+	// MaxOpen caps any open period. Default "1h".
+	MaxOpen Duration `yaml:"max_open"`
+	// BlockReads also answers reads locally while open. Default false
+	// (reads pass).
+	BlockReads bool `yaml:"block_reads"`
 }

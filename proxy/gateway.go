@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"io"
 	"fmt"
 	"net/http"
 	"net/http/httputil"
@@ -21,6 +22,7 @@ type Gateway struct {
 	routes []gwRoute
 	rp     *httputil.ReverseProxy
 	m      *Metrics
+	wr     *writer
 }
 
 type gwRoute struct {
@@ -33,12 +35,12 @@ type gwKey struct{}
 
 type gwState struct {
 	route *gwRoute
-	write *filters.Write
+	call  *outCall
 }
 
 // NewGateway builds the gateway for every provider with a base_url.
 func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, m *Metrics, log zerolog.Logger) (*Gateway, error) {
-	g := &Gateway{m: m}
+	g := &Gateway{m: m, wr: wr}
 	for _, p := range e.Providers() {
 		if p.Profile.BaseURL == "" {
 			continue
@@ -54,16 +56,16 @@ func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, m *Metrics,
 	g.rp = &httputil.ReverseProxy{
 		Transport: tr,
 		Rewrite: func(pr *httputil.ProxyRequest) {
+			// ServeHTTP already set the API path (base path + the path
+			// after the prefix) and tagged the request.
 			st := pr.In.Context().Value(gwKey{}).(*gwState)
-			pr.SetURL(st.route.target)
+			pr.Out.URL.Scheme = st.route.target.Scheme
+			pr.Out.URL.Host = st.route.target.Host
 			pr.Out.Host = st.route.target.Host
-			// Strip the gateway prefix: SetURL joined the target path with
-			// the incoming path already stripped in ServeHTTP.
-			st.write = wr.begin(pr.Out, st.route.p, st.route.target.Host)
 		},
 		ModifyResponse: func(resp *http.Response) error {
-			if st, ok := resp.Request.Context().Value(gwKey{}).(*gwState); ok && st.write != nil {
-				wr.end(resp.Request.Context(), st.write, resp)
+			if st, ok := resp.Request.Context().Value(gwKey{}).(*gwState); ok {
+				wr.end(resp.Request.Context(), st.call, resp)
 			}
 			return nil
 		},
@@ -88,14 +90,31 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		g.m.Outbound.WithLabelValues(rt.p.Name, "gateway").Inc()
-		r2 := r.Clone(context.WithValue(r.Context(), gwKey{}, &gwState{route: rt}))
-		r2.URL.Path = rest
+		st := &gwState{route: rt}
+		r2 := r.Clone(context.WithValue(r.Context(), gwKey{}, st))
+		r2.URL.Path = strings.TrimSuffix(rt.target.Path, "/") + rest
 		r2.URL.RawPath = ""
 		if r2.URL.Path == "" {
 			r2.URL.Path = "/"
 		}
+		oc, local := g.wr.begin(r2, rt.p, rt.target.Host)
+		if local != nil {
+			writeResponse(w, local)
+			return
+		}
+		st.call = oc
 		g.rp.ServeHTTP(w, r2)
 		return
 	}
 	http.Error(w, "loopguard: no provider gateway prefix matches "+r.URL.Path, http.StatusNotFound)
+}
+
+// writeResponse writes a locally built response.
+func writeResponse(w http.ResponseWriter, resp *http.Response) {
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+	_ = resp.Body.Close()
 }

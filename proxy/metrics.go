@@ -37,6 +37,11 @@ type Metrics struct {
 	Doubts *prometheus.CounterVec
 	// SignatureFailures counts deliveries whose signature did not verify.
 	SignatureFailures *prometheus.CounterVec
+	// BreakerTransitions counts breaker state changes by provider, state
+	// and reason.
+	BreakerTransitions *prometheus.CounterVec
+	// Throttled counts calls answered locally while a breaker was open.
+	Throttled *prometheus.CounterVec
 }
 
 // NewMetrics builds the registry and registers every metric, plus ledger
@@ -70,7 +75,14 @@ func NewMetrics(store ledger.Store) *Metrics {
 		SignatureFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loopguard_signature_failures_total", Help: "Deliveries whose signature did not verify.",
 		}, []string{"provider", "reason"}),
+		BreakerTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loopguard_breaker_transitions_total", Help: "Quota breaker state changes.",
+		}, []string{"provider", "state", "reason"}),
+		Throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loopguard_outbound_throttled_total", Help: "Calls answered locally (429) while a breaker was open.",
+		}, []string{"provider"}),
 	}
+	r.MustRegister(m.BreakerTransitions, m.Throttled)
 	r.MustRegister(m.Decisions, m.Deliveries, m.Outbound, m.Untagged, m.WritesRecorded, m.RedundantWrites, m.Doubts, m.SignatureFailures)
 	if store != nil {
 		r.MustRegister(

@@ -76,14 +76,16 @@ func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport,
 			m.Outbound.WithLabelValues("", "passthrough").Inc()
 			return req, nil
 		}
-		if w := wr.begin(req, p, req.URL.Host); w != nil {
-			ctx.UserData = w
+		oc, local := wr.begin(req, p, req.URL.Host)
+		if local != nil {
+			return req, local
 		}
+		ctx.UserData = oc
 		return req, nil
 	})
 	gp.OnResponse().DoFunc(func(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Response {
-		if w, ok := ctx.UserData.(*filters.Write); ok && resp != nil {
-			wr.end(ctx.Req.Context(), w, resp)
+		if oc, ok := ctx.UserData.(*outCall); ok {
+			wr.end(ctx.Req.Context(), oc, resp)
 		}
 		return resp
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
+	"github.com/loopguard/loopguard/filters/breaker"
 	"github.com/loopguard/loopguard/filters/ledger"
 	"github.com/loopguard/loopguard/proxy/ca"
 	"github.com/rs/zerolog"
@@ -38,6 +39,7 @@ type Sidecar struct {
 	Inbound  *Inbound
 	Admin    *Admin
 
+	quota   *quota
 	ready   atomic.Bool
 	servers []*http.Server
 	addrs   map[string]string
@@ -70,7 +72,11 @@ func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
 	if err != nil {
 		return nil, err
 	}
-	wr := &writer{engine: s.Engine, m: s.Metrics, log: log, maxBody: int64(c.Outbound.MaxBodyBytes)}
+	s.quota, err = newQuota(c.Breaker, log, s.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("breaker: %w", err)
+	}
+	wr := &writer{engine: s.Engine, m: s.Metrics, log: log, maxBody: int64(c.Outbound.MaxBodyBytes), quota: s.quota}
 	s.Gateway, err = NewGateway(s.Engine, tr, wr, s.Metrics, log)
 	if err != nil {
 		return nil, err
@@ -91,6 +97,8 @@ func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
 		return nil, err
 	}
 	s.Admin = NewAdmin(s.Metrics, s.Ring, c.Admin.Token.Value(), &s.ready)
+	s.Admin.Handle("GET /breakers", http.HandlerFunc(s.listBreakers))
+	s.Admin.Handle("POST /breakers/{provider}/{account}/reset", http.HandlerFunc(s.resetBreaker))
 	return s, nil
 }
 
@@ -179,4 +187,18 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	errs = append(errs, s.Store.Close())
 	return errors.Join(errs...)
+}
+
+func (s *Sidecar) listBreakers(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"breakers": s.quota.b.All()})
+}
+
+func (s *Sidecar) resetBreaker(w http.ResponseWriter, r *http.Request) {
+	k := breaker.Key{Provider: r.PathValue("provider"), Account: r.PathValue("account")}
+	if !s.quota.b.Reset(k) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no breaker for " + k.String()})
+		return
+	}
+	st, _ := s.quota.b.Status(k)
+	writeJSON(w, http.StatusOK, st)
 }

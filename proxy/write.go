@@ -19,18 +19,34 @@ type writer struct {
 	m       *Metrics
 	log     zerolog.Logger
 	maxBody int64
+	quota   *quota
 }
 
-// begin inspects an outgoing request to p's API. For a matched write it
-// buffers the body (bounded by maxBody), stamps headers and the sentinel,
-// and returns the prepared write; otherwise nil and the request streams.
-func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) *filters.Write {
-	route, ps, ok := p.MatchWrite(req.Method, req.URL.Path)
-	if !ok {
-		wr.m.Outbound.WithLabelValues(p.Name, "passthrough").Inc()
-		return nil
-	}
+// outCall is one upstream call to a provider's API: its breaker context and,
+// for matched writes, the prepared write.
+type outCall struct {
+	call  *call
+	write *filters.Write
+}
+
+// begin inspects an outgoing request to p's API. The account's breaker is
+// asked first: while it is open, a write (or, if configured, a read) gets
+// loopguard's own 429 as local, with no upstream call. For a matched write it
+// buffers the body (bounded by maxBody), stamps headers and the sentinel;
+// other requests stream.
+func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc *outCall, local *http.Response) {
+	route, ps, isWrite := p.MatchWrite(req.Method, req.URL.Path)
 	account := p.AccountOf(host, req.URL, req.Header, &ps)
+	c, local := wr.quota.admit(req, p, account, isWrite)
+	if local != nil {
+		wr.m.Throttled.WithLabelValues(p.Name).Inc()
+		return nil, local
+	}
+	oc = &outCall{call: c}
+	if !isWrite {
+		wr.m.Outbound.WithLabelValues(p.Name, "passthrough").Inc()
+		return oc, nil
+	}
 	ap := p.ForAccount(account)
 	body, untagged := wr.readBody(req)
 	w := ap.Tag(route, &ps, account, req.Header, body, untagged)
@@ -47,7 +63,8 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) *fi
 		wr.m.Outbound.WithLabelValues(p.Name, "write_tagged").Inc()
 		wr.countRedundant(req.Context(), w)
 	}
-	return w
+	oc.write = w
+	return oc, nil
 }
 
 // readBody buffers a write body up to maxBody. Larger bodies (by
@@ -101,9 +118,19 @@ func (wr *writer) countRedundant(ctx context.Context, w *filters.Write) {
 	wr.m.RedundantWrites.WithLabelValues(w.Provider.Name).Inc()
 }
 
-// end records a write the upstream accepted. For creates the record id is
-// read from the (bounded) response body, which is then restored.
-func (wr *writer) end(ctx context.Context, w *filters.Write, resp *http.Response) {
+// end feeds the response's rate-limit signal to the breaker and records a
+// write the upstream accepted.
+func (wr *writer) end(ctx context.Context, oc *outCall, resp *http.Response) {
+	if oc == nil {
+		return
+	}
+	wr.quota.observe(oc.call, resp)
+	wr.record(ctx, oc.write, resp)
+}
+
+// record remembers a write the upstream accepted. For creates the record id
+// is read from the (bounded) response body, which is then restored.
+func (wr *writer) record(ctx context.Context, w *filters.Write, resp *http.Response) {
 	if w == nil || resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 || len(w.Fields) == 0 {
 		return
 	}

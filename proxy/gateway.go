@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"

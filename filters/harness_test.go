@@ -225,9 +225,9 @@ func (failingStore) Get(context.Context, ledger.Key, *ledger.State) (bool, error
 	return false, errStoreDown
 }
 func (failingStore) EventSeen(context.Context, string) (bool, error) { return false, errStoreDown }
-func (failingStore) MarkEvent(context.Context, string) error          { return errStoreDown }
-func (failingStore) Stats() ledger.Stats                              { return ledger.Stats{} }
-func (failingStore) Close() error                                     { return nil }
+func (failingStore) MarkEvent(context.Context, string) error         { return errStoreDown }
+func (failingStore) Stats() ledger.Stats                             { return ledger.Stats{} }
+func (failingStore) Close() error                                    { return nil }
 
 // wantDecision checks a decision's action, layer and reason.
 func wantDecision(t testing.TB, d Decision, action Action, layer string, reason Reason) {

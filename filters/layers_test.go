@@ -50,7 +50,9 @@ func TestLayersEchoAndGenuine(t *testing.T) {
 				h.accept(evs, ds)
 				return nil
 			},
-			event:  func(t *testing.T, _ *Write) map[string]any { return map[string]any{"id": "evt_2", "record.name": "Linus"} },
+			event: func(t *testing.T, _ *Write) map[string]any {
+				return map[string]any{"id": "evt_2", "record.name": "Linus"}
+			},
 			action: Forward, layer: "fingerprint", reason: ReasonNewValue,
 			layerWant: map[string]Verdict{"dedup": {}},
 		},

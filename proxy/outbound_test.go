@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -226,5 +228,24 @@ func TestOutboundWithCurl(t *testing.T) {
 	}
 	if _, ok := e.state(t, "contacts", "k1"); !ok {
 		t.Fatal("curl write not recorded")
+	}
+}
+
+func TestOutboundChunkedWrite(t *testing.T) {
+	e := newOutboundEnv(t)
+	body := `{"name":"Chunky","email":"c@x.io"}`
+	// An io.Reader of unknown length makes the client send chunked.
+	req, err := http.NewRequest(http.MethodPatch, e.srv.URL+"/v1/contacts/ch1", struct{ io.Reader }{strings.NewReader(body)})
+	must(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.c.Do(req)
+	must(t, err)
+	resp.Body.Close()
+	r := e.up.last(t)
+	if resp.StatusCode != 200 || r.Header.Get("Content-Length") != strconv.Itoa(len(r.Body)) || !gjson.GetBytes(r.Body, "sync_source").Exists() {
+		t.Fatalf("chunked write: %d, Content-Length %q for %d bytes: %s", resp.StatusCode, r.Header.Get("Content-Length"), len(r.Body), r.Body)
+	}
+	if _, ok := e.state(t, "contacts", "ch1"); !ok {
+		t.Fatal("chunked write not recorded")
 	}
 }

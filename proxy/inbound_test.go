@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/loopguard/loopguard/filters/ledger"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -398,3 +399,35 @@ func TestInboundOtherPathsStream(t *testing.T) {
 }
 
 var _ = sjson.Set
+
+func TestInboundOversizeForwardedUntouched(t *testing.T) {
+	e := newInboundEnv(t, false)
+	big := `{"id":"big","object":"contacts","actor":"u_integration","record":{"id":"b","name":"` + strings.Repeat("x", 70<<10) + `"}}`
+	e.deliver(t, "/webhooks/generic", big)
+	if got := e.app.last(t).Body; string(got) != big {
+		t.Fatalf("oversize delivery changed or dropped: %d bytes, want %d", len(got), len(big))
+	}
+	if n := testutil.ToFloat64(e.s.Metrics.Deliveries.WithLabelValues("crm", "oversize")); n != 1 {
+		t.Errorf("oversize deliveries = %v", n)
+	}
+}
+
+func TestInboundAppTimeoutIs504(t *testing.T) {
+	e := newInboundEnv(t, false)
+	e.app.respond = func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(3 * time.Second):
+		}
+	}
+	st, _ := e.deliver(t, "/webhooks/generic", `{"id":"slow","object":"contacts","actor":"u_human","record":{"id":"s","name":"Y"}}`)
+	if st != http.StatusGatewayTimeout {
+		t.Fatalf("slow app: provider got %d, want 504", st)
+	}
+	// Not accepted, so a redelivery is not a duplicate.
+	e.app.respond = nil
+	e.deliver(t, "/webhooks/generic", `{"id":"slow","object":"contacts","actor":"u_human","record":{"id":"s","name":"Y"}}`)
+	if layer, _, action := e.lastDecision(t); action != "forward" || layer == "dedup" {
+		t.Fatalf("redelivery after a 504 was %s by %s", action, layer)
+	}
+}

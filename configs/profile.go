@@ -35,8 +35,8 @@ type Profile struct {
 
 	// TrackedFields are the record fields whose values make up the
 	// fingerprint (dotted paths relative to the record). Volatile fields such
-	// as updated_at must not be listed. Empty means every top-level scalar
-	// field of the written record except the sentinel.
+	// as updated_at must not be listed. Required when the profile has write
+	// or webhook routes.
 	TrackedFields []string `yaml:"tracked_fields"`
 	// Normalize lists per-field normalisations applied before fingerprinting:
 	// "trim", "lower", "number". The key "*" applies to every field.

@@ -118,7 +118,8 @@ func (e *Engine) Whole(provider string, a Action, layer string, r Reason, detail
 // Accepted records, after the app answered 2xx, what it now knows: the ids
 // of forwarded events (for dedup) and their records' state as the last
 // genuine state (so a write-back or redundant event is recognised). Events
-// only observed as would-be drops are not recorded as genuine.
+// only observed as would-be drops are not recorded as genuine, and events of
+// unverified deliveries are not recorded at all.
 func (e *Engine) Accepted(ctx context.Context, p *Provider, evs []Event, ds []Decision) error {
 	var firstErr error
 	at := e.now()
@@ -127,12 +128,17 @@ func (e *Engine) Accepted(ctx context.Context, p *Provider, evs []Event, ds []De
 			continue
 		}
 		ev := &evs[i]
+		if ds[i].Reason == ReasonUnverified {
+			// An unverified delivery must not steer later decisions: a
+			// forged event id would make the genuine event a "redelivery".
+			continue
+		}
 		if ev.ID != "" {
 			if err := e.store.MarkEvent(ctx, DedupKey(p.Name, ev.ID)); err != nil && firstErr == nil {
 				firstErr = err
 			}
 		}
-		if ds[i].Observed || ds[i].Reason == ReasonUnverified || ev.Record == "" || len(ev.Fields) == 0 {
+		if ds[i].Observed || ev.Record == "" || len(ev.Fields) == 0 {
 			continue
 		}
 		if err := e.store.RecordSeen(ctx, ev.Key(), ev.Fields, at); err != nil && firstErr == nil {

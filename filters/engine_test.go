@@ -20,9 +20,9 @@ func TestAccepted(t *testing.T) {
 			map[string]any{"actor": "u_integration"}, false, false},
 		{"held event is not recorded", func(_ *harness, _ *Event, d Decision) Decision { d.Action = Hold; return d },
 			map[string]any{"record.name": "Grace"}, false, false},
-		{"unverified delivery is not a genuine state", func(h *harness, ev *Event, _ Decision) Decision {
+		{"unverified delivery is neither a genuine state nor a dedup id", func(h *harness, ev *Event, _ Decision) Decision {
 			return h.eng.Unverified(h.p, ev, "bad signature")
-		}, map[string]any{"record.name": "Grace"}, false, true},
+		}, map[string]any{"record.name": "Grace"}, false, false},
 		{"event without a record id", func(_ *harness, _ *Event, d Decision) Decision { return d },
 			map[string]any{"record": rawJSON(`{"name":"Grace"}`)}, false, true},
 		{"event without an id is still a genuine state", func(_ *harness, _ *Event, d Decision) Decision { return d },
@@ -34,7 +34,7 @@ func TestAccepted(t *testing.T) {
 			ev, d := h.deliverOne(genericEvent(t, c.body), nil)
 			d = c.decide(h, &ev, d)
 			h.accept([]Event{ev}, []Decision{d})
-			st := h.stateOf(t, "c1")
+			st := h.stateOf(t, ev.Record)
 			fs, ok := st.Field("name")
 			if seen := ok && fs.HasSeen; seen != c.wantSeen {
 				t.Fatalf("name seen = %v, want %v (state %+v)", seen, c.wantSeen, st)

@@ -413,8 +413,7 @@ func TestAccountOverride(t *testing.T) {
 				t.Fatal("test config: no acme account override")
 			}
 			if !slices.Equal(acme.IntegrationUsers, []string{"u_acme_bot"}) {
-				t.Skipf("configs did not apply the acme override (integration_users = %v): "+
-					"ProviderEntry.Accounts is a map[string]*yaml.Node, which yaml.v3 decodes as empty nodes", acme.IntegrationUsers)
+				t.Fatalf("configs did not apply the acme override: integration_users = %v", acme.IntegrationUsers)
 			}
 		}},
 		{"compiled", func(t testing.TB, ps []*configs.Provider) {

@@ -39,13 +39,21 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
 	rc.mu.Lock()
 	rc.reqs = append(rc.reqs, recorded{r.Method, r.URL.RequestURI(), r.Header.Clone(), b})
+	respond := rc.respond
 	rc.mu.Unlock()
-	if rc.respond != nil {
-		rc.respond(w, r, b)
+	if respond != nil {
+		respond(w, r, b)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte(`{"ok":true}`))
+}
+
+// setRespond replaces the responder while the server may be serving.
+func (rc *recorder) setRespond(f func(w http.ResponseWriter, r *http.Request, body []byte)) {
+	rc.mu.Lock()
+	rc.respond = f
+	rc.mu.Unlock()
 }
 
 func (rc *recorder) all() []recorded {

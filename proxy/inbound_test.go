@@ -414,18 +414,18 @@ func TestInboundOversizeForwardedUntouched(t *testing.T) {
 
 func TestInboundAppTimeoutIs504(t *testing.T) {
 	e := newInboundEnv(t, false)
-	e.app.respond = func(w http.ResponseWriter, r *http.Request, _ []byte) {
+	e.app.setRespond(func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		select {
 		case <-r.Context().Done():
 		case <-time.After(3 * time.Second):
 		}
-	}
+	})
 	st, _ := e.deliver(t, "/webhooks/generic", `{"id":"slow","object":"contacts","actor":"u_human","record":{"id":"s","name":"Y"}}`)
 	if st != http.StatusGatewayTimeout {
 		t.Fatalf("slow app: provider got %d, want 504", st)
 	}
 	// Not accepted, so a redelivery is not a duplicate.
-	e.app.respond = nil
+	e.app.setRespond(nil)
 	e.deliver(t, "/webhooks/generic", `{"id":"slow","object":"contacts","actor":"u_human","record":{"id":"s","name":"Y"}}`)
 	if layer, _, action := e.lastDecision(t); action != "forward" || layer == "dedup" {
 		t.Fatalf("redelivery after a 504 was %s by %s", action, layer)

@@ -155,6 +155,20 @@ func mustDo(t *testing.T, c *http.Client, method, u, ctype, body string, hdr ...
 	return resp, string(b)
 }
 
+// outboundSidecar starts a TLS upstream serving h and a sidecar whose
+// "crm" provider (testdata/outbound.yaml) intercepts it.
+func outboundSidecar(t *testing.T, h http.Handler) (*httptest.Server, *Sidecar) {
+	t.Helper()
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	cfg, err := os.ReadFile("testdata/outbound.yaml")
+	must(t, err)
+	s := startSidecar(t, string(cfg), map[string]string{
+		"app": "http://127.0.0.1:1", "upstream_ca": writePEM(t, srv), "upstream_host": hostOf(srv), "upstream_url": srv.URL,
+	})
+	return srv, s
+}
+
 func hostOf(srv *httptest.Server) string {
 	u, _ := url.Parse(srv.URL)
 	return u.Host

@@ -32,13 +32,7 @@ type outboundEnv struct {
 func newOutboundEnv(t *testing.T) *outboundEnv {
 	t.Helper()
 	up := &recorder{}
-	srv := httptest.NewTLSServer(up)
-	t.Cleanup(srv.Close)
-	cfg, err := os.ReadFile("testdata/outbound.yaml")
-	must(t, err)
-	s := startSidecar(t, string(cfg), map[string]string{
-		"app": "http://127.0.0.1:1", "upstream_ca": writePEM(t, srv), "upstream_host": hostOf(srv), "upstream_url": srv.URL,
-	})
+	srv, s := outboundSidecar(t, up)
 	return &outboundEnv{up: up, srv: srv, s: s, c: proxiedClient(t, s)}
 }
 

@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,13 +37,7 @@ func (q *quotaAPI) reset() { q.mu.Lock(); q.used = map[string]int{}; q.mu.Unlock
 
 func TestBreakerOpensAtThresholdPerAccount(t *testing.T) {
 	api := &quotaAPI{used: map[string]int{}}
-	srv := httptest.NewTLSServer(api)
-	defer srv.Close()
-	cfg, err := os.ReadFile("testdata/outbound.yaml")
-	must(t, err)
-	s := startSidecar(t, string(cfg), map[string]string{
-		"app": "http://127.0.0.1:1", "upstream_ca": writePEM(t, srv), "upstream_host": hostOf(srv), "upstream_url": srv.URL,
-	})
+	srv, s := outboundSidecar(t, api)
 	c := proxiedClient(t, s)
 	write := func(token string) (*http.Response, string) {
 		return mustDo(t, c, http.MethodPatch, srv.URL+"/v1/contacts/q1", "application/json", `{"name":"Q"}`, "Authorization", "Bearer "+token)
@@ -91,13 +83,7 @@ func TestBreakerOpensAtThresholdPerAccount(t *testing.T) {
 
 func TestBreakerAdminReset(t *testing.T) {
 	api := &quotaAPI{used: map[string]int{"Bearer A": 9}}
-	srv := httptest.NewTLSServer(api)
-	defer srv.Close()
-	cfg, err := os.ReadFile("testdata/outbound.yaml")
-	must(t, err)
-	s := startSidecar(t, string(cfg), map[string]string{
-		"app": "http://127.0.0.1:1", "upstream_ca": writePEM(t, srv), "upstream_host": hostOf(srv), "upstream_url": srv.URL,
-	})
+	srv, s := outboundSidecar(t, api)
 	c := proxiedClient(t, s)
 	mustDo(t, c, http.MethodPatch, srv.URL+"/v1/contacts/q1", "application/json", `{"name":"Q"}`, "Authorization", "Bearer A")
 	if resp, _ := mustDo(t, c, http.MethodPatch, srv.URL+"/v1/contacts/q1", "application/json", `{"name":"Q"}`, "Authorization", "Bearer A"); resp.StatusCode != 429 {

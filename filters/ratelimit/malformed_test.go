@@ -82,3 +82,16 @@ func TestParseMalformed(t *testing.T) {
 			want: with(200, func(s *Signal) { s.Malformed = 5 })},
 	})
 }
+
+// TestMalformedNeverFatal states the rule directly: several broken values in
+// one response are each counted, and the parseable ones still count.
+func TestMalformedNeverFatal(t *testing.T) {
+	h := hdr("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "abc", "Retry-After", "soon")
+	s := Parse(429, h, time.Unix(1_700_000_000, 0), Options{})
+	if s.Malformed != 2 {
+		t.Errorf("Malformed = %d, want 2 (remaining and Retry-After)", s.Malformed)
+	}
+	if s.Limit != 60 || !s.Throttled {
+		t.Errorf("Limit = %d, Throttled = %v; want 60 and true", s.Limit, s.Throttled)
+	}
+}

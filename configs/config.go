@@ -27,6 +27,8 @@ type Config struct {
 	Ledger   Ledger   `yaml:"ledger"`
 	Admin    Admin    `yaml:"admin"`
 	Breaker  Breaker  `yaml:"breaker"`
+	Loops    Loops    `yaml:"loops"`
+	Spool    Spool    `yaml:"spool"`
 
 	// ProviderFiles are extra profile files (YAML) loaded next to the built-in
 	// profiles; a file's profile may replace a built-in one of the same name.

@@ -82,6 +82,7 @@ func applyDefaults(c *Config) {
 	if l.Shards == 0 {
 		l.Shards = DefaultLedgerShards
 	}
+	applyGuardDefaults(c)
 }
 
 // LayerNames are the echo layers in chain order.

@@ -75,6 +75,12 @@ func EnvVars() []EnvVar {
 		{"LOOPGUARD_LEDGER_WRITE_TTL", "ledger.write_ttl", "10m", dur(func(c *Config) *Duration { return &c.Ledger.WriteTTL })},
 		{"LOOPGUARD_LEDGER_SEEN_TTL", "ledger.seen_ttl", "24h", dur(func(c *Config) *Duration { return &c.Ledger.SeenTTL })},
 		{"LOOPGUARD_LEDGER_MAX_SIZE_MB", "ledger.max_size_mb", "256", num(func(c *Config) *int { return &c.Ledger.MaxSizeMB })},
+		{"LOOPGUARD_LOOPS_THRESHOLD", "loops.threshold", "5", num(func(c *Config) *int { return &c.Loops.Threshold })},
+		{"LOOPGUARD_LOOPS_WINDOW", "loops.window", "60s", dur(func(c *Config) *Duration { return &c.Loops.Window })},
+		{"LOOPGUARD_LOOPS_QUARANTINE", "loops.quarantine", "15m", dur(func(c *Config) *Duration { return &c.Loops.Quarantine })},
+		{"LOOPGUARD_SPOOL_DIR", "spool.dir", defaultSpoolDir, str(func(c *Config) *string { return &c.Spool.Dir })},
+		{"LOOPGUARD_SPOOL_MAX_BYTES", "spool.max_bytes", "256MiB", size(func(c *Config) *ByteSize { return &c.Spool.MaxBytes })},
+		{"LOOPGUARD_SPOOL_MAX_ITEMS", "spool.max_items", "100000", num(func(c *Config) *int { return &c.Spool.MaxItems })},
 		{"LOOPGUARD_ADMIN_TOKEN", "admin.token", "", func(c *Config, v string) error { c.Admin.Token = Secret(v); return nil }},
 	}
 }

@@ -87,6 +87,7 @@ func validateConfig(c *Config) error {
 	if c.Ledger.MaxSizeMB <= 0 {
 		add(fmt.Errorf("ledger.max_size_mb: %d must be positive", c.Ledger.MaxSizeMB))
 	}
+	errs = append(errs, validateGuard(c)...)
 	return errors.Join(errs...)
 }
 

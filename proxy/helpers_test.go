@@ -102,6 +102,9 @@ func startSidecar(t *testing.T, yaml string, vars map[string]string) *Sidecar {
 	if l.Config.CA.CertFile == "" {
 		l.Config.CA.Dir = filepath.Join(t.TempDir(), "ca")
 	}
+	if !strings.Contains(yaml, "spool:") {
+		l.Config.Spool.Dir = filepath.Join(t.TempDir(), "spool")
+	}
 	s, err := New(l, zerolog.New(io.Discard))
 	if err != nil {
 		t.Fatalf("new sidecar: %v", err)

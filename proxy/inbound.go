@@ -29,6 +29,9 @@ type Inbound struct {
 	log       zerolog.Logger
 	ring      *DecisionRing
 	maxBody   int64
+	observe   bool
+	guard     *guard  // nil: no loop detector or breaker holds
+	holder    *holder // nil: nothing is held
 }
 
 type inProvider struct {
@@ -43,6 +46,8 @@ type delivery struct {
 	ip        *inProvider
 	events    []filters.Event
 	decisions []filters.Decision
+	req       *http.Request // the provider's request, as forwarded
+	body      []byte        // the body forwarded to the app
 }
 
 // InboundOptions configure NewInbound.
@@ -50,11 +55,12 @@ type InboundOptions struct {
 	AppURL  *url.URL
 	MaxBody int64
 	Ring    *DecisionRing
+	Observe bool
 }
 
 // NewInbound builds the inbound proxy.
 func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog.Logger, opts InboundOptions) (*Inbound, error) {
-	in := &Inbound{engine: e, m: m, log: log, ring: opts.Ring, maxBody: opts.MaxBody}
+	in := &Inbound{engine: e, m: m, log: log, ring: opts.Ring, maxBody: opts.MaxBody, observe: opts.Observe}
 	for _, p := range e.Providers() {
 		ip := &inProvider{p: p}
 		sig := p.Profile.Signature
@@ -130,7 +136,7 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	verified, why := true, ""
 	if ip.scheme != nil {
-		err := ip.scheme.Verify(signature.Request{Method: r.Method, URI: publicURI(r), Header: r.Header}, body, in.engine.Now())
+		err := ip.scheme.Verify(signRequest(r.Method, publicURI(r), r.Header), body, in.engine.Now())
 		if err != nil {
 			verified, why = false, err.Error()
 			in.m.SignatureFailures.WithLabelValues(p.Name, sigReason(err)).Inc()
@@ -145,7 +151,10 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ds := make([]filters.Decision, len(events))
 	keep := make([]bool, len(events))
+	var holds map[string][]int // queue → held event indexes
+	var holdInfo hold
 	kept := 0
+	observing := in.observe || p.Observe()
 	for i := range events {
 		events[i].Verified = verified && ip.scheme != nil
 		if !verified {
@@ -153,18 +162,35 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			ds[i] = in.engine.Decide(r.Context(), p, &events[i])
 		}
+		if ds[i].Action == filters.Forward && !ds[i].Observed && !observing && in.guard != nil {
+			if h, ok := in.guard.inbound(&events[i], verified); ok {
+				ds[i] = holdDecision(ds[i], h, p.Profile.HoldPolicy)
+				if holds == nil {
+					holds = map[string][]int{}
+				}
+				holds[h.queue] = append(holds[h.queue], i)
+				holdInfo = h
+			}
+		}
 		in.report(ds[i])
 		if ds[i].Action == filters.Forward {
 			keep[i] = true
 			kept++
 		}
 	}
+	if holds != nil && !in.holdEvents(w, r, ip, route, body, events, holds, holdInfo) {
+		return
+	}
 	switch {
 	case kept == 0 && len(events) > 0:
-		in.m.Deliveries.WithLabelValues(p.Name, "all_echoes").Inc()
+		outcome, word := "all_echoes", "dropped"
+		if holds != nil {
+			outcome, word = "held", "held"
+		}
+		in.m.Deliveries.WithLabelValues(p.Name, outcome).Inc()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
-		_, _ = fmt.Fprintf(w, `{"loopguard":"dropped","events":%d}`+"\n", len(events))
+		_, _ = fmt.Fprintf(w, `{"loopguard":"%s","events":%d}`+"\n", word, len(events))
 		return
 	case kept < len(events):
 		nb, err := p.Rewrite(route, body, events, keep)
@@ -178,7 +204,7 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h := r.Header
 		if ip.scheme != nil && verified {
 			h = r.Header.Clone()
-			if err := ip.scheme.Sign(signature.Request{Method: r.Method, URI: publicURI(r), Header: r.Header}, nb, in.engine.Now(), h); err != nil {
+			if err := ip.scheme.Sign(signRequest(r.Method, publicURI(r), r.Header), nb, in.engine.Now(), h); err != nil {
 				in.log.Warn().Err(err).Str("provider", p.Name).Msg("re-sign failed; forwarding the whole delivery")
 				in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds)})
 				return
@@ -223,6 +249,7 @@ func (in *Inbound) readBody(r *http.Request) ([]byte, bool) {
 func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, d *delivery) {
 	ctx := r.Context()
 	if d != nil {
+		d.req, d.body = r, body
 		ctx = context.WithValue(ctx, inKey{}, d)
 	}
 	r2 := r.WithContext(ctx)
@@ -237,6 +264,14 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 // knows (dedup ids, last genuine state).
 func (in *Inbound) modifyResponse(resp *http.Response) error {
 	d, ok := resp.Request.Context().Value(inKey{}).(*delivery)
+	if ok && resp.StatusCode >= 500 && in.holdsForApp(d.ip) {
+		if in.holdForApp(d) {
+			in.m.Deliveries.WithLabelValues(d.ip.p.Name, "app_error_held").Inc()
+			_ = resp.Body.Close()
+			heldResponse(resp, len(d.events))
+		}
+		return nil
+	}
 	if !ok || resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if ok {
 			in.m.Deliveries.WithLabelValues(d.ip.p.Name, "app_rejected").Inc()
@@ -261,6 +296,13 @@ func (in *Inbound) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	if d, ok := r.Context().Value(inKey{}).(*delivery); ok {
 		name = d.ip.p.Name
 		in.m.Deliveries.WithLabelValues(name, "app_error").Inc()
+		if in.holdsForApp(d.ip) && in.holdForApp(d) {
+			in.log.Warn().Err(err).Str("provider", name).Str("path", r.URL.Path).Msg("app unreachable; delivery held for replay")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = fmt.Fprintf(w, `{"loopguard":"held","events":%d}`+"\n", len(d.events))
+			return
+		}
 	}
 	in.log.Warn().Err(err).Str("provider", name).Str("path", r.URL.Path).Int("status", status).Msg("app unreachable")
 	http.Error(w, "loopguard: app unavailable", status)

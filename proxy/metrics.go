@@ -42,6 +42,13 @@ type Metrics struct {
 	BreakerTransitions *prometheus.CounterVec
 	// Throttled counts calls answered locally while a breaker was open.
 	Throttled *prometheus.CounterVec
+	// Held counts inbound deliveries kept in the spool, by provider and
+	// reason (breaker_open, quarantined, app_unavailable).
+	Held *prometheus.CounterVec
+	// Replayed counts held deliveries the app accepted on replay.
+	Replayed *prometheus.CounterVec
+	// Quarantines counts records quarantined by the loop detector.
+	Quarantines *prometheus.CounterVec
 }
 
 // NewMetrics builds the registry and registers every metric, plus ledger
@@ -82,7 +89,16 @@ func NewMetrics(store ledger.Store) *Metrics {
 			Name: "loopguard_outbound_throttled_total", Help: "Calls answered locally (429) while a breaker was open.",
 		}, []string{"provider"}),
 	}
-	r.MustRegister(m.BreakerTransitions, m.Throttled)
+	m.Held = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "loopguard_held_total", Help: "Inbound deliveries held in the durable spool, by reason.",
+	}, []string{"provider", "reason"})
+	m.Replayed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "loopguard_replayed_total", Help: "Held deliveries replayed to the app and accepted.",
+	}, []string{"provider"})
+	m.Quarantines = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "loopguard_quarantines_total", Help: "Records quarantined by the loop detector.",
+	}, []string{"provider"})
+	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines)
 	r.MustRegister(m.Decisions, m.Deliveries, m.Outbound, m.Untagged, m.WritesRecorded, m.RedundantWrites, m.Doubts, m.SignatureFailures)
 	if store != nil {
 		r.MustRegister(

@@ -15,6 +15,7 @@ import (
 	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/filters/breaker"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/filters/spool"
 	"github.com/loopguard/loopguard/proxy/ca"
 	"github.com/rs/zerolog"
 )
@@ -40,6 +41,12 @@ type Sidecar struct {
 	Admin    *Admin
 
 	quota   *quota
+	guard   *guard
+	spool   spool.Queue
+	holder  *holder
+	stop    context.CancelFunc
+	done    chan struct{}
+	closed  sync.Once
 	ready   atomic.Bool
 	servers []*http.Server
 	addrs   map[string]string
@@ -76,7 +83,11 @@ func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("breaker: %w", err)
 	}
-	wr := &writer{engine: s.Engine, m: s.Metrics, log: log, maxBody: int64(c.Outbound.MaxBodyBytes), quota: s.quota}
+	s.guard, err = newGuard(c.Loops, s.quota, s.Metrics, log)
+	if err != nil {
+		return nil, fmt.Errorf("loops: %w", err)
+	}
+	wr := &writer{engine: s.Engine, m: s.Metrics, log: log, maxBody: int64(c.Outbound.MaxBodyBytes), quota: s.quota, guard: s.guard}
 	s.Gateway, err = NewGateway(s.Engine, tr, wr, s.Metrics, log)
 	if err != nil {
 		return nil, err
@@ -90,15 +101,22 @@ func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app_url: %w", err)
 	}
-	s.Inbound, err = NewInbound(s.Engine, newAppTransport(c.Inbound), s.Metrics, log, InboundOptions{
-		AppURL: app, MaxBody: int64(c.Inbound.MaxBodyBytes), Ring: s.Ring,
+	appTr := newAppTransport(c.Inbound)
+	s.Inbound, err = NewInbound(s.Engine, appTr, s.Metrics, log, InboundOptions{
+		AppURL: app, MaxBody: int64(c.Inbound.MaxBodyBytes), Ring: s.Ring, Observe: c.Observe,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.openHold(c, app, appTr); err != nil {
 		return nil, err
 	}
 	s.Admin = NewAdmin(s.Metrics, s.Ring, c.Admin.Token.Value(), &s.ready)
 	s.Admin.Handle("GET /breakers", http.HandlerFunc(s.listBreakers))
 	s.Admin.Handle("POST /breakers/{provider}/{account}/reset", http.HandlerFunc(s.resetBreaker))
+	s.Admin.Handle("GET /quarantine", http.HandlerFunc(s.listQuarantine))
+	s.Admin.Handle("POST /quarantine/{key}/release", http.HandlerFunc(s.releaseQuarantine))
+	s.Admin.Handle("GET /spool", http.HandlerFunc(s.listSpool))
 	return s, nil
 }
 
@@ -152,6 +170,7 @@ func (s *Sidecar) Start() error {
 			}
 		}()
 	}
+	s.startReplay()
 	s.ready.Store(true)
 	return nil
 }
@@ -165,6 +184,7 @@ func (s *Sidecar) Addr(name string) string {
 }
 
 // Shutdown stops accepting and lets in-flight requests finish until ctx ends.
+// It may be called more than once.
 func (s *Sidecar) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	s.mu.Lock()
@@ -185,7 +205,13 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	errs = append(errs, s.Store.Close())
+	s.closed.Do(func() {
+		s.stopReplay()
+		if s.spool != nil {
+			errs = append(errs, s.spool.Close())
+		}
+		errs = append(errs, s.Store.Close())
+	})
 	return errors.Join(errs...)
 }
 

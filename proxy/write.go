@@ -20,6 +20,7 @@ type writer struct {
 	log     zerolog.Logger
 	maxBody int64
 	quota   *quota
+	guard   *guard // nil: no loop detector
 }
 
 // outCall is one upstream call to a provider's API: its breaker context and,
@@ -37,6 +38,9 @@ type outCall struct {
 func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc *outCall, local *http.Response) {
 	route, ps, isWrite := p.MatchWrite(req.Method, req.URL.Path)
 	account := p.AccountOf(host, req.URL, req.Header, &ps)
+	if wr.guard != nil {
+		wr.guard.sawAccount(p.Name, account)
+	}
 	c, local := wr.quota.admit(req, p, account, isWrite)
 	if local != nil {
 		wr.m.Throttled.WithLabelValues(p.Name).Inc()
@@ -50,6 +54,12 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 	ap := p.ForAccount(account)
 	body, untagged := wr.readBody(req)
 	w := ap.Tag(route, &ps, account, req.Header, body, untagged)
+	if wr.guard != nil {
+		if q, qi := wr.guard.writeQuarantined(w); q {
+			wr.m.Throttled.WithLabelValues(p.Name).Inc()
+			return nil, quarantineThrottle(req, qi)
+		}
+	}
 	switch {
 	case w.Body != nil:
 		setBody(req, w.Body)
@@ -155,6 +165,9 @@ func (wr *writer) record(ctx context.Context, w *filters.Write, resp *http.Respo
 		return
 	}
 	wr.m.WritesRecorded.WithLabelValues(w.Provider.Name).Inc()
+	if wr.guard != nil {
+		wr.guard.wrote(w)
+	}
 	wr.log.Debug().Str("provider", w.Provider.Name).Str("account", w.Account).Str("object", w.Object).
 		Str("record", w.Record).Int("fields", len(w.Fields)).Msg("write recorded")
 }

@@ -19,6 +19,22 @@ const (
 	DefaultReplayBatch = 50
 )
 
+// Queue is the durable store a Replayer drains: the bbolt Spool, or a
+// shared implementation (e.g. Redis Streams) with the same semantics —
+// per-queue FIFO, an item removed only by Remove.
+type Queue interface {
+	Append(it Item) (uint64, error)
+	Peek(queue string, n int) ([]Item, error)
+	Remove(queue string, seq uint64) error
+	MarkAttempt(queue string, seq uint64) error
+	Queues() ([]QueueStat, error)
+	Len() int
+	Bytes() int64
+	Close() error
+}
+
+var _ Queue = (*Spool)(nil)
+
 // Sender delivers one held item to the app and returns the app's HTTP
 // status. Only a 2xx status with a nil error counts as delivered.
 type Sender interface {
@@ -62,7 +78,7 @@ func (o ReplayOptions) withDefaults() ReplayOptions {
 // fails after a 2xx, the item is sent again later. A failing item blocks its
 // queue (order is kept) until it succeeds or an operator removes it.
 type Replayer struct {
-	spool *Spool
+	spool Queue
 	send  Sender
 	ready func(queue string) bool
 	opts  ReplayOptions
@@ -82,7 +98,7 @@ type queueBackoff struct {
 
 // NewReplayer returns a Replayer for s. ready reports whether a queue may be
 // replayed now (e.g. its breaker is closed); nil means always.
-func NewReplayer(s *Spool, send Sender, ready func(queue string) bool, opts ReplayOptions) *Replayer {
+func NewReplayer(s Queue, send Sender, ready func(queue string) bool, opts ReplayOptions) *Replayer {
 	if ready == nil {
 		ready = func(string) bool { return true }
 	}

@@ -1,0 +1,149 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/loopguard/loopguard/configs"
+	"github.com/loopguard/loopguard/filters"
+	"github.com/loopguard/loopguard/filters/breaker"
+	"github.com/loopguard/loopguard/filters/spool"
+	"github.com/rs/zerolog"
+)
+
+// Spool queue kinds: events held for a quarantined record, for an account
+// whose breaker is open, or for a provider whose app is down.
+const (
+	queueRecord  = "record"
+	queueBreaker = "breaker"
+	queueApp     = "app"
+)
+
+// The queue name is "<kind>:<record key>", the record key in its escaped
+// String form so that it parses back after a restart.
+func recordQueue(k breaker.RecordKey) string { return queueRecord + ":" + k.String() }
+
+func breakerQueue(k breaker.Key) string {
+	return queueBreaker + ":" + breaker.RecordKey{Provider: k.Provider, Account: k.Account, Record: "*"}.String()
+}
+
+func appQueue(provider string) string {
+	return queueApp + ":" + breaker.RecordKey{Provider: provider, Record: "*"}.String()
+}
+
+func parseQueue(q string) (kind string, k breaker.RecordKey, err error) {
+	kind, rest, ok := strings.Cut(q, ":")
+	if !ok {
+		return "", k, fmt.Errorf("spool queue %q: no kind", q)
+	}
+	k, err = breaker.ParseRecordKey(rest)
+	return kind, k, err
+}
+
+// holder keeps deliveries in the durable spool and replays them to the app.
+type holder struct {
+	spool    spool.Queue
+	replayer *spool.Replayer
+	inbound  *Inbound
+	app      *url.URL
+	client   *http.Client
+	m        *Metrics
+	log      zerolog.Logger
+}
+
+func openSpool(c configs.Spool) (*spool.Spool, error) {
+	return spool.Open(spool.Options{Path: filepath.Join(c.Dir, "spool.db"), MaxBytes: int64(c.MaxBytes), MaxItems: c.MaxItems})
+}
+
+func newHolder(q spool.Queue, in *Inbound, app *url.URL, tr http.RoundTripper, ready func(string) bool,
+	c configs.Spool, m *Metrics, log zerolog.Logger) *holder {
+	h := &holder{spool: q, inbound: in, app: app, client: &http.Client{Transport: tr}, m: m, log: log}
+	h.replayer = spool.NewReplayer(q, h, ready, spool.ReplayOptions{
+		Interval: c.ReplayInterval.D(),
+		OnError: func(queue string, err error) {
+			log.Warn().Err(err).Str("queue", queue).Msg("replay of held deliveries failed; will retry")
+		},
+	})
+	return h
+}
+
+// hold appends one delivery (body as it should reach the app) to queue.
+func (h *holder) hold(r *http.Request, p *filters.Provider, queue, account, record string, reason filters.Reason, body []byte) error {
+	hdr := r.Header.Clone()
+	hdr.Set("Host", r.Host)
+	if r.TLS != nil && hdr.Get("X-Forwarded-Proto") == "" {
+		hdr.Set("X-Forwarded-Proto", "https")
+	}
+	for _, k := range []string{"Content-Length", "Connection", "Keep-Alive", "Transfer-Encoding", "Te", "Trailer", "Upgrade", "Proxy-Connection"} {
+		hdr.Del(k)
+	}
+	_, err := h.spool.Append(spool.Item{
+		Queue: queue, Provider: p.Name, Account: account, Record: record, Reason: reason.String(),
+		Method: r.Method, Path: r.URL.RequestURI(), Header: hdr, Body: body,
+	})
+	if err != nil {
+		h.m.Deliveries.WithLabelValues(p.Name, "hold_failed").Inc()
+		h.log.Error().Err(err).Str("provider", p.Name).Str("queue", queue).Msg("could not hold delivery; answering 503 so the provider retries")
+		return err
+	}
+	h.m.Held.WithLabelValues(p.Name, reason.String()).Inc()
+	return nil
+}
+
+// Send replays one held delivery to the app (spool.Sender). A signed
+// delivery is re-signed with the current time, since the original
+// signature's timestamp may be past the app's tolerance by now. Once the app
+// accepts it, its events count as accepted (dedup, last genuine state).
+func (h *holder) Send(ctx context.Context, it spool.Item) (int, error) {
+	u := *h.app
+	path, query, _ := strings.Cut(it.Path, "?")
+	u.Path = strings.TrimSuffix(h.app.Path, "/") + path
+	u.RawQuery = query
+	req, err := http.NewRequestWithContext(ctx, it.Method, u.String(), bytes.NewReader(it.Body))
+	if err != nil {
+		return 0, fmt.Errorf("replay: build request: %w", err)
+	}
+	req.Header = it.Header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Host = req.Header.Get("Host")
+	req.Header.Del("Host")
+	req.Header.Set("X-Loopguard-Replay", it.Reason)
+	ip := h.inbound.byName(it.Provider)
+	if ip != nil && ip.scheme != nil {
+		scheme := "http"
+		if p := req.Header.Get("X-Forwarded-Proto"); p != "" {
+			scheme = p
+		}
+		uri := scheme + "://" + req.Host + it.Path
+		if err := ip.scheme.Sign(signRequest(it.Method, uri, req.Header), it.Body, h.inbound.engine.Now(), req.Header); err != nil {
+			h.log.Warn().Err(err).Str("provider", it.Provider).Msg("re-sign of a replayed delivery failed; sending the original signature")
+		}
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	_ = resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		h.m.Replayed.WithLabelValues(it.Provider).Inc()
+		h.log.Info().Str("provider", it.Provider).Str("queue", it.Queue).Uint64("seq", it.Seq).Int("status", resp.StatusCode).
+			Msg("held delivery replayed")
+		if ip != nil {
+			h.inbound.acceptReplayed(ctx, ip, it)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// errHoldRejected is returned when the hold policy is reject.
+var errHoldRejected = errors.New("hold policy is reject")

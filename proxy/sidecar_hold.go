@@ -1,0 +1,100 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/loopguard/loopguard/configs"
+	"github.com/loopguard/loopguard/filters/breaker"
+)
+
+// openHold opens the durable spool and wires the replayer: held deliveries
+// go back to the app when their breaker closes, their record is released,
+// or (for app-down holds) the app answers again.
+func (s *Sidecar) openHold(c configs.Config, app *url.URL, tr http.RoundTripper) error {
+	sp, err := openSpool(c.Spool)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.spool = sp
+	s.holder = newHolder(sp, s.Inbound, app, tr, s.guard.ready, c.Spool, s.Metrics, s.log)
+	s.Inbound.guard, s.Inbound.holder = s.guard, s.holder
+	s.quota.b.OnChange(func(st breaker.Status) {
+		if st.State == breaker.Closed {
+			s.holder.replayer.Kick()
+		}
+	})
+	s.guard.loops.OnRelease(func(breaker.QuarantineInfo) { s.holder.replayer.Kick() })
+	s.Metrics.registerGuard(sp, s.guard.loops, s.quota.b)
+	if n := sp.Len(); n > 0 {
+		s.log.Info().Int("items", n).Int64("bytes", sp.Bytes()).Msg("spool holds deliveries from a previous run; replay resumes")
+	}
+	return nil
+}
+
+func (s *Sidecar) startReplay() {
+	if s.holder == nil || s.stop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop, s.done = cancel, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		s.holder.replayer.Run(ctx)
+	}()
+}
+
+func (s *Sidecar) stopReplay() {
+	if s.stop == nil {
+		return
+	}
+	s.stop()
+	<-s.done
+}
+
+func (s *Sidecar) listQuarantine(w http.ResponseWriter, _ *http.Request) {
+	type entry struct {
+		Key     string `json:"key"`
+		Release string `json:"release"`
+		breaker.QuarantineInfo
+	}
+	out := []entry{}
+	for _, qi := range s.guard.loops.List() {
+		k := qi.Key.String()
+		out = append(out, entry{Key: k, Release: "/quarantine/" + url.PathEscape(k) + "/release", QuarantineInfo: qi})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"quarantined": out})
+}
+
+// releaseQuarantine serves POST /quarantine/{key}/release, the key being
+// "provider/account/object/record" as GET /quarantine lists it, path-escaped
+// into one segment (its "release" field is the ready-made path).
+func (s *Sidecar) releaseQuarantine(w http.ResponseWriter, r *http.Request) {
+	k, err := breaker.ParseRecordKey(r.PathValue("key"))
+	if err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, breaker.ErrBadRecordKey) {
+			status = http.StatusBadRequest
+		}
+		writeJSON(w, status, map[string]string{"error": err.Error()})
+		return
+	}
+	if !s.guard.loops.Release(k) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not quarantined: " + k.String()})
+		return
+	}
+	s.log.Warn().Str("record", k.String()).Msg("quarantine released by admin")
+	writeJSON(w, http.StatusOK, map[string]string{"released": k.String()})
+}
+
+func (s *Sidecar) listSpool(w http.ResponseWriter, _ *http.Request) {
+	qs, err := s.spool.Queues()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": s.spool.Len(), "bytes": s.spool.Bytes(), "queues": qs})
+}

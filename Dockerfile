@@ -13,8 +13,10 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/loopguard /usr/local/bin/loopguard
 COPY configs/loopguard.yaml /etc/loopguard/loopguard.yaml
 # The CA is generated into /var/lib/loopguard/ca on first start (key 0600)
-# unless LOOPGUARD_CA_CERT_FILE/LOOPGUARD_CA_KEY_FILE name a mounted one.
+# unless LOOPGUARD_CA_CERT_FILE/LOOPGUARD_CA_KEY_FILE name a mounted one;
+# held webhooks are spooled durably under /var/lib/loopguard/spool.
 ENV LOOPGUARD_CA_DIR=/var/lib/loopguard/ca \
+    LOOPGUARD_SPOOL_DIR=/var/lib/loopguard/spool \
     LOOPGUARD_LISTEN_OUTBOUND=0.0.0.0:8080 \
     LOOPGUARD_LISTEN_INBOUND=0.0.0.0:8081
 VOLUME ["/var/lib/loopguard"]

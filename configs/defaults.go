@@ -124,6 +124,9 @@ func applyProfileDefaults(p *Profile, agent string) {
 		for j := range h.Markers {
 			setStr(&h.Markers[j].Match, "equals")
 			setStr(&h.Markers[j].Value, "{agent}")
+			if h.Markers[j].Match == "list" {
+				setStr(&h.Markers[j].Separator, ",")
+			}
 		}
 	}
 }

@@ -123,38 +123,61 @@ type WriteRoute struct {
 	// Object is the object type: a literal, or "{param}" from the path.
 	// Default "{object}" when the path has it, else the route's path.
 	Object string `yaml:"object"`
-	// RecordID is the record id: "{param}" from the path. Default "{id}" when
-	// the path has it; a route without one is a create.
+	// RecordID is the record id: "{param}" from the path, or a template in
+	// which every "{param}" is replaced, e.g. "{owner}/{repo}:{id}" to build
+	// the same composite id a webhook's record_id list does. Default "{id}"
+	// when the path has it; a route without one is a create (POST) whose id
+	// comes from CreateID — on a create, "{id}" in the template stands for
+	// that created id.
 	RecordID string `yaml:"record_id"`
 	// Fields is the body path holding the record's fields ("" = body root).
 	Fields string `yaml:"fields"`
 	// CreateID is the response body path holding a created record's id.
 	// Default "id".
 	CreateID string `yaml:"create_id"`
+	// TagOnly stamps the headers and idempotency key only: the body is left
+	// as sent and the write is not recorded. For bulk endpoints whose body
+	// is not one record (e.g. Smartsheet's row arrays); their echoes must be
+	// recognised by a marker or the actor. Default false.
+	TagOnly bool `yaml:"tag_only"`
 }
 
 // WebhookRoute matches inbound deliveries and says how to split them into
 // events. Value specs: a gjson path relative to the event, "header:Name" for
 // a delivery header, "body:path" for a path relative to the whole delivery,
-// or "=literal".
+// or "=literal"; "a ?? b ?? c" tries each alternative in order and takes the
+// first that has a value (not missing, null or "").
 type WebhookRoute struct {
 	// Method of the delivery. Default "POST".
 	Method string `yaml:"method"`
 	// Path of the delivery, a template like write paths.
 	Path string `yaml:"path"`
+	// When selects the events this route applies to, for providers that
+	// send several event shapes to one URL (GitHub's X-GitHub-Event, Jira's
+	// webhookEvent). Routes with the same method and path form a group that
+	// must share one batch path; each event takes the first route of the
+	// group whose condition holds (no condition: always). An event no route
+	// of its group takes is forwarded without evaluation.
+	When *Condition `yaml:"when,omitempty"`
 	// Batch is the path of the events array: "@this" for a root array; empty
 	// for one event per delivery.
 	Batch string `yaml:"batch"`
 	// EventID is one or more value specs joined with ":" (composite ids for
 	// providers whose event id alone is not unique).
 	EventID StringList `yaml:"event_id"`
-	// RecordID, ObjectType, Account, Actor and OccurredAt are value specs.
-	RecordID   string `yaml:"record_id"`
+	// RecordID is one or more value specs joined with ":" (composite record
+	// ids, e.g. [repository.full_name, issue.number], matching a write
+	// route's record_id template "{owner}/{repo}:{id}"). A part whose value
+	// is an array of several ids (Salesforce recordIds) yields one event per
+	// id, all sharing the element's bytes and event id.
+	RecordID StringList `yaml:"record_id"`
+	// ObjectType, Account, Actor and OccurredAt are value specs.
 	ObjectType string `yaml:"object_type"`
 	Account    string `yaml:"account"`
 	Actor      string `yaml:"actor"`
 	OccurredAt string `yaml:"occurred_at"`
-	// Record is the path of the record's current fields (full-record events).
+	// Record is the path of the record's current fields (full-record events),
+	// relative to the event; alternatives "a ?? b" take the first that exists.
 	Record string `yaml:"record"`
 	// Partial says the record holds only the changed fields (e.g. Salesforce
 	// UPDATE change events). Default false.
@@ -175,12 +198,27 @@ type Marker struct {
 	// From is a value spec, e.g. "changeAgent", "header:X-Change-Agent",
 	// "ChangeEventHeader.changeOrigin", "request.idempotency_key".
 	From string `yaml:"from"`
-	// Match is "equals", "contains", "prefix" or "list" (comma-separated
-	// list containing the value). Default "equals".
+	// Match is "equals", "contains", "prefix" or "list" (a list, split at
+	// Separator, one of whose trimmed items equals the value). Default
+	// "equals".
 	Match string `yaml:"match"`
 	// Value is what to look for; "{agent}" and "{idempotency_prefix}" are
 	// replaced. Default "{agent}".
 	Value string `yaml:"value"`
+	// Separator splits the value for Match "list", e.g. ";" for Salesforce's
+	// changeOrigin "com/salesforce/api/rest/60.0;client=<agent>". Default ",".
+	Separator string `yaml:"separator"`
+}
+
+// Condition holds when a value spec's value equals one of In or starts with
+// one of Prefix (at least one of them is required).
+type Condition struct {
+	// From is a value spec, e.g. "header:X-GitHub-Event" or "webhookEvent".
+	From string `yaml:"from"`
+	// In lists exact values.
+	In StringList `yaml:"in"`
+	// Prefix lists value prefixes, e.g. "zen:event-type:ticket.".
+	Prefix StringList `yaml:"prefix"`
 }
 
 // Handshake is a verification request that passes straight to the app.

@@ -131,7 +131,7 @@ func ValidateProfile(p *Profile) error {
 			add(oneOf("normalize."+f, n, Normalizers))
 		}
 	}
-	if len(p.TrackedFields) == 0 && (len(p.Writes) > 0 || len(p.Webhooks) > 0) {
+	if len(p.TrackedFields) == 0 && fingerprints(p) {
 		add(errors.New("tracked_fields: list the fields your sync maps; the fingerprint and sentinel are computed over them"))
 	}
 	for i, w := range p.Writes {
@@ -145,9 +145,12 @@ func ValidateProfile(p *Profile) error {
 				add(fmt.Errorf("%s.methods: %q must be an upper-case HTTP method", field, m))
 			}
 		}
-		for _, ref := range []struct{ name, v string }{{"object", w.Object}, {"record_id", w.RecordID}} {
-			if name, ok := paramRef(ref.v); ok && !slices.Contains(params, name) {
-				add(fmt.Errorf("%s.%s: %q names no parameter of path %q, so it can never match", field, ref.name, ref.v, w.Path))
+		if name, ok := paramRef(w.Object); ok && !slices.Contains(params, name) {
+			add(fmt.Errorf("%s.object: %q names no parameter of path %q, so it can never match", field, w.Object, w.Path))
+		}
+		for _, name := range templateRefs(w.RecordID) {
+			if !slices.Contains(params, name) && !(name == "id" && isCreate(w, params)) {
+				add(fmt.Errorf("%s.record_id: {%s} in %q names no parameter of path %q, so it can never match", field, name, w.RecordID, w.Path))
 			}
 		}
 	}
@@ -179,12 +182,13 @@ func ValidateProfile(p *Profile) error {
 			}
 			add(oneOf(fmt.Sprintf("%s.markers[%d].match", field, j), m.Match, MarkerMatches))
 		}
-		for _, spec := range append([]string{h.RecordID, h.ObjectType, h.Account, h.Actor, h.OccurredAt, h.PropertyName, h.PropertyValue}, h.EventID...) {
+		for _, spec := range append(append([]string{h.Record, h.ObjectType, h.Account, h.Actor, h.OccurredAt, h.PropertyName, h.PropertyValue}, h.RecordID...), h.EventID...) {
 			if err := CheckValueSpec(spec); err != nil {
 				add(fmt.Errorf("%s: %w", field, err))
 			}
 		}
 	}
+	errs = append(errs, validatePaths(p)...)
 	for i, h := range p.Handshakes {
 		if h.Header == "" && h.Query == "" {
 			add(fmt.Errorf("handshakes[%d]: set header or query", i))
@@ -206,13 +210,19 @@ func ValidateProfile(p *Profile) error {
 }
 
 // CheckValueSpec checks one value spec ("path", "header:Name", "body:path",
-// "=literal").
+// "=literal", or alternatives "a ?? b").
 func CheckValueSpec(s string) error {
-	if k, v, ok := strings.Cut(s, ":"); ok && (k == "header" || k == "body") && v == "" {
-		return fmt.Errorf("value spec %q: %s: needs a name", s, k)
-	}
-	if strings.Count(s, "{") != strings.Count(s, "}") && !strings.HasPrefix(s, "=") {
-		return fmt.Errorf("value spec %q: unbalanced braces", s)
+	alts := SpecAlternatives(s)
+	for _, a := range alts {
+		if a == "" && len(alts) > 1 {
+			return fmt.Errorf("value spec %q: an alternative is empty", s)
+		}
+		if k, v, ok := strings.Cut(a, ":"); ok && (k == "header" || k == "body") && v == "" {
+			return fmt.Errorf("value spec %q: %s: needs a name", s, k)
+		}
+		if strings.Count(a, "{") != strings.Count(a, "}") && !strings.HasPrefix(a, "=") {
+			return fmt.Errorf("value spec %q: unbalanced braces", s)
+		}
 	}
 	return nil
 }

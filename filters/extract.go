@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/loopguard/loopguard/filters/ledger"
@@ -30,9 +29,7 @@ func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Ev
 		if !root.IsObject() {
 			return dst, fmt.Errorf("extract %s: %w: want a JSON object", p.Name, ErrMalformed)
 		}
-		ev := p.event(r, root, root, h)
-		ev.Start, ev.End = 0, len(body)
-		return append(dst, ev), nil
+		return p.events(r, root, root, h, 0, len(body), dst), nil
 	}
 	arr := root
 	if r.batch != "@this" {
@@ -54,9 +51,7 @@ func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Ev
 			err = fmt.Errorf("extract %s: %w: batch element has no span in the body", p.Name, ErrMalformed)
 			return false
 		}
-		ev := p.event(r, v, root, h)
-		ev.Start, ev.End = v.Index, v.Index+len(v.Raw)
-		dst = append(dst, ev)
+		dst = p.events(r, v, root, h, v.Index, v.Index+len(v.Raw), dst)
 		return true
 	})
 	if err != nil {
@@ -65,30 +60,34 @@ func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Ev
 	return dst, nil
 }
 
+// events appends the events of one delivery element (its bytes are
+// body[start:end]): normally one, one per record id when the record id is
+// an array, and a bare one (forwarded without evaluation) when no route of
+// the group applies to it.
+func (p *Provider) events(group *WebhookRoute, ev, root gjson.Result, h http.Header, start, end int, dst []Event) []Event {
+	r := group.pick(ev, root, h)
+	if r == nil {
+		return append(dst, Event{Source: SourceWebhook, Provider: p.Name, Start: start, End: end})
+	}
+	e := p.event(r, ev, root, h)
+	e.Start, e.End = start, end
+	r.record.each(ev, root, h, func(id string) {
+		e.Record = id
+		dst = append(dst, e)
+	})
+	return dst
+}
+
+// event extracts everything but the record id.
 func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) Event {
 	e := Event{
 		Source:   SourceWebhook,
 		Provider: p.Name,
-		Record:   r.record.str(ev, root, h),
 		Object:   p.canonObject(r.object.str(ev, root, h)),
 		Account:  r.account.str(ev, root, h),
 		Actor:    r.actor.str(ev, root, h),
+		ID:       r.eventID.str(ev, root, h),
 		route:    r,
-	}
-	if len(r.eventID) > 0 {
-		var b strings.Builder
-		for i, s := range r.eventID {
-			v := s.str(ev, root, h)
-			if v == "" {
-				b.Reset()
-				break
-			}
-			if i > 0 {
-				b.WriteByte(':')
-			}
-			b.WriteString(v)
-		}
-		e.ID = b.String()
 	}
 	if r.occurred.kind != specNone {
 		e.OccurredAt = parseTime(r.occurred.result(ev, root, h))
@@ -100,8 +99,8 @@ func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) 
 		}
 	}
 	switch {
-	case r.recPath != "":
-		rec := ev.Get(r.recPath)
+	case r.recPath.kind != specNone:
+		rec := r.recPath.result(ev, root, h)
 		e.Fields = toLedger(p.FP.FromJSON(nil, rec))
 		e.Partial = r.partial
 		if r.sentinel != "" {

@@ -121,7 +121,7 @@ func (markerLayer) Check(_ context.Context, ev *Event, _ *lookup) Verdict {
 			continue
 		}
 		found = true
-		if matchMarker(m.match, v, m.value) {
+		if m.matches(v) {
 			return echo(ReasonChangeAgent, "marker "+m.match+" "+m.value)
 		}
 	}
@@ -131,14 +131,24 @@ func (markerLayer) Check(_ context.Context, ev *Event, _ *lookup) Verdict {
 	return pass(ReasonNone, "")
 }
 
-func matchMarker(how, got, want string) bool {
-	switch how {
+// matches reports whether got carries the marker. An empty expected value
+// never matches: it would make every event an echo.
+func (m *marker) matches(got string) bool {
+	want := m.value
+	if want == "" {
+		return false
+	}
+	switch m.match {
 	case "contains":
 		return strings.Contains(got, want)
 	case "prefix":
 		return strings.HasPrefix(got, want)
 	case "list":
-		for _, part := range strings.Split(got, ",") {
+		sep := m.sep
+		if sep == "" {
+			sep = ","
+		}
+		for part := range strings.SplitSeq(got, sep) {
 			if strings.TrimSpace(part) == want {
 				return true
 			}

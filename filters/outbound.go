@@ -30,6 +30,9 @@ type Write struct {
 	Body []byte
 	// Untagged says why the body was left untouched ("" when tagged).
 	Untagged string
+	// params are the matched path parameters, for a create's record id
+	// template.
+	params Params
 }
 
 // Key is the ledger key of the written record.
@@ -83,11 +86,15 @@ func (p *Provider) AccountOf(host string, u *url.URL, h http.Header, ps *Params)
 // and the sentinel in the body (JSON in place, or form-encoded). body may be
 // nil when it was not buffered (too large); then only headers are stamped.
 func (p *Provider) Tag(r *WriteRoute, ps *Params, account string, h http.Header, body []byte, untagged string) *Write {
-	w := &Write{Provider: p, Route: r, Account: account, Object: p.canonObject(resolveParam(r.Object, ps)), Record: resolveParam(r.RecordID, ps), Untagged: untagged}
+	w := &Write{Provider: p, Route: r, Account: account, Object: p.canonObject(resolveParam(r.Object, ps)), Record: expandParams(r.RecordID, ps), Untagged: untagged, params: *ps}
 	pr := p.Profile
 	tagging.SetHeaders(h, pr.Tagging.Headers, p.agent)
 	if ik := pr.Tagging.IdempotencyKey; ik.Header != "" && h.Get(ik.Header) == "" {
 		h.Set(ik.Header, ik.Prefix+randomHex(16))
+	}
+	if r.TagOnly {
+		// Headers only: the body is left as sent and nothing is recorded.
+		return w
 	}
 	if body == nil || untagged != "" {
 		if w.Untagged == "" {
@@ -136,12 +143,19 @@ func (p *Provider) Tag(r *WriteRoute, ps *Params, account string, h http.Header,
 	return w
 }
 
-// CreatedID reads a created record's id from the response body.
+// CreatedID reads a created record's id from the response body; a route
+// whose record_id is a template gets the template with {id} = that id.
 func (w *Write) CreatedID(resp []byte) string {
 	if w.Route.CreateID == "" || !gjson.ValidBytes(resp) {
 		return ""
 	}
-	return gjson.GetBytes(resp, w.Route.CreateID).String()
+	id := gjson.GetBytes(resp, w.Route.CreateID).String()
+	if id == "" || !strings.Contains(w.Route.RecordID, "{") {
+		return id
+	}
+	ps := w.params
+	ps.add("id", id)
+	return expandParams(w.Route.RecordID, &ps)
 }
 
 // RecordWrite remembers a write the upstream accepted (2xx).
@@ -158,6 +172,34 @@ func resolveParam(v string, ps *Params) string {
 		return s
 	}
 	return v
+}
+
+// expandParams replaces every "{name}" (or "{name...}") in a record id
+// template with the path parameter; "" when one is missing.
+func expandParams(tpl string, ps *Params) string {
+	if !strings.Contains(tpl, "{") {
+		return tpl
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(tpl, '{')
+		if i < 0 {
+			b.WriteString(tpl)
+			return b.String()
+		}
+		j := strings.IndexByte(tpl[i:], '}')
+		if j < 0 {
+			b.WriteString(tpl)
+			return b.String()
+		}
+		v, ok := ps.Get(strings.TrimSuffix(tpl[i+1:i+j], "..."))
+		if !ok || v == "" {
+			return ""
+		}
+		b.WriteString(tpl[:i])
+		b.WriteString(v)
+		tpl = tpl[i+j+1:]
+	}
 }
 
 func randomHex(n int) string {

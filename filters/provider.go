@@ -2,11 +2,13 @@ package filters
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/tagging"
+	"github.com/tidwall/gjson"
 )
 
 // Provider is a compiled provider profile (per account, where accounts
@@ -30,23 +32,29 @@ type WriteRoute struct {
 	Methods  []string
 	Tpl      *Template
 	Object   string // literal or "{param}"
-	RecordID string // "{param}" or ""
+	RecordID string // "{param}", a template like "{owner}/{repo}:{id}", or ""
 	Fields   string
 	CreateID string
+	// TagOnly: stamp headers only; the body is untouched and not recorded.
+	TagOnly bool
 }
 
 // WebhookRoute is a compiled webhook route.
 type WebhookRoute struct {
-	Method   string
-	Tpl      *Template
-	batch    string
-	eventID  []valueSpec
-	record   valueSpec
+	Method string
+	Tpl    *Template
+	batch  string
+	when   *condition
+	// group is the routes sharing this route's method and path, in order;
+	// each event takes the first whose condition holds.
+	group    []*WebhookRoute
+	eventID  compositeSpec
+	record   compositeSpec
 	object   valueSpec
 	account  valueSpec
 	actor    valueSpec
 	occurred valueSpec
-	recPath  string
+	recPath  valueSpec
 	partial  bool
 	propName valueSpec
 	propVal  valueSpec
@@ -58,6 +66,30 @@ type marker struct {
 	from  valueSpec
 	match string
 	value string
+	sep   string
+}
+
+// condition is a compiled configs.Condition.
+type condition struct {
+	from   valueSpec
+	in     []string
+	prefix []string
+}
+
+func (c *condition) holds(ev, root gjson.Result, h http.Header) bool {
+	if c == nil {
+		return true
+	}
+	v := c.from.str(ev, root, h)
+	if slices.Contains(c.in, v) {
+		return true
+	}
+	for _, p := range c.prefix {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewProvider compiles a resolved provider and its account overrides.
@@ -119,7 +151,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 			return nil, fmt.Errorf("writes[%d].path: %w", i, err)
 		}
 		params, _ := configs.TemplateParams(w.Path)
-		r := &WriteRoute{Methods: w.Methods, Tpl: tpl, Object: w.Object, RecordID: w.RecordID, Fields: w.Fields, CreateID: w.CreateID}
+		r := &WriteRoute{Methods: w.Methods, Tpl: tpl, Object: w.Object, RecordID: w.RecordID, Fields: w.Fields, CreateID: w.CreateID, TagOnly: w.TagOnly}
 		if r.Object == "" {
 			if slices.Contains(params, "object") {
 				r.Object = "{object}"
@@ -139,21 +171,25 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 		}
 		r := &WebhookRoute{
 			Method: h.Method, Tpl: tpl, batch: h.Batch,
-			record: compileSpec(h.RecordID), object: compileSpec(h.ObjectType),
-			account: compileSpec(h.Account), actor: compileSpec(h.Actor),
-			occurred: compileSpec(h.OccurredAt), recPath: h.Record, partial: h.Partial,
+			eventID: compileComposite(h.EventID), record: compileComposite(h.RecordID),
+			object: compileSpec(h.ObjectType), account: compileSpec(h.Account), actor: compileSpec(h.Actor),
+			occurred: compileSpec(h.OccurredAt), recPath: compileSpec(h.Record), partial: h.Partial,
 			propName: compileSpec(h.PropertyName), propVal: compileSpec(h.PropertyValue),
 			sentinel: h.Sentinel,
 		}
-		for _, s := range h.EventID {
-			r.eventID = append(r.eventID, compileSpec(s))
+		if h.When != nil {
+			r.when = &condition{from: compileSpec(h.When.From), in: h.When.In, prefix: h.When.Prefix}
 		}
 		for _, m := range h.Markers {
 			r.markers = append(r.markers, marker{
 				from:  compileSpec(m.From),
 				match: m.Match,
 				value: strings.NewReplacer("{agent}", agent, "{idempotency_prefix}", pr.Tagging.IdempotencyKey.Prefix).Replace(m.Value),
+				sep:   m.Separator,
 			})
+		}
+		if err := joinGroup(p.webhooks, r); err != nil {
+			return nil, fmt.Errorf("webhooks[%d]: %w", i, err)
 		}
 		p.webhooks = append(p.webhooks, r)
 	}
@@ -168,6 +204,44 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 		p.chain = append(p.chain, l)
 	}
 	return p, nil
+}
+
+// joinGroup adds r to the group of an earlier route with the same method
+// and path, or starts its own.
+func joinGroup(earlier []*WebhookRoute, r *WebhookRoute) error {
+	for _, e := range earlier {
+		if e.Method != r.Method || e.Tpl.String() != r.Tpl.String() {
+			continue
+		}
+		if e.batch != r.batch {
+			return fmt.Errorf("batch %q differs from %q of the earlier route for %s %s; routes sharing a path share one batch", r.batch, e.batch, r.Method, r.Tpl)
+		}
+		e.group = append(e.group, r)
+		r.group = e.group
+		// Every member shares the one slice header of the group's first route.
+		for _, m := range e.group {
+			m.group = e.group
+		}
+		return nil
+	}
+	r.group = []*WebhookRoute{r}
+	return nil
+}
+
+// pick returns the route of r's group that an event belongs to, or nil.
+func (r *WebhookRoute) pick(ev, root gjson.Result, h http.Header) *WebhookRoute {
+	if len(r.group) == 0 {
+		if r.when.holds(ev, root, h) {
+			return r
+		}
+		return nil
+	}
+	for _, g := range r.group {
+		if g.when.holds(ev, root, h) {
+			return g
+		}
+	}
+	return nil
 }
 
 // MatchWebhook finds the webhook route for a delivery.

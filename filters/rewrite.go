@@ -9,8 +9,9 @@ import (
 
 // Rewrite returns the delivery body holding only the kept events, in their
 // original order, each kept event's bytes unchanged; everything outside the
-// events array stays as sent. It is only called when some but not all
-// events are dropped.
+// events array stays as sent. An element that yielded several events (one
+// per record id) is kept whole when any of them is kept. It is only called
+// when some but not all events are dropped.
 func (p *Provider) Rewrite(r *WebhookRoute, body []byte, events []Event, keep []bool) ([]byte, error) {
 	if r.batch == "" {
 		return nil, fmt.Errorf("rewrite %s: a single-event delivery is never rewritten", p.Name)
@@ -34,15 +35,18 @@ func (p *Provider) Rewrite(r *WebhookRoute, body []byte, events []Event, keep []
 	out.Grow(len(body))
 	out.Write(body[:start])
 	out.WriteByte('[')
-	n := 0
+	n, last := 0, -1
 	for i := range events {
-		if !keep[i] {
+		// Events fanned out of one element (one per record id) share its
+		// span: the element is kept, once, when any of them is kept.
+		if !keep[i] || events[i].Start == last {
 			continue
 		}
 		if n > 0 {
 			out.WriteByte(',')
 		}
 		out.Write(body[events[i].Start:events[i].End])
+		last = events[i].Start
 		n++
 	}
 	out.WriteByte(']')

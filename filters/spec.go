@@ -4,14 +4,18 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/loopguard/loopguard/configs"
 	"github.com/tidwall/gjson"
 )
 
 // valueSpec is a compiled value spec: a gjson path relative to the event,
-// "header:Name", "body:path" (relative to the whole delivery) or "=literal".
+// "header:Name", "body:path" (relative to the whole delivery) or "=literal";
+// alternatives written "a ?? b" are tried in order until one yields a value.
 type valueSpec struct {
 	kind specKind
 	s    string
+	// next is the alternative tried when this one yields nothing.
+	next *valueSpec
 }
 
 type specKind uint8
@@ -25,6 +29,21 @@ const (
 )
 
 func compileSpec(s string) valueSpec {
+	alts := configs.SpecAlternatives(s)
+	if len(alts) == 0 {
+		return valueSpec{}
+	}
+	v := compileOne(alts[0])
+	tail := &v
+	for _, a := range alts[1:] {
+		n := compileOne(a)
+		tail.next = &n
+		tail = tail.next
+	}
+	return v
+}
+
+func compileOne(s string) valueSpec {
 	switch {
 	case s == "":
 		return valueSpec{}
@@ -39,8 +58,17 @@ func compileSpec(s string) valueSpec {
 }
 
 // result returns the spec's JSON value (for header and literal specs, a
-// string result).
+// string result): the first alternative that yields a non-empty value.
 func (v valueSpec) result(ev, root gjson.Result, h http.Header) gjson.Result {
+	for a := &v; a != nil; a = a.next {
+		if r := a.one(ev, root, h); !emptyResult(r) || a.next == nil {
+			return r
+		}
+	}
+	return gjson.Result{}
+}
+
+func (v *valueSpec) one(ev, root gjson.Result, h http.Header) gjson.Result {
 	switch v.kind {
 	case specPath:
 		return ev.Get(v.s)
@@ -56,12 +84,20 @@ func (v valueSpec) result(ev, root gjson.Result, h http.Header) gjson.Result {
 	return gjson.Result{}
 }
 
+// emptyResult reports a value that counts as absent: missing, null or "".
+func emptyResult(r gjson.Result) bool {
+	return !r.Exists() || r.Type == gjson.Null || (r.Type == gjson.String && r.Str == "")
+}
+
 // str returns the spec's value as a string ("" when absent or null).
 func (v valueSpec) str(ev, root gjson.Result, h http.Header) string {
 	if v.kind == specNone {
 		return ""
 	}
-	r := v.result(ev, root, h)
+	return resultString(v.result(ev, root, h))
+}
+
+func resultString(r gjson.Result) string {
 	switch r.Type {
 	case gjson.Null:
 		return ""
@@ -77,4 +113,107 @@ func (v valueSpec) str(ev, root gjson.Result, h http.Header) string {
 		return r.Raw
 	}
 	return r.String()
+}
+
+// compositeSpec is one or more value specs whose values are joined with ":"
+// (composite event and record ids). Any part without a value makes the
+// whole value empty.
+type compositeSpec []valueSpec
+
+func compileComposite(ss []string) compositeSpec {
+	var c compositeSpec
+	for _, s := range ss {
+		if s != "" {
+			c = append(c, compileSpec(s))
+		}
+	}
+	return c
+}
+
+// str returns the joined value, "" when any part is empty.
+func (c compositeSpec) str(ev, root gjson.Result, h http.Header) string {
+	if len(c) == 1 {
+		return c[0].str(ev, root, h)
+	}
+	var b strings.Builder
+	for i, s := range c {
+		v := s.str(ev, root, h)
+		if v == "" {
+			return ""
+		}
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// each calls fn with every value of the composite: once normally, and once
+// per element when a part yields an array of two or more values (Salesforce
+// recordIds: one change event for several records). Only the first such
+// part fans out; an empty part yields a single "".
+func (c compositeSpec) each(ev, root gjson.Result, h http.Header, fn func(string)) {
+	if len(c) == 1 {
+		r := c[0].result(ev, root, h)
+		if a := fanOut(r); a == nil {
+			fn(resultString(r))
+		} else {
+			eachElem(a, nil, 0, fn)
+		}
+		return
+	}
+	fan := -1
+	var elems []gjson.Result
+	parts := make([]string, len(c))
+	for i, s := range c {
+		r := s.result(ev, root, h)
+		if fan < 0 {
+			if a := fanOut(r); a != nil {
+				fan, elems = i, a
+				continue
+			}
+		}
+		if parts[i] = resultString(r); parts[i] == "" {
+			fn("")
+			return
+		}
+	}
+	if fan < 0 {
+		fn(strings.Join(parts, ":"))
+		return
+	}
+	eachElem(elems, parts, fan, fn)
+}
+
+// fanOut returns the elements of an array of two or more values, else nil.
+func fanOut(r gjson.Result) []gjson.Result {
+	if !r.IsArray() {
+		return nil
+	}
+	if a := r.Array(); len(a) >= 2 {
+		return a
+	}
+	return nil
+}
+
+// eachElem calls fn once per non-empty element, set into parts[at] (parts
+// nil: the element alone); at least once, with "" when none has a value.
+func eachElem(elems []gjson.Result, parts []string, at int, fn func(string)) {
+	n := 0
+	for _, e := range elems {
+		v := resultString(e)
+		if v == "" {
+			continue
+		}
+		if parts != nil {
+			parts[at] = v
+			v = strings.Join(parts, ":")
+		}
+		fn(v)
+		n++
+	}
+	if n == 0 {
+		fn("")
+	}
 }

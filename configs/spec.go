@@ -1,0 +1,20 @@
+package configs
+
+import "strings"
+
+// SpecSeparator separates the alternatives of a value spec: in
+// "comment.id ?? issue.id" the first alternative with a value wins.
+const SpecSeparator = " ?? "
+
+// SpecAlternatives splits a value spec into its alternatives, trimmed; an
+// empty spec has none.
+func SpecAlternatives(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	parts := strings.Split(s, SpecSeparator)
+	for i, p := range parts {
+		parts[i] = strings.TrimSpace(p)
+	}
+	return parts
+}

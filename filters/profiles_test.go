@@ -1,0 +1,543 @@
+package filters
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loopguard/loopguard/configs"
+	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/filters/signature"
+	"github.com/loopguard/loopguard/tagging"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+	"go.yaml.in/yaml/v3"
+)
+
+// profilesDir holds one folder per profile case: loopguard.yaml (a
+// deployment using the profile), case.yaml (profileCase) and the payloads
+// it names; real/ holds real public payloads (see real/SOURCES.md).
+const profilesDir = "testdata/profiles"
+
+// profileCase describes one profile's end-to-end case: the app's write as
+// the forward proxy sees it, and the deliveries that follow.
+type profileCase struct {
+	Write struct {
+		Method      string            `yaml:"method"`
+		Host        string            `yaml:"host"`
+		Path        string            `yaml:"path"`
+		ContentType string            `yaml:"content_type"`
+		Headers     map[string]string `yaml:"headers"`
+		Body        string            `yaml:"body"`
+		// Response is the upstream's answer to a create, for its id.
+		Response string `yaml:"response"`
+		Object   string `yaml:"object"`
+		Record   string `yaml:"record"`
+		// Sentinel: the tagged body must carry our sentinel.
+		Sentinel bool `yaml:"sentinel"`
+		// TagOnly: headers only; nothing recorded.
+		TagOnly bool `yaml:"tag_only"`
+		// TaggedHeaders must be set after tagging; a value ending in "*"
+		// is a prefix.
+		TaggedHeaders map[string]string `yaml:"tagged_headers"`
+	} `yaml:"write"`
+	Webhook struct {
+		Path string `yaml:"path"`
+		// URI is the public URI the provider calls (HubSpot signs it).
+		URI string `yaml:"uri"`
+	} `yaml:"webhook"`
+	// Echo deliveries come back from our write: every event is dropped.
+	Echo []profileDelivery `yaml:"echo"`
+	// Genuine deliveries are someone else's changes: every event is
+	// forwarded. The first is also redelivered and forged.
+	Genuine []profileDelivery `yaml:"genuine"`
+	// Redelivery says how the provider's retry differs from the original.
+	Redelivery struct {
+		Set     map[string]any    `yaml:"set"`
+		Headers map[string]string `yaml:"headers"`
+	} `yaml:"redelivery"`
+	// Handshake is a verification request's headers.
+	Handshake map[string]string `yaml:"handshake"`
+}
+
+type profileDelivery struct {
+	Body      string            `yaml:"body"`
+	Headers   map[string]string `yaml:"headers"`
+	Decisions []struct {
+		Layer  string `yaml:"layer"`
+		Reason string `yaml:"reason"`
+	} `yaml:"decisions"`
+	// Record and Object, when set, pin the first event's.
+	Record string `yaml:"record"`
+	Object string `yaml:"object"`
+}
+
+// profileRun is one case's engine, ledger and provider.
+type profileRun struct {
+	t      *testing.T
+	dir    string
+	c      profileCase
+	clock  *fakeClock
+	eng    *Engine
+	p      *Provider
+	scheme signature.Scheme // nil when the provider does not sign
+	// fills replace {{name}} placeholders in payloads.
+	fills map[string]string
+}
+
+func TestBuiltinProfilesHaveCases(t *testing.T) {
+	names := configs.Builtins()
+	if len(names) < 9 {
+		t.Fatalf("built-in profiles: %v, want generic and the eight provider profiles", names)
+	}
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(profilesDir, n, "case.yaml")); err != nil {
+			t.Errorf("built-in profile %s has no test case: %v", n, err)
+		}
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	dirs, err := os.ReadDir(profilesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if !d.IsDir() || d.Name() == "real" {
+			continue
+		}
+		t.Run(d.Name(), func(t *testing.T) {
+			r := newProfileRun(t, filepath.Join(profilesDir, d.Name()))
+			r.write()
+			r.clock.Advance(time.Second)
+			for i, dl := range r.c.Echo {
+				t.Run("echo/"+dl.Body, func(t *testing.T) { r.deliver(t, i, dl, Drop) })
+			}
+			if len(r.c.Genuine) == 0 {
+				t.Fatal("case has no genuine delivery")
+			}
+			if r.scheme != nil {
+				t.Run("bad signature", r.forged)
+			} else if r.p.Profile.Signature.Scheme != "" {
+				t.Fatal("the profile signs deliveries but the case configures no secret")
+			}
+			for i, dl := range r.c.Genuine {
+				t.Run("genuine/"+dl.Body, func(t *testing.T) { r.deliver(t, i, dl, Forward) })
+			}
+			t.Run("redelivery", r.redeliver)
+			if r.c.Handshake != nil {
+				t.Run("handshake", r.handshake)
+			}
+		})
+	}
+}
+
+func newProfileRun(t *testing.T, dir string) *profileRun {
+	t.Helper()
+	r := &profileRun{t: t, dir: dir, clock: newFakeClock(), fills: map[string]string{}}
+	if err := yaml.Unmarshal(r.read("case.yaml"), &r.c); err != nil {
+		t.Fatalf("%s/case.yaml: %v", dir, err)
+	}
+	l, err := configs.LoadBytes(filepath.Join(dir, "loopguard.yaml"), r.read("loopguard.yaml"), nil)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if len(l.Providers) != 1 {
+		t.Fatalf("%d providers, want 1", len(l.Providers))
+	}
+	store, err := ledger.NewMemory(ledger.Options{Shards: 16, MaxSizeMB: 16, Now: r.clock.Now})
+	if err != nil {
+		t.Fatalf("ledger: %v", err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	r.eng, err = New(l.Providers, store, Options{Agent: l.Config.Agent, Now: r.clock.Now})
+	if err != nil {
+		t.Fatalf("engine: %v", err)
+	}
+	r.p = r.eng.Providers()[0]
+	if sig := r.p.Profile.Signature; sig.Scheme != "" && sig.Secret.Value() != "" {
+		r.scheme, err = signature.New(sigConfig(sig, sig.Secret.Value()))
+		if err != nil {
+			t.Fatalf("signature: %v", err)
+		}
+	}
+	return r
+}
+
+func sigConfig(s configs.SignatureSpec, secret string) signature.Config {
+	return signature.Config{
+		Scheme: s.Scheme, Secret: secret, Header: s.Header, Encoding: s.Encoding, Prefix: s.Prefix,
+		TimestampHeader: s.TimestampHeader, Payload: s.Payload, Tolerance: s.Tolerance.D(),
+	}
+}
+
+func (r *profileRun) read(name string) []byte {
+	r.t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.dir, name))
+	if err != nil {
+		r.t.Fatalf("read fixture: %v", err)
+	}
+	return b
+}
+
+// write runs the app's write through MatchWrite, AccountOf, Tag and (after
+// the upstream's 2xx) RecordWrite, as proxy/write.go does.
+func (r *profileRun) write() {
+	t, cw := r.t, r.c.Write
+	route, ps, ok := r.p.MatchWrite(cw.Method, cw.Path)
+	if !ok {
+		t.Fatalf("no write route for %s %s", cw.Method, cw.Path)
+	}
+	hdr := http.Header{"Content-Type": {cw.ContentType}}
+	for k, v := range cw.Headers {
+		hdr.Set(k, v)
+	}
+	account := r.p.AccountOf(cw.Host, &url.URL{Path: cw.Path}, hdr, &ps)
+	body := r.read(cw.Body)
+	w := r.p.ForAccount(account).Tag(route, &ps, account, hdr, body, "")
+	if w.Untagged != "" {
+		t.Fatalf("write left untagged: %s", w.Untagged)
+	}
+	for k, want := range cw.TaggedHeaders {
+		got := hdr.Get(k)
+		if p, ok := strings.CutSuffix(want, "*"); ok && strings.HasPrefix(got, p) && len(got) > len(p) {
+			continue
+		}
+		if got != want {
+			t.Fatalf("tagged header %s = %q, want %q", k, got, want)
+		}
+	}
+	if ik := r.p.Profile.Tagging.IdempotencyKey.Header; ik != "" {
+		r.fills["idempotency_key"] = hdr.Get(ik)
+	}
+	if cw.TagOnly {
+		if w.Body != nil || len(w.Fields) != 0 || w.Record != "" {
+			t.Fatalf("tag-only write touched the body or has a record: %+v", w)
+		}
+		if err := r.eng.RecordWrite(context.Background(), w); err != nil {
+			t.Fatalf("RecordWrite: %v", err)
+		}
+		return
+	}
+	if len(w.Fields) == 0 {
+		t.Fatal("write has no tracked fields: the fixture writes none of the profile's tracked_fields")
+	}
+	sentinel := tagging.Sentinel(r.eng.Agent(), w.FP)
+	r.fills["sentinel"] = sentinel
+	if got := bodySentinel(w.Body, cw.ContentType, route.Fields, r.p.Profile.Tagging.SentinelField); cw.Sentinel != (got == sentinel) {
+		t.Fatalf("sentinel in body = %q, want ours (%q): %v (body %s)", got, sentinel, cw.Sentinel, w.Body)
+	}
+	if cw.Response != "" {
+		if w.Record != "" {
+			t.Fatalf("a create has record %q before the response", w.Record)
+		}
+		w.Record = w.CreatedID(r.read(cw.Response))
+	}
+	if w.Object != cw.Object || w.Record != cw.Record {
+		t.Fatalf("write object/record = %q/%q, want %q/%q", w.Object, w.Record, cw.Object, cw.Record)
+	}
+	if err := r.eng.RecordWrite(context.Background(), w); err != nil {
+		t.Fatalf("RecordWrite: %v", err)
+	}
+	var st ledger.State
+	if ok, err := r.eng.Store().Get(context.Background(), w.Key(), &st); err != nil || !ok {
+		t.Fatalf("write not recorded: %v %v", ok, err)
+	}
+}
+
+// bodySentinel reads the sentinel field from a tagged JSON or form body.
+func bodySentinel(body []byte, contentType, fields, field string) string {
+	if body == nil || field == "" {
+		return ""
+	}
+	if contentType == "application/x-www-form-urlencoded" {
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return ""
+		}
+		return vals.Get(tagging.FormKey(field))
+	}
+	return gjson.GetBytes(body, tagging.JoinPath(fields, field)).String()
+}
+
+// payload reads a delivery body and fills its placeholders.
+func (r *profileRun) payload(t *testing.T, name string) []byte {
+	t.Helper()
+	b := r.read(name)
+	for k, v := range r.fills {
+		b = bytes.ReplaceAll(b, []byte("{{"+k+"}}"), []byte(v))
+	}
+	if i := bytes.Index(b, []byte("{{")); i >= 0 {
+		t.Fatalf("%s: unfilled placeholder at %q", name, b[i:min(len(b), i+20)])
+	}
+	return b
+}
+
+func (r *profileRun) request(hdr http.Header) signature.Request {
+	uri := r.c.Webhook.URI
+	if uri == "" {
+		uri = "https://hooks.example.com" + r.c.Webhook.Path
+	}
+	return signature.Request{Method: http.MethodPost, URI: uri, Header: hdr}
+}
+
+// signed returns the delivery headers, signed with the provider's secret
+// (verified, as the inbound proxy would) when the provider signs.
+func (r *profileRun) signed(t *testing.T, body []byte, headers map[string]string) http.Header {
+	t.Helper()
+	hdr := http.Header{"Content-Type": {"application/json"}}
+	for k, v := range headers {
+		hdr.Set(k, v)
+	}
+	if r.scheme == nil {
+		return hdr
+	}
+	out := hdr.Clone()
+	if err := r.scheme.Sign(r.request(hdr), body, r.clock.Now(), out); err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	if err := r.scheme.Verify(r.request(out), body, r.clock.Now()); err != nil {
+		t.Fatalf("a delivery signed with the secret does not verify: %v", err)
+	}
+	return out
+}
+
+// extract splits a delivery as the inbound proxy does.
+func (r *profileRun) extract(t *testing.T, body []byte, hdr http.Header) []Event {
+	t.Helper()
+	route, ok := r.p.MatchWebhook(http.MethodPost, r.c.Webhook.Path)
+	if !ok {
+		t.Fatalf("no webhook route for POST %s", r.c.Webhook.Path)
+	}
+	evs, err := r.p.Extract(route, body, hdr, nil)
+	if err != nil {
+		t.Fatalf("Extract: %v", err)
+	}
+	return evs
+}
+
+func (r *profileRun) decide(evs []Event) []Decision {
+	ds := make([]Decision, len(evs))
+	for i := range evs {
+		ds[i] = r.eng.Decide(context.Background(), r.p, &evs[i])
+	}
+	return ds
+}
+
+// deliver delivers one fixture and checks every event's decision; a
+// forwarded delivery is then accepted by the app.
+func (r *profileRun) deliver(t *testing.T, _ int, dl profileDelivery, action Action) {
+	body := r.payload(t, dl.Body)
+	evs := r.extract(t, body, r.signed(t, body, dl.Headers))
+	ds := r.decide(evs)
+	if len(ds) != len(dl.Decisions) {
+		t.Fatalf("%d events, want %d: %+v", len(ds), len(dl.Decisions), ds)
+	}
+	for i, want := range dl.Decisions {
+		d := ds[i]
+		if d.Action != action || d.Layer != want.Layer || d.ReasonS != want.Reason {
+			t.Errorf("event %d (%s %s/%s): %s by %s (%s: %s), want %s by %s (%s)",
+				i, d.EventID, d.Object, d.Record, d.Action, d.Layer, d.ReasonS, d.Detail, action, want.Layer, want.Reason)
+		}
+		if d.Record == "" || d.EventID == "" {
+			t.Errorf("event %d has no record (%q) or event id (%q)", i, d.Record, d.EventID)
+		}
+	}
+	if dl.Record != "" && (ds[0].Record != dl.Record || ds[0].Object != dl.Object) {
+		t.Errorf("first event object/record = %q/%q, want %q/%q", ds[0].Object, ds[0].Record, dl.Object, dl.Record)
+	}
+	if action == Forward {
+		if err := r.eng.Accepted(context.Background(), r.p, evs, ds); err != nil {
+			t.Fatalf("Accepted: %v", err)
+		}
+	}
+}
+
+// forged delivers the first genuine delivery signed with another secret:
+// verification fails, every event is forwarded untouched as unverified,
+// and nothing about it is remembered (the real delivery is not taken for a
+// redelivery afterwards).
+func (r *profileRun) forged(t *testing.T) {
+	dl := r.c.Genuine[0]
+	body := r.payload(t, dl.Body)
+	hdr := http.Header{"Content-Type": {"application/json"}}
+	for k, v := range dl.Headers {
+		hdr.Set(k, v)
+	}
+	other, err := signature.New(sigConfig(r.p.Profile.Signature, "not-the-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := hdr.Clone()
+	if err := other.Sign(r.request(hdr), body, r.clock.Now(), forged); err != nil {
+		t.Fatal(err)
+	}
+	err = r.scheme.Verify(r.request(forged), body, r.clock.Now())
+	if !errors.Is(err, signature.ErrMismatch) {
+		t.Fatalf("Verify of a delivery signed with another secret = %v, want ErrMismatch", err)
+	}
+	if strings.Contains(err.Error(), r.p.Profile.Signature.Secret.Value()) {
+		t.Fatalf("verify error reveals the secret: %v", err)
+	}
+	if err := r.scheme.Verify(r.request(hdr), body, r.clock.Now()); !errors.Is(err, signature.ErrMissing) {
+		t.Fatalf("Verify of an unsigned delivery = %v, want ErrMissing", err)
+	}
+	evs := r.extract(t, body, forged)
+	ds := make([]Decision, len(evs))
+	for i := range evs {
+		ds[i] = r.eng.Unverified(r.p, &evs[i], err.Error())
+		if ds[i].Action != Forward || ds[i].Layer != "signature" || ds[i].Reason != ReasonUnverified {
+			t.Fatalf("unverified event %d: %s by %s (%s)", i, ds[i].Action, ds[i].Layer, ds[i].ReasonS)
+		}
+	}
+	if err := r.eng.Accepted(context.Background(), r.p, evs, ds); err != nil {
+		t.Fatalf("Accepted: %v", err)
+	}
+}
+
+// redeliver sends the first genuine delivery again, as the provider's
+// retry would: every event is a redelivery.
+func (r *profileRun) redeliver(t *testing.T) {
+	dl := r.c.Genuine[0]
+	body := r.payload(t, dl.Body)
+	keys := make([]string, 0, len(r.c.Redelivery.Set))
+	for k := range r.c.Redelivery.Set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var err error
+		if body, err = sjson.SetBytes(body, k, r.c.Redelivery.Set[k]); err != nil {
+			t.Fatalf("redelivery set %s: %v", k, err)
+		}
+	}
+	headers := map[string]string{}
+	for k, v := range dl.Headers {
+		headers[k] = v
+	}
+	for k, v := range r.c.Redelivery.Headers {
+		headers[k] = v
+	}
+	r.clock.Advance(time.Minute)
+	evs := r.extract(t, body, r.signed(t, body, headers))
+	ds := r.decide(evs)
+	if len(ds) != len(dl.Decisions) {
+		t.Fatalf("redelivery has %d events, the original %d", len(ds), len(dl.Decisions))
+	}
+	for i, d := range ds {
+		if d.Action != Drop || d.Layer != "dedup" || d.Reason != ReasonRedelivery {
+			t.Errorf("redelivered event %d (%s): %s by %s (%s), want drop by dedup", i, d.EventID, d.Action, d.Layer, d.ReasonS)
+		}
+	}
+}
+
+// handshake checks that a verification request is recognised by the
+// profile's handshakes (which the inbound proxy passes straight through).
+func (r *profileRun) handshake(t *testing.T) {
+	hdr := http.Header{}
+	for k, v := range r.c.Handshake {
+		hdr.Set(k, v)
+	}
+	found := slices.ContainsFunc(r.p.Profile.Handshakes, func(h configs.Handshake) bool {
+		return h.Header != "" && hdr.Get(h.Header) != ""
+	})
+	if !found {
+		t.Fatalf("no handshake of %+v matches headers %v", r.p.Profile.Handshakes, hdr)
+	}
+}
+
+// realExpect is what one real payload must yield (testdata/profiles/real/expect.yaml).
+type realExpect struct {
+	Headers map[string]string `yaml:"headers"`
+	Object  string            `yaml:"object"`
+	Record  string            `yaml:"record"`
+	Actor   string            `yaml:"actor"`
+	Account string            `yaml:"account"`
+}
+
+func TestRealPayloadsExtract(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(profilesDir, "real", "expect.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expect map[string]realExpect
+	if err := yaml.Unmarshal(b, &expect); err != nil {
+		t.Fatalf("expect.yaml: %v", err)
+	}
+	files, err := filepath.Glob(filepath.Join(profilesDir, "real", "*", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no real payloads: %v", err)
+	}
+	for _, f := range files {
+		rel := filepath.ToSlash(strings.TrimPrefix(f, filepath.Join(profilesDir, "real")+string(filepath.Separator)))
+		t.Run(rel, func(t *testing.T) {
+			want, ok := expect[rel]
+			if !ok {
+				t.Fatalf("%s is not in real/expect.yaml", rel)
+			}
+			name := strings.SplitN(rel, "/", 2)[0]
+			l, err := configs.LoadBytes("real.yaml", []byte("providers: [{use: "+name+"}]\n"), nil)
+			if err != nil {
+				t.Fatalf("load %s: %v", name, err)
+			}
+			h := newHarnessFor(t, l.Providers)
+			body, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hdr := http.Header{}
+			for k, v := range want.Headers {
+				hdr.Set(k, v)
+			}
+			route, ok := h.p.MatchWebhook(http.MethodPost, h.p.Profile.Webhooks[0].Path)
+			if !ok {
+				t.Fatal("no webhook route")
+			}
+			evs, err := h.p.Extract(route, body, hdr, nil)
+			if err != nil {
+				t.Fatalf("Extract: %v", err)
+			}
+			if len(evs) == 0 {
+				t.Fatal("no events")
+			}
+			ev := evs[0]
+			if ev.Record != want.Record || ev.Object != want.Object || ev.Actor != want.Actor || ev.Account != want.Account {
+				t.Fatalf("event object/record/actor/account = %q/%q/%q/%q, want %q/%q/%q/%q",
+					ev.Object, ev.Record, ev.Actor, ev.Account, want.Object, want.Record, want.Actor, want.Account)
+			}
+			if ev.ID == "" {
+				t.Fatal("event has no id for dedup")
+			}
+			// Deciding must not fail on real data either.
+			if d := h.eng.Decide(context.Background(), h.p, &ev); d.Action != Forward {
+				t.Fatalf("a real payload with nothing written is %s by %s (%s)", d.Action, d.Layer, d.ReasonS)
+			}
+		})
+	}
+}
+
+// newHarnessFor builds a harness (fresh ledger, fake clock) around the
+// first of the given providers.
+func newHarnessFor(t *testing.T, ps []*configs.Provider) *harness {
+	t.Helper()
+	clock := newFakeClock()
+	store, err := ledger.NewMemory(ledger.Options{Shards: 16, MaxSizeMB: 16, Now: clock.Now})
+	if err != nil {
+		t.Fatalf("ledger: %v", err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	eng, err := New(ps, store, Options{Agent: testAgent, Now: clock.Now})
+	if err != nil {
+		t.Fatalf("engine: %v", err)
+	}
+	return &harness{t: t, clock: clock, store: store, eng: eng, p: eng.Providers()[0]}
+}

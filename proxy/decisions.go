@@ -10,8 +10,9 @@ import (
 type DecisionRing struct {
 	mu   sync.Mutex
 	buf  []filters.Decision
-	next int
-	full bool
+	next  int
+	full  bool
+	total uint64
 }
 
 // NewDecisionRing keeps up to n decisions.
@@ -26,6 +27,7 @@ func NewDecisionRing(n int) *DecisionRing {
 func (r *DecisionRing) Add(d filters.Decision) {
 	r.mu.Lock()
 	r.buf[r.next] = d
+	r.total++
 	r.next = (r.next + 1) % len(r.buf)
 	if r.next == 0 {
 		r.full = true
@@ -49,4 +51,11 @@ func (r *DecisionRing) Last(n int) []filters.Decision {
 		out = append(out, r.buf[(r.next-i+len(r.buf))%len(r.buf)])
 	}
 	return out
+}
+
+// Total is the number of decisions ever added.
+func (r *DecisionRing) Total() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total
 }

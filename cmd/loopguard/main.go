@@ -26,6 +26,7 @@ func commands() []command {
 	return []command{
 		{"run", "start the sidecar", runCmd},
 		{"validate", "load and validate a configuration; print the effective configuration (secrets redacted)", validateCmd},
+		{"demo", "watch a vampire record die: a fake CRM and a naive sync app, without and with loopguard", demoCmd},
 		{"explain", "evaluate a webhook payload offline and print each event's decision", explainCmd},
 		{"ca", "ca init --dir DIR | ca cert: create the deployment CA or print its certificate", caCmd},
 		{"env", "list the LOOPGUARD_* environment overrides", envCmd},

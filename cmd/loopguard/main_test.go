@@ -109,3 +109,18 @@ func TestUsage(t *testing.T) {
 		t.Errorf("env: %d %s", code, out)
 	}
 }
+
+func TestDemo(t *testing.T) {
+	code, out, errOut := run(t, "demo", "--seconds", "0.7")
+	if code != 0 {
+		t.Fatalf("demo: %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"without loopguard", "still running at the time limit", "with loopguard  ", "marker=2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, _ := run(t, "demo", "--format", "nope"); code != 2 {
+		t.Errorf("unknown format: exit %d", code)
+	}
+}

@@ -14,7 +14,7 @@ import (
 const demoQuota = 10000
 
 func demoCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "demo [--format generic|hubspot|salesforce|jira] [--seconds N] [--verbose]", stderr)
+	fs := newFlags("demo", "demo [--format generic|hubspot|salesforce|jira|smartsheet] [--seconds N] [--verbose]", stderr)
 	format := fs.String("format", "generic", "the provider format the fake CRM speaks")
 	seconds := fs.Float64("seconds", 3, "how long each run may go on")
 	verbose := fs.Bool("verbose", false, "print loopguard's warnings")
@@ -102,5 +102,6 @@ var demoFields = map[string][]string{
 	"hubspot":    {"firstname", "email"},
 	"salesforce": {"Name", "Phone"},
 	"jira":       {"summary", "duedate"},
+	"smartsheet": {"Status", "Owner"},
 }
 

@@ -28,6 +28,9 @@ type CRMOptions struct {
 	EchoChangeAgent bool
 	// Skinny: events say only which record changed.
 	Skinny bool
+	// QuietNoop: a write that changes nothing fires no event (by default it
+	// fires an "updated" event, as CRMs that report every update do).
+	QuietNoop bool
 	// Delay before each delivery.
 	Delay time.Duration
 	// Redeliver sends every delivery this many extra times.
@@ -101,6 +104,7 @@ func (c *CRM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.opts.Automation != nil {
 		changed = append(changed, c.opts.Automation(c.records[id])...)
 	}
+	quiet := len(changed) == 0 && c.opts.QuietNoop
 	if len(changed) == 0 {
 		// A write that changes nothing still fires an "updated" event.
 		for k := range fields {
@@ -117,7 +121,9 @@ func (c *CRM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(f.EncodeRecord(id, ch.Record))
-	c.emit(ch)
+	if !quiet {
+		c.emit(ch)
+	}
 }
 
 // admit applies the quota; caller holds mu.
@@ -181,7 +187,7 @@ func (c *CRM) read(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, rec := range c.records {
-		if c.opts.Format.ReadURL("", id) == r.URL.Path {
+		if strings.HasSuffix(c.opts.Format.ReadURL("", id), r.URL.Path) && strings.HasSuffix(r.URL.Path, "/"+id) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(c.opts.Format.EncodeRecord(id, rec))
 			return

@@ -83,5 +83,6 @@ func Formats() map[string]Format {
 		"hubspot":    hubspotFormat{},
 		"salesforce": salesforceFormat{},
 		"jira":       jiraFormat{},
+		"smartsheet": smartsheetFormat{},
 	}
 }

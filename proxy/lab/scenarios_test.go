@@ -162,6 +162,28 @@ func TestScenarioSkinnyBounded(t *testing.T) {
 	}
 }
 
+// Scenario 5, Smartsheet: skinny callbacks that carry our change agent
+// are dropped by the marker; without it they are forwarded, the app reads
+// the row and writes it back unchanged, and — Smartsheet calling back only
+// for real changes — the loop ends there. (Smartsheet writes are tag-only:
+// row arrays name no record in the path, so the loop detector cannot count
+// them; a CRM that fires on no-op updates is bounded by the burn-rate
+// breaker instead.)
+func TestScenarioSmartsheetSkinny(t *testing.T) {
+	fields := []string{"Status", "Owner"}
+	l := startLab(t, Config{Format: "smartsheet", Fields: fields, Loopguard: true, CRM: CRMOptions{EchoChangeAgent: true}})
+	l.Sides[0].App.Edit(l.Format.NewID(1), "Status", "Done")
+	want{writes: 1, deliveries: 0, drops: "marker=1"}.check(t, finish(t, l, "5 smartsheet skinny, change agent"))
+
+	l = startLab(t, Config{Format: "smartsheet", Fields: fields, Loopguard: true, CRM: CRMOptions{QuietNoop: true}})
+	l.Sides[0].App.Edit(l.Format.NewID(1), "Status", "Done")
+	r := finish(t, l, "5 smartsheet skinny, no agent")
+	want{writes: 2, deliveries: 1, drops: "-"}.check(t, r)
+	if r.Forwarded != 1 {
+		t.Errorf("the skinny callback must be forwarded, not dropped: %+v", r)
+	}
+}
+
 // Scenario 6: a redelivered genuine event reaches the app once.
 func TestScenarioRedelivery(t *testing.T) {
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true,

@@ -104,4 +104,3 @@ var demoFields = map[string][]string{
 	"jira":       {"summary", "duedate"},
 	"smartsheet": {"Status", "Owner"},
 }
-

@@ -84,6 +84,16 @@ func (c *CRM) SetWebhookURLs(urls ...string) { c.mu.Lock(); c.opts.WebhookURLs =
 func (c *CRM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f := c.opts.Format
+	if r.URL.Path == HumanEditPath && r.Method == http.MethodPost {
+		q := r.URL.Query()
+		if q.Get("id") == "" || q.Get("field") == "" {
+			http.Error(w, "lab crm: human edit needs id, field and value query parameters", http.StatusBadRequest)
+			return
+		}
+		c.HumanEdit(q.Get("id"), q.Get("field"), q.Get("value"))
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if r.Method == http.MethodGet {
 		c.read(w, r)
 		return
@@ -195,6 +205,10 @@ func (c *CRM) read(w http.ResponseWriter, r *http.Request) {
 	}
 	http.NotFound(w, r)
 }
+
+// HumanEditPath is the CRM's "a person edits a record" endpoint:
+// POST /_lab/human-edit?id=…&field=…&value=…
+const HumanEditPath = "/_lab/human-edit"
 
 // HumanEdit changes a field as a person in the CRM's UI would, and fires
 // the webhook (actor "human" unless the format says otherwise).

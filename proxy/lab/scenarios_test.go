@@ -188,7 +188,11 @@ func TestScenarioSmartsheetSkinny(t *testing.T) {
 func TestScenarioRedelivery(t *testing.T) {
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true,
 		CRM: CRMOptions{EchoChangeAgent: true, Redeliver: 1}})
-	l.CRM.HumanEdit("c1", "name", "Grace")
+	// Through the CRM's human-edit endpoint, as a person in its UI.
+	resp, err := l.crmSrv.Client().Post(l.crmSrv.URL+HumanEditPath+"?id=c1&field=name&value=Grace", "", nil)
+	if err != nil || resp.StatusCode != 204 {
+		t.Fatalf("human edit endpoint: %v %v", err, resp)
+	}
 	r := finish(t, l, "6 redelivery of a genuine event")
 	// 1 human delivery (+1 redelivery dropped), 1 write-back whose echo
 	// (+ its redelivery) is dropped by the marker.

@@ -134,8 +134,12 @@ func (m *Memory) prune(st *State, now time.Time) {
 	if seenGone {
 		st.LastSeen = time.Time{}
 	}
-	kept := st.Fields[:0]
-	for _, f := range st.Fields {
+	// Partition by swapping rather than copying: a dropped slot keeps its
+	// own Pending array, so a State reused by a later Get never has two
+	// fields sharing one backing array.
+	k := 0
+	for i := range st.Fields {
+		f := &st.Fields[i]
 		if writesGone || st.LastWrite.IsZero() {
 			f.Pending = f.Pending[:0]
 		}
@@ -143,10 +147,11 @@ func (m *Memory) prune(st *State, now time.Time) {
 			f.HasSeen, f.Seen = false, 0
 		}
 		if len(f.Pending) > 0 || f.HasSeen {
-			kept = append(kept, f)
+			st.Fields[k], st.Fields[i] = st.Fields[i], st.Fields[k]
+			k++
 		}
 	}
-	st.Fields = kept
+	st.Fields = st.Fields[:k]
 }
 
 func (m *Memory) store(key string, st *State) error {

@@ -30,6 +30,12 @@ type Config struct {
 	Loops    Loops    `yaml:"loops"`
 	Spool    Spool    `yaml:"spool"`
 
+	// Store is where state lives: "memory" (embedded bigcache and a bbolt
+	// spool, one replica) or "redis" (shared by every replica). Default
+	// "memory".
+	Store string `yaml:"store"`
+	Redis Redis  `yaml:"redis"`
+
 	// ProviderFiles are extra profile files (YAML) loaded next to the built-in
 	// profiles; a file's profile may replace a built-in one of the same name.
 	ProviderFiles []string `yaml:"provider_files"`

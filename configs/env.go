@@ -81,6 +81,10 @@ func EnvVars() []EnvVar {
 		{"LOOPGUARD_SPOOL_DIR", "spool.dir", defaultSpoolDir, str(func(c *Config) *string { return &c.Spool.Dir })},
 		{"LOOPGUARD_SPOOL_MAX_BYTES", "spool.max_bytes", "256MiB", size(func(c *Config) *ByteSize { return &c.Spool.MaxBytes })},
 		{"LOOPGUARD_SPOOL_MAX_ITEMS", "spool.max_items", "100000", num(func(c *Config) *int { return &c.Spool.MaxItems })},
+		{"LOOPGUARD_STORE", "store", "memory", str(func(c *Config) *string { return &c.Store })},
+		{"LOOPGUARD_REDIS_URL", "redis.url", "", func(c *Config, v string) error { c.Redis.URL = Secret(v); return nil }},
+		{"LOOPGUARD_REDIS_PREFIX", "redis.prefix", "loopguard:", str(func(c *Config) *string { return &c.Redis.Prefix })},
+		{"LOOPGUARD_REDIS_TIMEOUT", "redis.timeout", "50ms", dur(func(c *Config) *Duration { return &c.Redis.Timeout })},
 		{"LOOPGUARD_ADMIN_TOKEN", "admin.token", "", func(c *Config, v string) error { c.Admin.Token = Secret(v); return nil }},
 	}
 }

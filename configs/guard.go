@@ -68,6 +68,7 @@ func applyGuardDefaults(c *Config) {
 		s.MaxItems = DefaultSpoolMaxItems
 	}
 	setDur(&s.ReplayInterval, DefaultReplayInterval)
+	applyStoreDefaults(c)
 }
 
 // validateGuard checks the loops and spool sections.
@@ -88,5 +89,5 @@ func validateGuard(c *Config) []error {
 	if c.Spool.ReplayInterval <= 0 {
 		errs = append(errs, fmt.Errorf("spool.replay_interval: must be positive"))
 	}
-	return errs
+	return append(errs, validateStore(c)...)
 }

@@ -17,6 +17,10 @@ type Admin struct {
 	mux   *http.ServeMux
 	token string
 	ready *atomic.Bool
+	// Degraded, when set and returning a reason, makes /readyz answer 200
+	// "degraded: <reason>": loopguard keeps serving (layers abstain) and
+	// must not be taken out of rotation for it.
+	Degraded func() string
 }
 
 // NewAdmin builds the admin handler.
@@ -29,6 +33,12 @@ func NewAdmin(m *Metrics, ring *DecisionRing, token string, ready *atomic.Bool) 
 		if !ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
+		}
+		if a.Degraded != nil {
+			if why := a.Degraded(); why != "" {
+				_, _ = w.Write([]byte("degraded: " + why + "\n"))
+				return
+			}
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})

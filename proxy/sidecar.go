@@ -41,6 +41,7 @@ type Sidecar struct {
 	Admin    *Admin
 
 	quota   *quota
+	state   *state
 	guard   *guard
 	spool   spool.Queue
 	holder  *holder
@@ -57,13 +58,12 @@ type Sidecar struct {
 func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
 	c := l.Config
 	s := &Sidecar{cfg: c, log: log, addrs: map[string]string{}}
-	store, err := ledger.NewMemory(ledger.Options{
-		WriteTTL: c.Ledger.WriteTTL.D(), SeenTTL: c.Ledger.SeenTTL.D(), DedupWindow: c.Inbound.DedupWindow.D(),
-		MaxSizeMB: c.Ledger.MaxSizeMB, Shards: c.Ledger.Shards,
-	})
+	st, err := openState(c, log)
 	if err != nil {
 		return nil, err
 	}
+	s.state = st
+	store := st.ledger
 	s.Store = store
 	s.Engine, err = filters.New(l.Providers, store, filters.Options{Agent: c.Agent, Observe: c.Observe})
 	if err != nil {
@@ -112,6 +112,13 @@ func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
 		return nil, err
 	}
 	s.Admin = NewAdmin(s.Metrics, s.Ring, c.Admin.Token.Value(), &s.ready)
+	s.Admin.Degraded = func() string {
+		if !st.healthy() {
+			return "state store unreachable: layers that need it abstain"
+		}
+		return ""
+	}
+	st.register(s.Metrics.Registry)
 	s.Admin.Handle("GET /breakers", http.HandlerFunc(s.listBreakers))
 	s.Admin.Handle("POST /breakers/{provider}/{account}/reset", http.HandlerFunc(s.resetBreaker))
 	s.Admin.Handle("GET /quarantine", http.HandlerFunc(s.listQuarantine))
@@ -210,7 +217,7 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 		if s.spool != nil {
 			errs = append(errs, s.spool.Close())
 		}
-		errs = append(errs, s.Store.Close())
+		errs = append(errs, s.state.close())
 	})
 	return errors.Join(errs...)
 }

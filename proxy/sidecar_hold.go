@@ -9,15 +9,20 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters/breaker"
+	"github.com/loopguard/loopguard/filters/spool"
 )
 
 // openHold opens the durable spool and wires the replayer: held deliveries
 // go back to the app when their breaker closes, their record is released,
 // or (for app-down holds) the app answers again.
 func (s *Sidecar) openHold(c configs.Config, app *url.URL, tr http.RoundTripper) error {
-	sp, err := openSpool(c.Spool)
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
+	var sp spool.Queue = s.state.queue
+	if s.state.queue == nil {
+		bolt, err := openSpool(c.Spool)
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		sp = bolt
 	}
 	s.spool = sp
 	s.holder = newHolder(sp, s.Inbound, app, tr, s.guard.ready, c.Spool, s.Metrics, s.log)
@@ -43,6 +48,7 @@ func (s *Sidecar) startReplay() {
 	s.stop, s.done = cancel, make(chan struct{})
 	go func() {
 		defer close(s.done)
+		go s.state.run(ctx, s.quota.b, s.log)
 		s.holder.replayer.Run(ctx)
 	}()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/proxy"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 )
 
@@ -26,6 +27,10 @@ func runCmd(args []string, _ io.Writer, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(l.Config.Log, os.Stderr)
+	if l.Config.Store == configs.StoreRedis {
+		// go-redis has one process-wide logger; this binary sets it once.
+		redis.SetLogger(&redisLogger{log: log})
+	}
 	s, err := proxy.New(l, log)
 	if err != nil {
 		return err

@@ -8,8 +8,8 @@ import (
 
 // DecisionRing keeps the last N decisions for GET /decisions.
 type DecisionRing struct {
-	mu   sync.Mutex
-	buf  []filters.Decision
+	mu    sync.Mutex
+	buf   []filters.Decision
 	next  int
 	full  bool
 	total uint64

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loopguard/loopguard/filters/redistest"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/filters/redistest"
 )
 
 const (

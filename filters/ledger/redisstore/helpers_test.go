@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loopguard/loopguard/filters/redistest"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/filters/redistest"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }

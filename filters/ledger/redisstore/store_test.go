@@ -10,8 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/loopguard/loopguard/filters/redistest"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/filters/redistest"
 )
 
 func TestCorruptEntries(t *testing.T) {

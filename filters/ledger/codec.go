@@ -61,7 +61,9 @@ func decodeState(b []byte, st *State) error {
 		if len(fields) < cap(fields) {
 			f = fields[:len(fields)+1][len(fields)]
 		}
-		f.Name = string(b[:l])
+		if f.Name != string(b[:l]) { // a reused State usually holds the same names
+			f.Name = string(b[:l])
+		}
 		b = b[l:]
 		f.HasSeen = b[0]&1 == 1
 		f.Seen = binary.LittleEndian.Uint64(b[1:])

@@ -20,9 +20,32 @@ type Key struct {
 
 // String renders the key as "provider|object|record" ('%' and '|' in parts
 // are escaped, so distinct keys never render alike) for storage and logs.
-func (k Key) String() string {
-	esc := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "%", "%25"), "|", "%7C") }
-	return esc(k.Provider) + "|" + esc(k.Object) + "|" + esc(k.Record)
+func (k Key) String() string { return string(k.Append(nil)) }
+
+// Append appends the String form to b (no allocation when b has room).
+func (k Key) Append(b []byte) []byte {
+	b = appendEscaped(b, k.Provider)
+	b = append(b, '|')
+	b = appendEscaped(b, k.Object)
+	b = append(b, '|')
+	return appendEscaped(b, k.Record)
+}
+
+func appendEscaped(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, "%|") {
+		return append(b, s...)
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '%':
+			b = append(b, "%25"...)
+		case '|':
+			b = append(b, "%7C"...)
+		default:
+			b = append(b, s[i])
+		}
+	}
+	return b
 }
 
 // Field is one tracked field and the hash of its normalised value.

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/allegro/bigcache/v3"
 )
@@ -114,10 +116,10 @@ func (m *Memory) load(key string, st *State, now time.Time) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("ledger: get %s: %w", key, err)
+		return false, fmt.Errorf("ledger: get %s: %w", strings.Clone(key), err)
 	}
 	if err := decodeState(b, st); err != nil {
-		return false, fmt.Errorf("ledger: decode %s: %w", key, err)
+		return false, fmt.Errorf("ledger: decode %s: %w", strings.Clone(key), err)
 	}
 	m.prune(st, now)
 	return len(st.Fields) > 0 || !st.LastWrite.IsZero() || !st.LastSeen.IsZero(), nil
@@ -214,9 +216,14 @@ func fieldFor(st *State, name string) *FieldState {
 	return &st.Fields[len(st.Fields)-1]
 }
 
-// Get implements Store.
+// Get implements Store. The key is rendered into a pooled buffer and used
+// as a string without copying: bigcache's Get hashes and compares it but
+// does not keep it, so the buffer can go back to the pool afterwards.
 func (m *Memory) Get(_ context.Context, k Key, st *State) (bool, error) {
-	return m.load(k.String(), st, m.opts.Now())
+	bp := m.bufs.Get().(*[]byte)
+	defer m.bufs.Put(bp)
+	*bp = k.Append((*bp)[:0])
+	return m.load(unsafe.String(unsafe.SliceData(*bp), len(*bp)), st, m.opts.Now())
 }
 
 // EventSeen implements Store.

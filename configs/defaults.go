@@ -117,6 +117,7 @@ func applyProfileDefaults(p *Profile, agent string) {
 		}
 		setStr(&w.CreateID, "id")
 	}
+	applyReadDefaults(p)
 	for i := range p.Webhooks {
 		h := &p.Webhooks[i]
 		setStr(&h.Method, "POST")

@@ -1,6 +1,10 @@
 package configs
 
-import "go.yaml.in/yaml/v3"
+import (
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // Profile is a provider's declarative behaviour: which requests are writes,
 // how to tag them, how webhooks are split into events, how deliveries are
@@ -48,6 +52,10 @@ type Profile struct {
 	Writes []WriteRoute `yaml:"writes"`
 	// Webhooks are the inbound routes whose deliveries carry events.
 	Webhooks []WebhookRoute `yaml:"webhooks"`
+	// Reads are the outbound reads (list, search, query) whose responses
+	// hold changed records: sync engines poll as well as listen, and the
+	// app's own writes come back in those responses too.
+	Reads []ReadRoute `yaml:"reads"`
 	// Handshakes are verification requests (subscription challenges) that
 	// always pass straight to the app, never filtered or held.
 	Handshakes []Handshake `yaml:"handshakes"`
@@ -193,6 +201,45 @@ type WebhookRoute struct {
 	Markers []Marker `yaml:"markers"`
 }
 
+// ReadRoute matches an outbound read whose response lists changed records
+// (a delta poll, a search, a SOQL query) and says where they are. It is a
+// webhook route seen from the other side: each record of the list is an
+// event, read with the same value specs, relative to the record ("body:"
+// reads the whole response, "header:" a response header). Records proven to
+// be echoes of our own writes are removed from the list; everything else in
+// the response is kept as sent.
+type ReadRoute struct {
+	// Method of the request. Default "GET"; searches are often "POST".
+	Method string `yaml:"method"`
+	// Path is the request path template, like write paths.
+	Path string `yaml:"path"`
+	// List is the path of the records array in the response body, "@this"
+	// for a root array. Required: only records in a list can be removed.
+	List string `yaml:"list"`
+	// RecordID is one or more value specs joined with ":", matching the
+	// record id our writes are recorded under.
+	RecordID StringList `yaml:"record_id"`
+	// ObjectType is a value spec, or "{param}" for a parameter of the path
+	// (HubSpot's /crm/v3/objects/{object}). Default "{object}" when the path
+	// has it.
+	ObjectType string `yaml:"object_type"`
+	// Actor is a value spec of the record's last modifier (Salesforce
+	// LastModifiedById): a record last modified by an integration user is
+	// our write.
+	Actor string `yaml:"actor"`
+	// ModifiedAt is a value spec of the record's last-modified time. It is
+	// reported, never used to remove a record: clocks differ.
+	ModifiedAt string `yaml:"modified_at"`
+	// Record is the path of the record's fields, relative to the list
+	// element. Default "@this" (the element itself).
+	Record string `yaml:"record"`
+	// Sentinel is the sentinel's path relative to the record. Default: the
+	// tagging sentinel_field.
+	Sentinel string `yaml:"sentinel"`
+	// Markers recognise our change-agent / origin marker in a record.
+	Markers []Marker `yaml:"markers"`
+}
+
 // Marker recognises our own change agent or origin in an event.
 type Marker struct {
 	// From is a value spec, e.g. "changeAgent", "header:X-Change-Agent",
@@ -275,4 +322,33 @@ type ProviderEntry struct {
 	Accounts map[string]*yaml.Node
 	// node is the entry itself; its fields overlay the base profile.
 	node *yaml.Node
+}
+
+// Read route defaults.
+const (
+	// DefaultReadMethod is a read route's method: lists and queries are GETs.
+	DefaultReadMethod = "GET"
+	// DefaultReadRecord reads a record's fields from the list element itself.
+	DefaultReadRecord = "@this"
+)
+
+// applyReadDefaults fills the read routes' defaults, as webhook routes get
+// theirs: the same marker defaults, and the object from the path's {object}.
+func applyReadDefaults(p *Profile) {
+	for i := range p.Reads {
+		r := &p.Reads[i]
+		setStr(&r.Method, DefaultReadMethod)
+		setStr(&r.Record, DefaultReadRecord)
+		setStr(&r.Sentinel, p.Tagging.SentinelField)
+		if params, err := TemplateParams(r.Path); err == nil && slices.Contains(params, "object") {
+			setStr(&r.ObjectType, "{object}")
+		}
+		for j := range r.Markers {
+			setStr(&r.Markers[j].Match, "equals")
+			setStr(&r.Markers[j].Value, "{agent}")
+			if r.Markers[j].Match == "list" {
+				setStr(&r.Markers[j].Separator, ",")
+			}
+		}
+	}
 }

@@ -24,7 +24,9 @@ func fingerprints(p *Profile) bool {
 			return true
 		}
 	}
-	return false
+	// A read route always reads a record's values (record defaults to the
+	// list element).
+	return len(p.Reads) > 0
 }
 
 // templateRefs returns the names of every "{name}" in a record_id template.

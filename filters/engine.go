@@ -69,6 +69,9 @@ func (e *Engine) Now() time.Time { return e.now() }
 // layer with positive echo evidence drops it; otherwise it is forwarded,
 // explained by the most informative layer that passed. In observe mode a
 // drop is reported as Observed and the event is forwarded.
+// A pulled record (Source pull) skips dedup and skinny and is dropped only
+// on proof that its state is our write (see pullVerdict); when the actor's
+// evidence was overruled, the decision says so (unaccounted_values).
 func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 	ap := p.ForAccount(ev.Account)
 	d := Decision{
@@ -79,8 +82,22 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 		d.Reason = ReasonSkinny
 	}
 	lk := lookup{store: e.store, key: ev.Key()}
+	pull := ev.Source == SourcePull
+	// overruled is a pull's echo evidence that did not cover the record,
+	// by the layer overruledBy.
+	var overruled Verdict
+	var overruledBy string
 	for _, l := range ap.chain {
+		if pull && !appliesToPull(l.Name()) {
+			continue
+		}
 		v := l.Check(ctx, ev, &lk)
+		if pull {
+			if v = pullVerdict(ctx, v, ev, &lk); v.Reason == ReasonUnaccounted && overruledBy == "" {
+				overruled, overruledBy = v, l.Name()
+				continue
+			}
+		}
 		if v.Echo {
 			d.Action, d.Layer, d.Reason, d.Detail = Drop, l.Name(), v.Reason, v.Detail
 			break
@@ -88,6 +105,10 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 		if v.Reason != ReasonNone && (!v.Abstain || v.Reason == ReasonStoreError || d.Reason == ReasonNoEvidence) {
 			d.Layer, d.Reason, d.Detail = l.Name(), v.Reason, v.Detail
 		}
+	}
+	if overruledBy != "" && d.Action == Forward {
+		// Say why the record stayed despite the evidence (a doubt).
+		d.Layer, d.Reason, d.Detail = overruledBy, overruled.Reason, overruled.Detail
 	}
 	if d.Action == Drop && (e.observe || ap.observe) {
 		d.Action, d.Observed = Forward, true

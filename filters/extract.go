@@ -67,7 +67,7 @@ func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Ev
 func (p *Provider) events(group *WebhookRoute, ev, root gjson.Result, h http.Header, start, end int, dst []Event) []Event {
 	r := group.pick(ev, root, h)
 	if r == nil {
-		return append(dst, Event{Source: SourceWebhook, Provider: p.Name, Start: start, End: end})
+		return append(dst, Event{Source: group.source, Provider: p.Name, Start: start, End: end})
 	}
 	e := p.event(r, ev, root, h)
 	e.Start, e.End = start, end
@@ -81,7 +81,7 @@ func (p *Provider) events(group *WebhookRoute, ev, root gjson.Result, h http.Hea
 // event extracts everything but the record id.
 func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) Event {
 	e := Event{
-		Source:   SourceWebhook,
+		Source:   r.source,
 		Provider: p.Name,
 		Object:   p.canonObject(r.object.str(ev, root, h)),
 		Account:  r.account.str(ev, root, h),
@@ -132,7 +132,9 @@ func toLedger(fs []tagging.FieldHash) []ledger.Field {
 	return out
 }
 
-// parseTime reads epoch seconds or milliseconds, or RFC 3339.
+// parseTime reads epoch seconds or milliseconds, RFC 3339, the
+// Salesforce/Jira form ("2026-11-27T10:00:05.000+0000": no colon in the
+// offset) or Pipedrive v1's ("2026-11-27 10:00:05", UTC).
 func parseTime(r gjson.Result) time.Time {
 	switch r.Type {
 	case gjson.Number:
@@ -142,8 +144,10 @@ func parseTime(r gjson.Result) time.Time {
 		}
 		return time.Unix(n, 0)
 	case gjson.String:
-		if t, err := time.Parse(time.RFC3339Nano, r.Str); err == nil {
-			return t
+		for _, layout := range [...]string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999-0700", time.DateTime} {
+			if t, err := time.Parse(layout, r.Str); err == nil {
+				return t
+			}
 		}
 		if n, err := strconv.ParseInt(r.Str, 10, 64); err == nil {
 			return parseTime(gjson.Result{Type: gjson.Number, Num: float64(n), Raw: r.Str})

@@ -21,6 +21,9 @@ type Provider struct {
 	agent    string
 	writes   []*WriteRoute
 	webhooks []*WebhookRoute
+	// reads are the compiled read routes: webhook-shaped routes whose
+	// events are the records of a read response (source pull).
+	reads    []*WebhookRoute
 	users    map[string]bool
 	chain    []Layer
 	observe  bool
@@ -39,7 +42,9 @@ type WriteRoute struct {
 	TagOnly bool
 }
 
-// WebhookRoute is a compiled webhook route.
+// WebhookRoute is a compiled webhook route, or a compiled read route: a
+// read response's records are events like a delivery's, so both directions
+// share one extraction and one rewrite.
 type WebhookRoute struct {
 	Method string
 	Tpl    *Template
@@ -60,6 +65,11 @@ type WebhookRoute struct {
 	propVal  valueSpec
 	sentinel string
 	markers  []marker
+	// source is what the route's events are: webhook, or pull for a read.
+	source Source
+	// objParam names the path parameter that is the object type (reads
+	// only: "{object}" in /crm/v3/objects/{object}).
+	objParam string
 }
 
 type marker struct {
@@ -170,7 +180,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 			return nil, fmt.Errorf("webhooks[%d].path: %w", i, err)
 		}
 		r := &WebhookRoute{
-			Method: h.Method, Tpl: tpl, batch: h.Batch,
+			Method: h.Method, Tpl: tpl, source: SourceWebhook, batch: h.Batch,
 			eventID: compileComposite(h.EventID), record: compileComposite(h.RecordID),
 			object: compileSpec(h.ObjectType), account: compileSpec(h.Account), actor: compileSpec(h.Actor),
 			occurred: compileSpec(h.OccurredAt), recPath: compileSpec(h.Record), partial: h.Partial,
@@ -180,18 +190,14 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 		if h.When != nil {
 			r.when = &condition{from: compileSpec(h.When.From), in: h.When.In, prefix: h.When.Prefix}
 		}
-		for _, m := range h.Markers {
-			r.markers = append(r.markers, marker{
-				from:  compileSpec(m.From),
-				match: m.Match,
-				value: strings.NewReplacer("{agent}", agent, "{idempotency_prefix}", pr.Tagging.IdempotencyKey.Prefix).Replace(m.Value),
-				sep:   m.Separator,
-			})
-		}
+		r.markers = compileMarkers(h.Markers, agent, pr.Tagging.IdempotencyKey.Prefix)
 		if err := joinGroup(p.webhooks, r); err != nil {
 			return nil, fmt.Errorf("webhooks[%d]: %w", i, err)
 		}
 		p.webhooks = append(p.webhooks, r)
+	}
+	if err := p.compileReads(pr.Reads); err != nil {
+		return nil, err
 	}
 	for _, name := range configs.LayerNames {
 		if !pr.Layers[name] {
@@ -204,6 +210,21 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 		p.chain = append(p.chain, l)
 	}
 	return p, nil
+}
+
+// compileMarkers compiles a route's markers; "{agent}" and
+// "{idempotency_prefix}" in their values are replaced.
+func compileMarkers(ms []configs.Marker, agent, idemPrefix string) []marker {
+	var out []marker
+	for _, m := range ms {
+		out = append(out, marker{
+			from:  compileSpec(m.From),
+			match: m.Match,
+			value: strings.NewReplacer("{agent}", agent, "{idempotency_prefix}", idemPrefix).Replace(m.Value),
+			sep:   m.Separator,
+		})
+	}
+	return out
 }
 
 // joinGroup adds r to the group of an earlier route with the same method

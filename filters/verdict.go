@@ -52,6 +52,13 @@ const (
 	ReasonBreakerOpen
 	ReasonQuarantined
 	ReasonAppUnavailable
+	// ReasonEncoding: a read response in a content coding that
+	// cannot be decoded passes untouched.
+	ReasonEncoding
+	// ReasonUnaccounted: a pulled record was last modified by the
+	// integration user, but holds a tracked value we did not write (and the
+	// app has not seen): kept, as it may carry someone else's change.
+	ReasonUnaccounted
 )
 
 var reasonNames = [...]string{
@@ -77,6 +84,8 @@ var reasonNames = [...]string{
 	ReasonBreakerOpen:        "breaker_open",
 	ReasonQuarantined:        "quarantined",
 	ReasonAppUnavailable:     "app_unavailable",
+	ReasonEncoding:           "unsupported_encoding",
+	ReasonUnaccounted:        "unaccounted_values",
 }
 
 func (r Reason) String() string {

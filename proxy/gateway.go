@@ -23,6 +23,8 @@ type Gateway struct {
 	rp     *httputil.ReverseProxy
 	m      *Metrics
 	wr     *writer
+	// pull filters the responses of matched read routes.
+	pull *puller
 }
 
 type gwRoute struct {
@@ -36,11 +38,12 @@ type gwKey struct{}
 type gwState struct {
 	route *gwRoute
 	call  *outCall
+	pull  *pullCall
 }
 
 // NewGateway builds the gateway for every provider with a base_url.
 func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, m *Metrics, log zerolog.Logger) (*Gateway, error) {
-	g := &Gateway{m: m, wr: wr}
+	g := &Gateway{m: m, wr: wr, pull: newPuller(e, m, log, wr.maxBody)}
 	for _, p := range e.Providers() {
 		if p.Profile.BaseURL == "" {
 			continue
@@ -66,6 +69,7 @@ func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, m *Metrics,
 		ModifyResponse: func(resp *http.Response) error {
 			if st, ok := resp.Request.Context().Value(gwKey{}).(*gwState); ok {
 				wr.end(resp.Request.Context(), st.call, resp)
+				g.pull.end(resp.Request.Context(), st.pull, resp)
 			}
 			return nil
 		},
@@ -103,6 +107,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		st.call = oc
+		if oc.write == nil {
+			st.pull = g.pull.begin(r2, rt.p, rt.target.Host)
+		}
 		g.rp.ServeHTTP(w, r2)
 		return
 	}

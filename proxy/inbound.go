@@ -308,27 +308,8 @@ func (in *Inbound) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	http.Error(w, "loopguard: app unavailable", status)
 }
 
-// report logs, counts and keeps one decision.
-func (in *Inbound) report(d filters.Decision) {
-	action := d.Action.String()
-	if d.Observed {
-		action = "would_drop"
-	}
-	in.m.Decisions.WithLabelValues(d.Provider, string(d.Source), d.Layer, d.ReasonS, action).Inc()
-	if d.Reason == filters.ReasonStoreError || d.Reason == filters.ReasonUnverified {
-		in.m.Doubts.WithLabelValues(d.Provider, d.ReasonS).Inc()
-	}
-	if in.ring != nil {
-		in.ring.Add(d)
-	}
-	lvl := zerolog.DebugLevel
-	if d.WouldDrop() {
-		lvl = zerolog.InfoLevel
-	}
-	in.log.WithLevel(lvl).Str("source", string(d.Source)).Str("action", action).Str("layer", d.Layer).
-		Str("reason", d.ReasonS).Str("detail", d.Detail).Str("provider", d.Provider).Str("account", d.Account).
-		Str("object", d.Object).Str("record", d.Record).Str("event_id", d.EventID).Msg("decision")
-}
+// report logs, counts and keeps one decision (see reportDecision).
+func (in *Inbound) report(d filters.Decision) { reportDecision(in.m, in.ring, in.log, d) }
 
 func (in *Inbound) whole(provider, outcome string, r filters.Reason, detail string) {
 	in.m.Deliveries.WithLabelValues(provider, outcome).Inc()

@@ -19,6 +19,16 @@ type Outbound struct {
 	hosts hostTable
 	wr    *writer
 	m     *Metrics
+	// pull filters the responses of matched read routes.
+	pull *puller
+}
+
+// outState is one intercepted request's state, from request to response:
+// its upstream call (breaker, matched write) and, for a matched read, the
+// pull filter's call.
+type outState struct {
+	call *outCall
+	pull *pullCall
 }
 
 // hostTable maps "host" and "host:port" to a provider.
@@ -50,7 +60,7 @@ func (t hostTable) lookup(hostport string) *filters.Provider {
 // NewOutbound builds the forward proxy. nonProxy serves requests that are
 // not proxy requests (gateway mode on the same listener); nil answers 404.
 func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport, wr *writer, m *Metrics, log zerolog.Logger, nonProxy http.Handler) *Outbound {
-	o := &Outbound{gp: goproxy.NewProxyHttpServer(), hosts: newHostTable(e), wr: wr, m: m}
+	o := &Outbound{gp: goproxy.NewProxyHttpServer(), hosts: newHostTable(e), wr: wr, m: m, pull: newPuller(e, m, log, wr.maxBody)}
 	gp := o.gp
 	gp.Tr = tr
 	gp.Verbose = false
@@ -80,12 +90,17 @@ func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport,
 		if local != nil {
 			return req, local
 		}
-		ctx.UserData = oc
+		st := &outState{call: oc}
+		if oc.write == nil {
+			st.pull = o.pull.begin(req, p, req.URL.Host)
+		}
+		ctx.UserData = st
 		return req, nil
 	})
 	gp.OnResponse().DoFunc(func(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Response {
-		if oc, ok := ctx.UserData.(*outCall); ok {
-			wr.end(ctx.Req.Context(), oc, resp)
+		if st, ok := ctx.UserData.(*outState); ok {
+			wr.end(ctx.Req.Context(), st.call, resp)
+			o.pull.end(ctx.Req.Context(), st.pull, resp)
 		}
 		return resp
 	})

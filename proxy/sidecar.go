@@ -97,6 +97,7 @@ func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
 		nonProxy = s.Gateway
 	}
 	s.Outbound = NewOutbound(s.Engine, s.CA, tr, wr, s.Metrics, log, nonProxy)
+	s.reportPulls()
 	app, err := url.Parse(c.AppURL)
 	if err != nil {
 		return nil, fmt.Errorf("app_url: %w", err)

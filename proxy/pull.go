@@ -1,0 +1,217 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/loopguard/loopguard/filters"
+	"github.com/rs/zerolog"
+)
+
+// puller removes the echoes of our own writes from the responses of matched
+// read routes (delta polls, searches, SOQL queries) before the app sees
+// them. Each record of the response's list is decided by the same engine
+// as a webhook event; records proven to be ours leave the list, everything
+// else in the response stays as sent. The forward proxy and the gateway
+// each hold one. It is stateless: nothing a poll returns is recorded (a
+// poll does not mean the app applied what it read, and a stale snapshot
+// recorded as genuine would clear our pending writes).
+type puller struct {
+	engine  *filters.Engine
+	m       *Metrics
+	log     zerolog.Logger
+	maxBody int64
+	// ring keeps decisions for GET /decisions; nil until the sidecar wires
+	// it (decisions are still counted and logged).
+	ring *DecisionRing
+}
+
+// pullCall is a matched read in flight.
+type pullCall struct {
+	p       *filters.Provider // for Decide, which picks the account itself
+	ap      *filters.Provider // the account's compiled profile: routes, fields
+	route   *filters.WebhookRoute
+	params  filters.Params
+	account string
+	// identityOK: the app accepts an uncompressed answer.
+	identityOK bool
+}
+
+func newPuller(e *filters.Engine, m *Metrics, log zerolog.Logger, maxBody int64) *puller {
+	return &puller{engine: e, m: m, log: log, maxBody: maxBody}
+}
+
+// begin matches an outbound request (not a write) to p's read routes. For a
+// match it narrows Accept-Encoding to codings the filter can decode and
+// returns the call; otherwise nil, and the response streams untouched.
+func (pl *puller) begin(req *http.Request, p *filters.Provider, host string) *pullCall {
+	if !p.HasReads() {
+		return nil
+	}
+	r, ps, ok := p.MatchRead(req.Method, req.URL.Path)
+	account := p.AccountOf(host, req.URL, req.Header, &ps)
+	ap := p.ForAccount(account)
+	if ap != p {
+		r, ps, ok = ap.MatchRead(req.Method, req.URL.Path)
+	}
+	if !ok {
+		return nil
+	}
+	pc := &pullCall{p: p, ap: ap, route: r, params: ps, account: account}
+	pc.identityOK = narrowAcceptEncoding(req.Header)
+	return pc
+}
+
+// end filters a matched read's response in place. Only a 2xx JSON body of
+// known coding and bounded size is buffered; anything else passes
+// untouched, as does the body whenever no record is removed.
+func (pl *puller) end(ctx context.Context, pc *pullCall, resp *http.Response) {
+	if pc == nil || !filterable(resp) {
+		return
+	}
+	coding, ok := responseCoding(resp.Header)
+	if !ok {
+		pl.whole(pc, filters.ReasonEncoding, "content coding "+coding+" cannot be decoded; response passed untouched")
+		return
+	}
+	raw, ok := pl.readBody(resp)
+	if !ok {
+		pl.whole(pc, filters.ReasonOversize, "response over outbound.max_body_bytes passed untouched")
+		return
+	}
+	// The body is buffered: every path below sends raw or a rewrite.
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	body, err := decodeBody(coding, raw, pl.maxBody)
+	if errors.Is(err, errDecodedTooLarge) {
+		pl.whole(pc, filters.ReasonOversize, "decoded response over outbound.max_body_bytes passed untouched")
+		return
+	}
+	if err != nil {
+		pl.whole(pc, filters.ReasonMalformed, err.Error())
+		return
+	}
+	evs, err := pc.ap.ExtractRead(pc.route, &pc.params, pc.account, body, resp.Header, nil)
+	if err != nil {
+		pl.whole(pc, filters.ReasonMalformed, err.Error())
+		return
+	}
+	ds := make([]filters.Decision, len(evs))
+	keep := make([]bool, len(evs))
+	removed := 0
+	for i := range evs {
+		ds[i] = pl.engine.Decide(ctx, pc.p, &evs[i])
+		if keep[i] = ds[i].Action == filters.Forward; !keep[i] {
+			removed++
+		}
+	}
+	if removed == 0 {
+		pl.reportAll(ds)
+		return
+	}
+	out, coding, err := pl.rewrite(pc, body, evs, keep, coding)
+	if err != nil {
+		// Cannot rewrite: send everything rather than lose anything, and
+		// report the drops as what they became (would-be drops).
+		pl.log.Warn().Err(err).Str("provider", pc.p.Name).Msg("pull rewrite failed; response passed untouched")
+		pl.m.Doubts.WithLabelValues(pc.p.Name, "rewrite_failed").Inc()
+		pl.reportAll(forwardAll(ds))
+		return
+	}
+	pl.reportAll(ds)
+	setPullBody(resp, out, coding)
+	pl.log.Debug().Str("provider", pc.p.Name).Str("account", pc.account).Int("records", len(evs)).
+		Int("removed", removed).Msg("pull response filtered")
+}
+
+// rewrite removes the dropped records and encodes the result for the app:
+// uncompressed when it accepts that, else in the upstream's coding. It
+// returns the body and its coding.
+func (pl *puller) rewrite(pc *pullCall, body []byte, evs []filters.Event, keep []bool, coding string) ([]byte, string, error) {
+	nb, err := pc.ap.Rewrite(pc.route, body, evs, keep)
+	if err != nil {
+		return nil, "", err
+	}
+	if pc.identityOK {
+		coding = codingIdentity
+	}
+	out, err := encodeBody(coding, nb)
+	return out, coding, err
+}
+
+// filterable reports a response the filter may buffer: a 2xx with a body
+// (not a range or an empty answer) whose media type is JSON. An event
+// stream or any other type passes untouched.
+func filterable(resp *http.Response) bool {
+	if resp == nil || resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return false
+	}
+	switch resp.StatusCode {
+	case http.StatusNoContent, http.StatusResetContent, http.StatusPartialContent:
+		return false
+	}
+	ct := resp.Header.Get("Content-Type")
+	if ct == "" {
+		// Untyped: Extract decides whether it is JSON.
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// readBody buffers a response body up to maxBody. When it is larger (by
+// Content-Length or by reading) or fails, what was read is put back in
+// front of the rest and ok is false: the response streams on untouched.
+func (pl *puller) readBody(resp *http.Response) ([]byte, bool) {
+	if resp.ContentLength > pl.maxBody {
+		return nil, false
+	}
+	buf, err := io.ReadAll(io.LimitReader(resp.Body, pl.maxBody+1))
+	if err != nil || int64(len(buf)) > pl.maxBody {
+		resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
+		return nil, false
+	}
+	_ = resp.Body.Close()
+	return buf, true
+}
+
+// setPullBody installs a rewritten body with headers that describe it:
+// length, coding, no digest of the old bytes, and a weak ETag (the list is
+// semantically the API's, no longer byte for byte).
+func setPullBody(resp *http.Response, b []byte, coding string) {
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.TransferEncoding = nil
+	resp.Uncompressed = false
+	h := resp.Header
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	if coding == codingIdentity {
+		h.Del("Content-Encoding")
+	} else {
+		h.Set("Content-Encoding", coding)
+	}
+	for _, k := range []string{"Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
+		h.Del(k)
+	}
+	if et := h.Get("Etag"); et != "" && !strings.HasPrefix(et, "W/") {
+		h.Set("Etag", "W/"+et)
+	}
+}
+
+// whole reports a matched read response whose records were not evaluated.
+func (pl *puller) whole(pc *pullCall, r filters.Reason, detail string) {
+	d := pl.engine.WholePull(pc.p.Name, pc.account, r, detail)
+	pl.m.Doubts.WithLabelValues(pc.p.Name, d.ReasonS).Inc()
+	reportDecision(pl.m, pl.ring, pl.log, d)
+}
+
+func (pl *puller) reportAll(ds []filters.Decision) {
+	for _, d := range ds {
+		reportDecision(pl.m, pl.ring, pl.log, d)
+	}
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Targets of issue 9, checked at the end of the table.
+const (
+	targetInboundVsNginx  = 0.5
+	targetP99AddedMS      = 0.5
+	targetInboundCPUPer1k = 0.08
+	targetMITMVsDirect    = 0.6
+	targetConnectVsDirect = 0.9
+	targetLedgerMB        = 200
+	targetDecisionNs      = 2000
+	targetDecisionAllocs  = 4
+)
+
+// metric is one name=value line.
+type metric struct {
+	name  string
+	value float64
+}
+
+// ratio is a/b, NaN when either is not measured.
+func ratio(a, b float64) float64 {
+	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+// caseOf returns a case's result or an empty (NaN) one.
+func (r *report) caseOf(group, via string) *benchCase {
+	if c := find(r.cases, group, via); c != nil && c.skip == "" {
+		return c
+	}
+	return &benchCase{group: group, via: via, skip: "not run"}
+}
+
+// rps is the case's saturation throughput (NaN when skipped).
+func (c *benchCase) rps() float64 {
+	if c.skip != "" {
+		return math.NaN()
+	}
+	return c.res.rps()
+}
+
+// p99Added is the case's p99 minus its group's direct p99 in ms.
+func (r *report) p99Added(c *benchCase) float64 {
+	return c.res.latencyMS(0.99) - r.caseOf(c.group, viaDirect).res.latencyMS(0.99)
+}
+
+// metrics are the machine-readable results: per case, then the summary
+// names the issue requires (and a few more).
+func (r *report) metrics() []metric {
+	var ms []metric
+	add := func(name string, v float64) { ms = append(ms, metric{name, v}) }
+	for _, c := range r.cases {
+		add(c.name+"_rps", c.rps())
+		add(c.name+"_p50_ms", c.res.latencyMS(0.50))
+		add(c.name+"_p99_ms", c.res.latencyMS(0.99))
+		if c.procs != nil || (c.skip != "" && c.via != viaDirect) {
+			add(c.name+"_cpu_s_per_1k", per1k(c.res.rateCPU, c.res.rateReqs))
+			add(c.name+"_sat_cpu_s_per_1k", per1k(c.res.satCPU, c.res.satReqs))
+			add(c.name+"_rss_mb", nanIfZero(c.res.rssMB))
+		}
+		if c.loopguard {
+			add(c.name+"_allocs_per_req", c.allocsPerReq())
+		}
+		add(c.name+"_errors", float64(c.res.satErrs+c.res.rateErrs))
+	}
+	in, inD, inN := r.caseOf(groupInbound, viaLoopguard), r.caseOf(groupInbound, viaDirect), r.caseOf(groupInbound, viaNginx)
+	ba, baD, baN := r.caseOf(groupBatch, viaLoopguard), r.caseOf(groupBatch, viaDirect), r.caseOf(groupBatch, viaNginx)
+	outD := r.caseOf(groupOutbound, viaDirect)
+	mitm, conn, gw := r.caseOf(groupOutbound, viaMITM), r.caseOf(groupOutbound, viaConnect), r.caseOf(groupOutbound, viaGateway)
+	add("batch_rps_ratio_direct", ratio(ba.rps(), baD.rps()))
+	add("batch_rps_ratio_nginx", ratio(ba.rps(), baN.rps()))
+	add("batch_nginx_rps_ratio_direct", ratio(baN.rps(), baD.rps()))
+	add("batch_events_per_s", ba.rps()*batchEvents)
+	add("batch_p99_added_ms", r.p99Added(ba))
+	add("batch_cpu_s_per_1k", per1k(ba.res.rateCPU, ba.res.rateReqs))
+	add("batch_cpu_s_per_1k_events", per1k(ba.res.rateCPU, ba.res.rateReqs*batchEvents))
+	add("batch_echo_drop_fraction", ba.res.dropFraction())
+	add("inbound_sat_cpu_s_per_1k", per1k(in.res.satCPU, in.res.satReqs))
+	add("inbound_allocs_per_req", in.allocsPerReq())
+	add("inbound_echo_drop_fraction", in.res.dropFraction())
+	goRP := r.caseOf(groupInbound, viaGoRP)
+	add("go_rp_rps_ratio_direct", ratio(goRP.rps(), inD.rps()))
+	add("go_rp_rps_ratio_nginx", ratio(goRP.rps(), inN.rps()))
+	add("inbound_rps_ratio_go_rp", ratio(in.rps(), goRP.rps()))
+	add("go_rp_cpu_s_per_1k", per1k(goRP.res.rateCPU, goRP.res.rateReqs))
+	add("go_rp_sat_cpu_s_per_1k", per1k(goRP.res.satCPU, goRP.res.satReqs))
+	add("nginx_sat_cpu_s_per_1k", per1k(inN.res.satCPU, inN.res.satReqs))
+	add("nginx_p99_added_ms", r.p99Added(inN))
+	add("nginx_cpu_s_per_1k", per1k(inN.res.rateCPU, inN.res.rateReqs))
+	add("mitm_p99_added_ms", r.p99Added(mitm))
+	add("connect_p99_added_ms", r.p99Added(conn))
+	add("gateway_p99_added_ms", r.p99Added(gw))
+	add("mitm_cpu_s_per_1k", per1k(mitm.res.rateCPU, mitm.res.rateReqs))
+	add("connect_cpu_s_per_1k", per1k(conn.res.rateCPU, conn.res.rateReqs))
+	add("gateway_cpu_s_per_1k", per1k(gw.res.rateCPU, gw.res.rateReqs))
+	add("mitm_allocs_per_req", mitm.allocsPerReq())
+	add("gateway_allocs_per_req", gw.allocsPerReq())
+	add("loopguard_rss_mb", nanIfZero(r.loopguardRSS))
+	add("decision_allocs_per_event", r.decision.AllocsPerEvent)
+	add("decision_echo_fraction", r.decision.EchoFraction)
+	add("extract_ns_per_event", r.decision.ExtractNsPerEvent)
+	add("ledger_heap_mb_per_million", r.ledger.HeapMBPerM)
+	add("ledger_evictions", float64(r.ledger.Evictions))
+	add("errors_total", float64(r.errors()))
+	add("elapsed_s", r.elapsed.Seconds())
+	// The names issue 9 requires, last.
+	add("inbound_rps_ratio_direct", ratio(in.rps(), inD.rps()))
+	add("inbound_rps_ratio_nginx", ratio(in.rps(), inN.rps()))
+	add("nginx_rps_ratio_direct", ratio(inN.rps(), inD.rps()))
+	add("inbound_p99_added_ms", r.p99Added(in))
+	add("inbound_cpu_s_per_1k", per1k(in.res.rateCPU, in.res.rateReqs))
+	add("mitm_rps_ratio_direct", ratio(mitm.rps(), outD.rps()))
+	add("connect_rps_ratio_direct", ratio(conn.rps(), outD.rps()))
+	add("gateway_rps_ratio_direct", ratio(gw.rps(), outD.rps()))
+	add("decision_ns_per_event", r.decision.NsPerEvent)
+	add("ledger_rss_mb_per_million", r.ledger.RSSMBPerM)
+	return ms
+}
+
+// errors is the number of failed requests over every case.
+func (r *report) errors() int64 {
+	var n int64
+	for _, c := range r.cases {
+		n += c.res.satErrs + c.res.rateErrs
+	}
+	return n
+}
+
+func nanIfZero(v float64) float64 {
+	if v == 0 {
+		return math.NaN()
+	}
+	return v
+}
+
+// formatValue renders a machine-readable value (NaN for not measured).
+func formatValue(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "NaN"
+	}
+	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+// cell renders a table value with prec decimals ("-" for not measured).
+func cell(v float64, prec int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+// write prints the human table and then the name=value lines.
+func (r *report) write(w io.Writer) error {
+	var b strings.Builder
+	o := r.opts
+	m := r.machine
+	fmt.Fprintf(&b, "loopbench: %d cores (%s), %s, load average %s -> %s, %.0fs\n",
+		m.cores, m.cpu, m.goVersion, m.loadBefore, m.loadAfter, r.elapsed.Seconds())
+	fmt.Fprintf(&b, "rounds %d × (warm-up %s, saturation %s with %d keep-alive clients, fixed rate %s at %d req/s; batch %d/s)\n",
+		o.Rounds, o.Warmup, o.Saturation, o.Conns, o.Latency, o.Rate, o.BatchRate)
+	if len(o.SidecarEnv) > 0 && len(o.SidecarCmd) == 0 {
+		fmt.Fprintf(&b, "loopguard environment: %s\n", strings.Join(o.SidecarEnv, " "))
+	}
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "case\treq/s\t×direct\t×nginx\tp50 ms\tp99 ms\t+p99 ms\tCPU s/1k @rate\tCPU s/1k sat\tallocs/req\tRSS MB\terrors\t")
+	for _, c := range r.cases {
+		if c.skip != "" {
+			fmt.Fprintf(tw, "%s\tskipped\t\t\t\t\t\t\t\t\t\t\t\n", c.name)
+			continue
+		}
+		vsNginx := math.NaN()
+		if c.group != groupOutbound {
+			vsNginx = ratio(c.rps(), r.caseOf(c.group, viaNginx).rps())
+		}
+		cpuRate, cpuSat := math.NaN(), math.NaN()
+		if c.procs != nil {
+			cpuRate, cpuSat = per1k(c.res.rateCPU, c.res.rateReqs), per1k(c.res.satCPU, c.res.satReqs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", c.name, cell(c.rps(), 0),
+			cell(ratio(c.rps(), r.caseOf(c.group, viaDirect).rps()), 2), cell(vsNginx, 2),
+			cell(c.res.latencyMS(0.5), 3), cell(c.res.latencyMS(0.99), 3), cell(r.p99Added(c), 3),
+			cell(cpuRate, 3), cell(cpuSat, 3), cell(c.allocsPerReq(), 0), cell(nanIfZero(c.res.rssMB), 1),
+			c.res.satErrs+c.res.rateErrs)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	d, l := r.decision, r.ledger
+	fmt.Fprintf(&b, "\nin-process: decision %.0f ns/event, %.1f allocs/event (%.0f%% of the events echoes); batch extraction %.0f ns/event\n",
+		d.NsPerEvent, d.AllocsPerEvent, d.EchoFraction*100, d.ExtractNsPerEvent)
+	fmt.Fprintf(&b, "ledger: %d entries → %.1f MB RSS (%.1f MB live heap) per million, %.0f ns per RecordWrite, %d evictions\n",
+		l.Entries, l.RSSMBPerM, l.HeapMBPerM, l.FillNsPerWrite, l.Evictions)
+	r.writeTargets(&b)
+	for _, n := range r.notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	b.WriteString("\n")
+	for _, mt := range r.metrics() {
+		fmt.Fprintf(&b, "%s=%s\n", mt.name, formatValue(mt.value))
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// writeTargets checks the issue's targets.
+func (r *report) writeTargets(b *strings.Builder) {
+	get := map[string]float64{}
+	for _, mt := range r.metrics() {
+		get[mt.name] = mt.value
+	}
+	check := func(what string, v float64, ok bool, want string) {
+		verdict := "met"
+		switch {
+		case math.IsNaN(v):
+			verdict = "not measured"
+		case !ok:
+			verdict = "MISSED"
+		}
+		fmt.Fprintf(b, "  %-44s %10s  (target %s)  %s\n", what, cell(v, 3), want, verdict)
+	}
+	b.WriteString("targets:\n")
+	v := get["inbound_rps_ratio_nginx"]
+	check("inbound req/s vs nginx", v, v >= targetInboundVsNginx, fmt.Sprintf("≥ %.1f×", targetInboundVsNginx))
+	v = get["inbound_p99_added_ms"]
+	check("inbound p99 added at the fixed rate (ms)", v, v <= targetP99AddedMS, fmt.Sprintf("≤ %.1f", targetP99AddedMS))
+	v = get["inbound_cpu_s_per_1k"]
+	check("inbound CPU s per 1,000 at the fixed rate", v, v <= targetInboundCPUPer1k, fmt.Sprintf("≤ %.2f", targetInboundCPUPer1k))
+	v = get["mitm_rps_ratio_direct"]
+	check("MITM req/s vs direct HTTPS", v, v >= targetMITMVsDirect, fmt.Sprintf("≥ %.1f×", targetMITMVsDirect))
+	v = get["connect_rps_ratio_direct"]
+	check("CONNECT passthrough req/s vs direct", v, v >= targetConnectVsDirect, fmt.Sprintf("≥ %.1f×", targetConnectVsDirect))
+	v = get["ledger_rss_mb_per_million"]
+	check("ledger RSS per million entries (MB)", v, v <= targetLedgerMB, fmt.Sprintf("≤ %d", targetLedgerMB))
+	v = get["decision_ns_per_event"]
+	check("decision ns per event", v, v <= targetDecisionNs, fmt.Sprintf("≤ %d", targetDecisionNs))
+	v = get["decision_allocs_per_event"]
+	check("decision allocs per event", v, v <= targetDecisionAllocs, fmt.Sprintf("≤ %d", targetDecisionAllocs))
+}

@@ -3,6 +3,7 @@ package filters
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/loopguard/loopguard/configs"
@@ -18,6 +19,9 @@ type Engine struct {
 	now       func() time.Time
 	providers []*Provider
 	byName    map[string]*Provider
+	// lookups are reused per decision, so the ledger state's slices are
+	// decoded into memory that is already there.
+	lookups sync.Pool
 }
 
 // Options configure an Engine.
@@ -36,6 +40,7 @@ func New(providers []*configs.Provider, store ledger.Store, opts Options) (*Engi
 		opts.Now = time.Now
 	}
 	e := &Engine{agent: opts.Agent, observe: opts.Observe, store: store, now: opts.Now, byName: map[string]*Provider{}}
+	e.lookups.New = func() any { return new(lookup) }
 	for _, cp := range providers {
 		p, err := NewProvider(cp, opts.Agent, Deps{Store: store, Now: opts.Now})
 		if err != nil {
@@ -81,7 +86,9 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 	if ev.Skinny() {
 		d.Reason = ReasonSkinny
 	}
-	lk := lookup{store: e.store, key: ev.Key()}
+	lk := e.lookups.Get().(*lookup)
+	defer e.lookups.Put(lk)
+	lk.reset(e.store, ev.Key())
 	pull := ev.Source == SourcePull
 	// overruled is a pull's echo evidence that did not cover the record,
 	// by the layer overruledBy.
@@ -91,9 +98,9 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 		if pull && !appliesToPull(l.Name()) {
 			continue
 		}
-		v := l.Check(ctx, ev, &lk)
+		v := l.Check(ctx, ev, lk)
 		if pull {
-			if v = pullVerdict(ctx, v, ev, &lk); v.Reason == ReasonUnaccounted && overruledBy == "" {
+			if v = pullVerdict(ctx, v, ev, lk); v.Reason == ReasonUnaccounted && overruledBy == "" {
 				overruled, overruledBy = v, l.Name()
 				continue
 			}
@@ -155,7 +162,7 @@ func (e *Engine) Accepted(ctx context.Context, p *Provider, evs []Event, ds []De
 			continue
 		}
 		if ev.ID != "" {
-			if err := e.store.MarkEvent(ctx, DedupKey(p.Name, ev.ID)); err != nil && firstErr == nil {
+			if err := e.store.MarkEvent(ctx, ev.dedupKey()); err != nil && firstErr == nil {
 				firstErr = err
 			}
 		}

@@ -48,6 +48,16 @@ type Event struct {
 	Verified bool
 
 	route *WebhookRoute
+	dedup string // DedupKey(Provider, ID), built once on first use
+}
+
+// dedupKey is the event's dedup store key, built once (dedup layer, then
+// Accepted).
+func (e *Event) dedupKey() string {
+	if e.dedup == "" {
+		e.dedup = DedupKey(e.Provider, e.ID)
+	}
+	return e.dedup
 }
 
 // Skinny reports an event that carries no values, no actor and no marker.

@@ -29,11 +29,18 @@ type layerCtor func(p *Provider, d Deps) (Layer, error)
 
 // layerCtors maps layer names to constructors: the chain is data.
 var layerCtors = map[string]layerCtor{
-	"dedup":       func(p *Provider, d Deps) (Layer, error) { return &dedupLayer{store: d.Store, provider: p.Name}, nil },
-	"actor":       func(p *Provider, d Deps) (Layer, error) { return &actorLayer{users: p.users}, nil },
-	"marker":      func(p *Provider, d Deps) (Layer, error) { return markerLayer{}, nil },
-	"sentinel":    func(p *Provider, d Deps) (Layer, error) { return &sentinelLayer{agent: p.agent}, nil },
-	"fingerprint": func(p *Provider, d Deps) (Layer, error) { return fingerprintLayer{}, nil },
+	"dedup":    func(p *Provider, d Deps) (Layer, error) { return &dedupLayer{store: d.Store, provider: p.Name}, nil },
+	"actor":    func(p *Provider, d Deps) (Layer, error) { return &actorLayer{users: p.users}, nil },
+	"marker":   func(p *Provider, d Deps) (Layer, error) { return markerLayer{}, nil },
+	"sentinel": func(p *Provider, d Deps) (Layer, error) { return &sentinelLayer{agent: p.agent}, nil },
+	"fingerprint": func(p *Provider, d Deps) (Layer, error) {
+		// The per-field explanations are built once, not per event.
+		l := fingerprintLayer{newValue: map[string]string{}}
+		for _, f := range p.Profile.TrackedFields {
+			l.newValue[f] = "field " + f + " has a new value"
+		}
+		return l, nil
+	},
 	"skinny": func(p *Provider, d Deps) (Layer, error) {
 		return &skinnyLayer{window: p.Profile.SkinnyWindow.D(), now: d.Now}, nil
 	},
@@ -77,7 +84,7 @@ func (l *dedupLayer) Check(ctx context.Context, ev *Event, _ *lookup) Verdict {
 	if ev.ID == "" {
 		return abstain(ReasonNone, "no event id")
 	}
-	seen, err := l.store.EventSeen(ctx, DedupKey(l.provider, ev.ID))
+	seen, err := l.store.EventSeen(ctx, ev.dedupKey())
 	if err != nil {
 		return abstain(ReasonStoreError, err.Error())
 	}
@@ -195,11 +202,13 @@ func (l *sentinelLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdic
 
 // fingerprintLayer compares each tracked value with our pending writes and
 // the last genuine state, field by field.
-type fingerprintLayer struct{}
+type fingerprintLayer struct {
+	newValue map[string]string // field → "field X has a new value"
+}
 
 func (fingerprintLayer) Name() string { return "fingerprint" }
 
-func (fingerprintLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdict {
+func (l fingerprintLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdict {
 	if len(ev.Fields) == 0 {
 		return abstain(ReasonNone, "no tracked values")
 	}
@@ -219,11 +228,15 @@ func (fingerprintLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdic
 		case ok && fs.HasSeen && fs.Seen == f.Hash:
 			seen++
 		default:
-			return pass(ReasonNewValue, "field "+f.Name+" has a new value")
+			detail, ok := l.newValue[f.Name]
+			if !ok {
+				detail = "field " + f.Name + " has a new value"
+			}
+			return pass(ReasonNewValue, detail)
 		}
 	}
 	if ours > 0 {
-		return echo(ReasonPendingWrite, fmt.Sprintf("%d field(s) equal our pending write", ours))
+		return echo(ReasonPendingWrite, "every tracked value equals our pending write or the last genuine state")
 	}
 	return echo(ReasonLastGenuine, "no net change since the last genuine state")
 }
@@ -268,6 +281,11 @@ type lookup struct {
 	loaded bool
 	known  bool
 	err    error
+}
+
+// reset prepares a pooled lookup for one event, keeping st's slices.
+func (l *lookup) reset(store ledger.Store, key ledger.Key) {
+	l.store, l.key, l.loaded, l.known, l.err = store, key, false, false, nil
 }
 
 func (l *lookup) state(ctx context.Context) (*ledger.State, bool, error) {

@@ -57,7 +57,8 @@ func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, m *Metrics,
 	// Longest prefix first.
 	sort.Slice(g.routes, func(i, j int) bool { return len(g.routes[i].prefix) > len(g.routes[j].prefix) })
 	g.rp = &httputil.ReverseProxy{
-		Transport: tr,
+		Transport:  tr,
+		BufferPool: newBufferPool(),
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// ServeHTTP already set the API path (base path + the path
 			// after the prefix) and tagged the request.

@@ -89,7 +89,10 @@ func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog
 		},
 		ModifyResponse: in.modifyResponse,
 		ErrorHandler:   in.errorHandler,
-		FlushInterval:  -1,
+		// 0: no periodic flushing of small webhook answers; ReverseProxy
+		// still flushes at once for streamed (unknown-length) responses.
+		FlushInterval: 0,
+		BufferPool:    newBufferPool(),
 	}
 	return in, nil
 }

@@ -37,7 +37,11 @@ func encodeState(dst []byte, st *State) []byte {
 	return dst
 }
 
-func decodeState(b []byte, st *State) error {
+func decodeState(b []byte, st *State) error { return decodeStateNames(b, st, nil) }
+
+// decodeStateNames decodes b into st, taking field names from names (nil:
+// allocate them).
+func decodeStateNames(b []byte, st *State, names *nameTable) error {
 	if len(b) < 25 || b[0] != codecVersion {
 		return errCorrupt
 	}
@@ -62,7 +66,7 @@ func decodeState(b []byte, st *State) error {
 			f = fields[:len(fields)+1][len(fields)]
 		}
 		if f.Name != string(b[:l]) { // a reused State usually holds the same names
-			f.Name = string(b[:l])
+			f.Name = names.intern(b[:l])
 		}
 		b = b[l:]
 		f.HasSeen = b[0]&1 == 1

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -47,7 +46,8 @@ const (
 type Memory struct {
 	opts      Options
 	records   *bigcache.BigCache
-	events    *bigcache.BigCache
+	events    *dedupSet
+	names     *nameTable
 	seed      maphash.Seed
 	locks     [lockStripes]sync.Mutex
 	evictions atomic.Uint64
@@ -97,9 +97,8 @@ func NewMemory(opts Options) (*Memory, error) {
 	if m.records, err = newCache(max(opts.WriteTTL, opts.SeenTTL)); err != nil {
 		return nil, fmt.Errorf("ledger: create record cache: %w", err)
 	}
-	if m.events, err = newCache(opts.DedupWindow); err != nil {
-		return nil, fmt.Errorf("ledger: create event cache: %w", err)
-	}
+	m.events = newDedupSet(opts.MaxSizeMB)
+	m.names = newNameTable()
 	return m, nil
 }
 
@@ -118,7 +117,7 @@ func (m *Memory) load(key string, st *State, now time.Time) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("ledger: get %s: %w", strings.Clone(key), err)
 	}
-	if err := decodeState(b, st); err != nil {
+	if err := decodeStateNames(b, st, m.names); err != nil {
 		return false, fmt.Errorf("ledger: decode %s: %w", strings.Clone(key), err)
 	}
 	m.prune(st, now)
@@ -228,36 +227,22 @@ func (m *Memory) Get(_ context.Context, k Key, st *State) (bool, error) {
 
 // EventSeen implements Store.
 func (m *Memory) EventSeen(_ context.Context, id string) (bool, error) {
-	b, err := m.events.Get(id)
-	if errors.Is(err, bigcache.ErrEntryNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("ledger: get event: %w", err)
-	}
-	if len(b) != 8 {
-		return false, nil
-	}
-	exp := int64(binary.LittleEndian.Uint64(b))
-	return m.opts.Now().UnixNano() < exp, nil
+	return m.events.seen(id, m.opts.Now()), nil
 }
 
 // MarkEvent implements Store.
 func (m *Memory) MarkEvent(_ context.Context, id string) error {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(m.opts.Now().Add(m.opts.DedupWindow).UnixNano()))
-	if err := m.events.Set(id, b[:]); err != nil {
-		return fmt.Errorf("ledger: mark event: %w", err)
-	}
+	now := m.opts.Now()
+	m.events.mark(id, now, now.Add(m.opts.DedupWindow))
 	return nil
 }
 
 // Stats implements Store.
 func (m *Memory) Stats() Stats {
-	return Stats{Entries: m.records.Len(), Evictions: m.evictions.Load(), Events: m.events.Len()}
+	return Stats{Entries: m.records.Len(), Evictions: m.evictions.Load() + m.events.evicted.Load(), Events: m.events.len()}
 }
 
 // Close implements Store.
 func (m *Memory) Close() error {
-	return errors.Join(m.records.Close(), m.events.Close())
+	return m.records.Close()
 }

@@ -87,8 +87,17 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 		d.Reason = ReasonSkinny
 	}
 	lk := e.lookups.Get().(*lookup)
-	defer e.lookups.Put(lk)
 	lk.reset(e.store, ev.Key())
+	if pre := ev.pre; pre != nil && pre.state != nil {
+		// Borrow the batch's state (layers only read it); the pooled
+		// lookup must not keep its slices, or a later decode would write
+		// into them.
+		lk.loaded, lk.known, lk.err = true, pre.known, pre.err
+		lk.st = *pre.state
+		defer func() { lk.st = ledger.State{}; e.lookups.Put(lk) }()
+	} else {
+		defer e.lookups.Put(lk)
+	}
 	pull := ev.Source == SourcePull
 	// overruled is a pull's echo evidence that did not cover the record,
 	// by the layer overruledBy.

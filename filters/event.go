@@ -49,6 +49,7 @@ type Event struct {
 
 	route *WebhookRoute
 	dedup string // DedupKey(Provider, ID), built once on first use
+	pre   *prefetched
 }
 
 // dedupKey is the event's dedup store key, built once (dedup layer, then

@@ -84,6 +84,15 @@ func (l *dedupLayer) Check(ctx context.Context, ev *Event, _ *lookup) Verdict {
 	if ev.ID == "" {
 		return abstain(ReasonNone, "no event id")
 	}
+	if ev.pre != nil && ev.pre.seenErr != nil {
+		return abstain(ReasonStoreError, ev.pre.seenErr.Error())
+	}
+	if ev.pre != nil && ev.pre.seenKnown {
+		if ev.pre.seen {
+			return echo(ReasonRedelivery, "event id already delivered")
+		}
+		return pass(ReasonNone, "")
+	}
 	seen, err := l.store.EventSeen(ctx, ev.dedupKey())
 	if err != nil {
 		return abstain(ReasonStoreError, err.Error())

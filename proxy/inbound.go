@@ -158,6 +158,9 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var holdInfo hold
 	kept := 0
 	observing := in.observe || p.Observe()
+	if verified {
+		in.engine.Prefetch(r.Context(), events) // one store round trip per layer for the batch
+	}
 	for i := range events {
 		events[i].Verified = verified && ip.scheme != nil
 		if !verified {

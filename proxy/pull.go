@@ -104,6 +104,7 @@ func (pl *puller) end(ctx context.Context, pc *pullCall, resp *http.Response) {
 	ds := make([]filters.Decision, len(evs))
 	keep := make([]bool, len(evs))
 	removed := 0
+	pl.engine.Prefetch(ctx, evs) // one store round trip per layer for the page
 	for i := range evs {
 		ds[i] = pl.engine.Decide(ctx, pc.p, &evs[i])
 		if keep[i] = ds[i].Action == filters.Forward; !keep[i] {

@@ -154,7 +154,7 @@ var errStoreDown = errors.New("state store unreachable (health check)")
 
 // fastFail is the ledger as the engine sees it with a shared store.
 type fastFail struct {
-	ledger.Store
+	*redisstore.Store
 	up *atomic.Bool
 }
 
@@ -191,4 +191,20 @@ func (f fastFail) MarkEvent(ctx context.Context, id string) error {
 		return errStoreDown
 	}
 	return f.Store.MarkEvent(ctx, id)
+}
+
+// GetMany passes a batch read through (filters.BatchStore).
+func (f fastFail) GetMany(ctx context.Context, keys []ledger.Key, sts []ledger.State) ([]bool, error) {
+	if !f.up.Load() {
+		return nil, errStoreDown
+	}
+	return f.Store.GetMany(ctx, keys, sts)
+}
+
+// EventsSeen passes a batch dedup check through (filters.BatchStore).
+func (f fastFail) EventsSeen(ctx context.Context, ids []string) ([]bool, error) {
+	if !f.up.Load() {
+		return nil, errStoreDown
+	}
+	return f.Store.EventsSeen(ctx, ids)
 }

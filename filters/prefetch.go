@@ -84,3 +84,7 @@ func (e *Engine) Prefetch(ctx context.Context, evs []Event) {
 		p.known = oks[j]
 	}
 }
+
+// ClearPrefetch forgets what Prefetch loaded for the event (to decide it
+// again later, e.g. in a benchmark).
+func (e *Event) ClearPrefetch() { e.pre = nil }

@@ -27,6 +27,9 @@ const (
 // decisionResult is the in-process cost of the filter chain.
 type decisionResult struct {
 	NsPerEvent, AllocsPerEvent float64
+	// BatchNsPerEvent is deciding 100 events of one delivery (Prefetch,
+	// then Decide each), per event.
+	BatchNsPerEvent float64
 	// ExtractNsPerEvent is splitting the 100-event batch, per event.
 	ExtractNsPerEvent float64
 	// EchoFraction is the share of benchmark events the chain drops
@@ -39,16 +42,22 @@ type decisionResult struct {
 // forward proxy does, then single-event deliveries of the inbound workload
 // (10% echoes) extracted and decided one per operation.
 func benchDecision(l *configs.Loaded, o Options) (decisionResult, error) {
-	var res decisionResult
 	c := l.Config
 	store, err := ledger.NewMemory(ledger.Options{
 		WriteTTL: c.Ledger.WriteTTL.D(), SeenTTL: c.Ledger.SeenTTL.D(), DedupWindow: c.Inbound.DedupWindow.D(),
 		MaxSizeMB: c.Ledger.MaxSizeMB, Shards: c.Ledger.Shards,
 	})
 	if err != nil {
-		return res, fmt.Errorf("decision benchmark: %w", err)
+		return decisionResult{}, fmt.Errorf("decision benchmark: %w", err)
 	}
 	defer store.Close()
+	return benchDecisionOn(l, o, store, o.WarmRecords)
+}
+
+// benchDecisionOn runs the decision benchmark on a given ledger.
+func benchDecisionOn(l *configs.Loaded, o Options, store ledger.Store, warm int) (decisionResult, error) {
+	var res decisionResult
+	c := l.Config
 	eng, err := filters.New(l.Providers, store, filters.Options{Agent: c.Agent})
 	if err != nil {
 		return res, fmt.Errorf("decision benchmark: engine: %w", err)
@@ -57,7 +66,7 @@ func benchDecision(l *configs.Loaded, o Options) (decisionResult, error) {
 	if !ok {
 		return res, fmt.Errorf("decision benchmark: no provider %q", benchProvider)
 	}
-	sentinels, err := warmEngine(eng, p, o.WarmRecords)
+	sentinels, err := warmEngine(eng, p, warm)
 	if err != nil {
 		return res, err
 	}
@@ -93,6 +102,25 @@ func benchDecision(l *configs.Loaded, o Options) (decisionResult, error) {
 	})
 	res.NsPerEvent = float64(br.T.Nanoseconds()) / float64(max(br.N, 1))
 	res.AllocsPerEvent = float64(br.MemAllocs) / float64(max(br.N, 1))
+	// Batched as the inbound proxy decides a delivery: Prefetch (one round
+	// trip per layer with a batching store) then Decide per event.
+	withBenchTime(o.BenchTime, func() {
+		br = testing.Benchmark(func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				part := evs[i%(len(evs)/batchEvents)*batchEvents:][:batchEvents]
+				for j := range part {
+					part[j].ClearPrefetch()
+				}
+				eng.Prefetch(ctx, part)
+				for j := range part {
+					eng.Decide(ctx, p, &part[j])
+				}
+				i++
+			}
+		})
+	})
+	res.BatchNsPerEvent = float64(br.T.Nanoseconds()) / float64(max(br.N, 1)*batchEvents)
 	batchRoute, ok := p.MatchWebhook(http.MethodPost, batchPath)
 	if !ok {
 		return res, fmt.Errorf("decision benchmark: no webhook route %s", batchPath)

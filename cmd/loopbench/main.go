@@ -120,6 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (o Options, out string, err err
 	fs.IntVar(&o.LedgerEntries, "ledger-entries", o.LedgerEntries, "entries for the ledger memory measurement")
 	fs.StringVar(&o.LoopguardBin, "loopguard", "", "prebuilt loopguard binary (default: go build ./cmd/loopguard)")
 	fs.StringVar(&o.Nginx, "nginx", o.Nginx, "nginx binary (nginx cases are skipped when absent)")
+	fs.StringVar(&o.RedisURL, "redis", o.RedisURL, "Redis URL for the Redis decision benchmark (empty: start a redis-server when installed; off: skip)")
 	fs.BoolVar(&o.KeepDir, "keep", false, "keep the run directory (configs, logs)")
 	fs.Func("sidecar-env", "KEY=VALUE added to loopguard's environment (repeatable), e.g. GOMAXPROCS=1", func(v string) error {
 		if !strings.Contains(v, "=") {

@@ -66,6 +66,9 @@ type Options struct {
 	SidecarEnv []string
 	// Nginx is the nginx binary; when absent the nginx cases are skipped.
 	Nginx string
+	// RedisURL is the Redis for the Redis decision benchmark; empty starts
+	// a redis-server when installed ("off" skips it).
+	RedisURL string
 	// Only, when set, runs only the cases whose names contain one of these
 	// substrings (the others are reported as skipped).
 	Only []string

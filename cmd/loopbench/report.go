@@ -111,6 +111,14 @@ func (r *report) metrics() []metric {
 	add("decision_allocs_per_event", r.decision.AllocsPerEvent)
 	add("decision_echo_fraction", r.decision.EchoFraction)
 	add("extract_ns_per_event", r.decision.ExtractNsPerEvent)
+	add("decision_batch_ns_per_event", r.decision.BatchNsPerEvent)
+	if r.redisSkipped == "" {
+		add("decision_redis_ns_per_event", r.redisDecision.NsPerEvent)
+		add("decision_redis_batch_ns_per_event", r.redisDecision.BatchNsPerEvent)
+	} else {
+		add("decision_redis_ns_per_event", math.NaN())
+		add("decision_redis_batch_ns_per_event", math.NaN())
+	}
 	add("ledger_heap_mb_per_million", r.ledger.HeapMBPerM)
 	add("ledger_evictions", float64(r.ledger.Evictions))
 	add("errors_total", float64(r.errors()))
@@ -201,6 +209,13 @@ func (r *report) write(w io.Writer) error {
 	d, l := r.decision, r.ledger
 	fmt.Fprintf(&b, "\nin-process: decision %.0f ns/event, %.1f allocs/event (%.0f%% of the events echoes); batch extraction %.0f ns/event\n",
 		d.NsPerEvent, d.AllocsPerEvent, d.EchoFraction*100, d.ExtractNsPerEvent)
+	if r.redisSkipped == "" {
+		rd := r.redisDecision
+		fmt.Fprintf(&b, "in-process on the Redis ledger (loopback): decision %.0f ns/event one by one, %.0f ns/event in a 100-event delivery (bigcache: %.0f)\n",
+			rd.NsPerEvent, rd.BatchNsPerEvent, d.BatchNsPerEvent)
+	} else {
+		fmt.Fprintf(&b, "Redis decision benchmark skipped: %s\n", r.redisSkipped)
+	}
 	fmt.Fprintf(&b, "ledger: %d entries → %.1f MB RSS (%.1f MB live heap) per million, %.0f ns per RecordWrite, %d evictions\n",
 		l.Entries, l.RSSMBPerM, l.HeapMBPerM, l.FillNsPerWrite, l.Evictions)
 	r.writeTargets(&b)

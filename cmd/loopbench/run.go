@@ -23,6 +23,10 @@ type report struct {
 	cases    []*benchCase
 	ledger   ledgerResult
 	decision decisionResult
+	// redisDecision is the decision benchmark on the Redis ledger;
+	// redisSkipped says why it did not run.
+	redisDecision decisionResult
+	redisSkipped  string
 	// scrapeMallocs is what one /metrics scrape allocates in loopguard
 	// (subtracted from the per-request allocations).
 	scrapeMallocs float64
@@ -143,6 +147,16 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 	p.printf("decision benchmark (in-process, after the load phases)")
 	if rep.decision, err = benchDecision(loaded, o); err != nil {
 		return nil, err
+	}
+	if o.RedisURL != "off" {
+		p.printf("decision benchmark on the Redis ledger (loopback)")
+		var skip string
+		if rep.redisDecision, skip, err = benchDecisionRedis(loaded, o, o.RedisURL); err != nil {
+			return nil, err
+		}
+		rep.redisSkipped = skip
+	} else {
+		rep.redisSkipped = "--redis off"
 	}
 	for _, c := range rep.cases {
 		if c.res.firstErr != "" {

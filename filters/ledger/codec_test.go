@@ -73,8 +73,8 @@ func TestCodecRoundTrip(t *testing.T) {
 func TestCodecCorrupt(t *testing.T) {
 	valid := encodeState(nil, &State{LastWrite: time.Unix(100, 0), Fields: []FieldState{{Name: "name", Pending: []uint64{1, 2}}}})
 	header := func(extra ...byte) []byte {
-		b := make([]byte, 25)
-		b[0] = codecVersion
+		b := []byte{codecVersion, hasLastWrite}
+		b = append(b, make([]byte, 8)...)
 		return append(b, extra...)
 	}
 	withUvarint := func(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
@@ -84,8 +84,9 @@ func TestCodecCorrupt(t *testing.T) {
 	}{
 		{"nil", nil},
 		{"empty", []byte{}},
-		{"wrong version", append([]byte{2}, valid[1:]...)},
-		{"header truncated", valid[:24]},
+		{"wrong version", append([]byte{1}, valid[1:]...)},
+		{"unknown header flag", append([]byte{codecVersion, 0x80}, valid[2:]...)},
+		{"header truncated", valid[:9]},
 		{"no field count", header()},
 		{"bad field count varint", header(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
 		{"absurd field count", withUvarint(header(), 1<<20)},
@@ -93,11 +94,13 @@ func TestCodecCorrupt(t *testing.T) {
 		{"name length beyond the entry", append(withUvarint(withUvarint(header(), 1), 100), make([]byte, 20)...)},
 		{"name length that overflows", append(withUvarint(withUvarint(header(), 1), ^uint64(0)), make([]byte, 40)...)},
 		{"name length that overflows by less", append(withUvarint(withUvarint(header(), 1), ^uint64(0)-5), make([]byte, 40)...)},
-		{"too many pending", append(withUvarint(withUvarint(header(), 1), 1), append([]byte("a"), append(make([]byte, 9), MaxPending+1)...)...)},
+		{"too many pending", append(withUvarint(withUvarint(header(), 1), 1), append([]byte("a"), byte((MaxPending+1)<<1))...)},
+		{"unknown field flag", append(withUvarint(withUvarint(header(), 1), 1), append([]byte("a"), 0x20)...)},
+		{"seen truncated", append(withUvarint(withUvarint(header(), 1), 1), append([]byte("a"), 1, 0, 0)...)},
 		{"pending truncated", valid[:len(valid)-1]},
 		{"second field missing", func() []byte {
 			b := encodeState(nil, &State{Fields: []FieldState{{Name: "a"}, {Name: "b"}}})
-			return b[:len(b)-11]
+			return b[:len(b)-3]
 		}()},
 	}
 	for _, c := range cases {

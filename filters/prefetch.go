@@ -18,7 +18,7 @@ type BatchStore interface {
 type prefetched struct {
 	seenKnown bool // dedup answer loaded
 	seen      bool
-	seenErr   error // the batch dedup read failed: the dedup layer abstains
+	seenErr   error         // the batch dedup read failed: the dedup layer abstains
 	state     *ledger.State // nil: not loaded
 	known     bool
 	err       error // the batch read failed: layers abstain as for Get

@@ -49,6 +49,9 @@ type Metrics struct {
 	Replayed *prometheus.CounterVec
 	// Quarantines counts records quarantined by the loop detector.
 	Quarantines *prometheus.CounterVec
+	// PullResponses counts matched read responses by outcome (filtered,
+	// unchanged, rewrite_failed, untouched_<reason>).
+	PullResponses *prometheus.CounterVec
 }
 
 // NewMetrics builds the registry and registers every metric, plus ledger
@@ -98,7 +101,10 @@ func NewMetrics(store ledger.Store) *Metrics {
 	m.Quarantines = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "loopguard_quarantines_total", Help: "Records quarantined by the loop detector.",
 	}, []string{"provider"})
-	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines)
+	m.PullResponses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "loopguard_pull_responses_total", Help: "Matched read (poll) responses by outcome.",
+	}, []string{"provider", "outcome"})
+	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines, m.PullResponses)
 	r.MustRegister(m.Decisions, m.Deliveries, m.Outbound, m.Untagged, m.WritesRecorded, m.RedundantWrites, m.Doubts, m.SignatureFailures)
 	if store != nil {
 		r.MustRegister(

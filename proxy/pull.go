@@ -113,6 +113,7 @@ func (pl *puller) end(ctx context.Context, pc *pullCall, resp *http.Response) {
 	}
 	if removed == 0 {
 		pl.reportAll(ds)
+		pl.m.PullResponses.WithLabelValues(pc.p.Name, "unchanged").Inc()
 		return
 	}
 	out, coding, err := pl.rewrite(pc, body, evs, keep, coding)
@@ -121,10 +122,12 @@ func (pl *puller) end(ctx context.Context, pc *pullCall, resp *http.Response) {
 		// report the drops as what they became (would-be drops).
 		pl.log.Warn().Err(err).Str("provider", pc.p.Name).Msg("pull rewrite failed; response passed untouched")
 		pl.m.Doubts.WithLabelValues(pc.p.Name, "rewrite_failed").Inc()
+		pl.m.PullResponses.WithLabelValues(pc.p.Name, "rewrite_failed").Inc()
 		pl.reportAll(forwardAll(ds))
 		return
 	}
 	pl.reportAll(ds)
+	pl.m.PullResponses.WithLabelValues(pc.p.Name, "filtered").Inc()
 	setPullBody(resp, out, coding)
 	pl.log.Debug().Str("provider", pc.p.Name).Str("account", pc.account).Int("records", len(evs)).
 		Int("removed", removed).Msg("pull response filtered")
@@ -208,6 +211,7 @@ func setPullBody(resp *http.Response, b []byte, coding string) {
 func (pl *puller) whole(pc *pullCall, r filters.Reason, detail string) {
 	d := pl.engine.WholePull(pc.p.Name, pc.account, r, detail)
 	pl.m.Doubts.WithLabelValues(pc.p.Name, d.ReasonS).Inc()
+	pl.m.PullResponses.WithLabelValues(pc.p.Name, "untouched_"+d.ReasonS).Inc()
 	reportDecision(pl.m, pl.ring, pl.log, d)
 }
 

@@ -169,6 +169,9 @@ func TestPullRemovesOwnWrites(t *testing.T) {
 			if n := testutil.ToFloat64(m.WithLabelValues("crm", "pull", "fingerprint", "new_value", "forward")); n != 2 {
 				t.Errorf("pull forwards = %v, want 2", n)
 			}
+			if n := testutil.ToFloat64(e.s.Metrics.PullResponses.WithLabelValues("crm", "filtered")); n != 2 {
+				t.Errorf("filtered pull responses = %v, want 2 (two pages)", n)
+			}
 			ds := pullDecisions(t, e.s, "crm")
 			for _, id := range []string{"c1", "c2", "c4"} {
 				if d := ds[id]; d == nil || d["action"] != "drop" || d["layer"] != "sentinel" || d["object"] != "contacts" {

@@ -160,6 +160,11 @@ func (e *Engine) Whole(provider string, a Action, layer string, r Reason, detail
 func (e *Engine) Accepted(ctx context.Context, p *Provider, evs []Event, ds []Decision) error {
 	var firstErr error
 	at := e.now()
+	bw, batch := e.store.(BatchWriter)
+	batch = batch && len(evs) > 1
+	var ids []string
+	var keys []ledger.Key
+	var fields [][]ledger.Field
 	for i := range evs {
 		if ds[i].Action != Forward {
 			continue
@@ -171,15 +176,30 @@ func (e *Engine) Accepted(ctx context.Context, p *Provider, evs []Event, ds []De
 			continue
 		}
 		if ev.ID != "" {
-			if err := e.store.MarkEvent(ctx, ev.dedupKey()); err != nil && firstErr == nil {
+			if batch {
+				ids = append(ids, ev.dedupKey())
+			} else if err := e.store.MarkEvent(ctx, ev.dedupKey()); err != nil && firstErr == nil {
 				firstErr = err
 			}
 		}
 		if ds[i].Observed || ev.Record == "" || len(ev.Fields) == 0 {
 			continue
 		}
-		if err := e.store.RecordSeen(ctx, ev.Key(), ev.Fields, at); err != nil && firstErr == nil {
+		if batch {
+			keys, fields = append(keys, ev.Key()), append(fields, ev.Fields)
+		} else if err := e.store.RecordSeen(ctx, ev.Key(), ev.Fields, at); err != nil && firstErr == nil {
 			firstErr = err
+		}
+	}
+	if batch {
+		// One round trip per kind for the whole delivery.
+		if len(ids) > 0 {
+			firstErr = bw.MarkEvents(ctx, ids)
+		}
+		if len(keys) > 0 {
+			if err := bw.RecordSeenMany(ctx, keys, fields, at); err != nil && firstErr == nil {
+				firstErr = err
+			}
 		}
 	}
 	return firstErr

@@ -2,6 +2,7 @@ package filters
 
 import (
 	"context"
+	"time"
 
 	"github.com/loopguard/loopguard/filters/ledger"
 )
@@ -88,3 +89,10 @@ func (e *Engine) Prefetch(ctx context.Context, evs []Event) {
 // ClearPrefetch forgets what Prefetch loaded for the event (to decide it
 // again later, e.g. in a benchmark).
 func (e *Event) ClearPrefetch() { e.pre = nil }
+
+// BatchWriter is a ledger that records a delivery's acceptance in one round
+// trip per kind (the Redis store).
+type BatchWriter interface {
+	RecordSeenMany(ctx context.Context, keys []ledger.Key, fields [][]ledger.Field, at time.Time) error
+	MarkEvents(ctx context.Context, ids []string) error
+}

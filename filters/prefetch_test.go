@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/loopguard/loopguard/filters/ledger"
 )
@@ -15,7 +16,38 @@ import (
 type batchStore struct {
 	*ledger.Memory
 	gets, seens, batches atomic.Int64
+	singleWrites         atomic.Int64
 	fail                 bool
+}
+
+func (b *batchStore) RecordSeen(ctx context.Context, k ledger.Key, fields []ledger.Field, at time.Time) error {
+	b.singleWrites.Add(1)
+	return b.Memory.RecordSeen(ctx, k, fields, at)
+}
+
+func (b *batchStore) MarkEvent(ctx context.Context, id string) error {
+	b.singleWrites.Add(1)
+	return b.Memory.MarkEvent(ctx, id)
+}
+
+func (b *batchStore) RecordSeenMany(ctx context.Context, keys []ledger.Key, fields [][]ledger.Field, at time.Time) error {
+	b.batches.Add(1)
+	for i, k := range keys {
+		if err := b.Memory.RecordSeen(ctx, k, fields[i], at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *batchStore) MarkEvents(ctx context.Context, ids []string) error {
+	b.batches.Add(1)
+	for _, id := range ids {
+		if err := b.Memory.MarkEvent(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *batchStore) Get(ctx context.Context, k ledger.Key, st *ledger.State) (bool, error) {
@@ -111,6 +143,19 @@ func TestPrefetchSameDecisionsOneRoundTrip(t *testing.T) {
 	if bs.gets.Load() != 0 || bs.seens.Load() != 0 || bs.batches.Load() != 2 {
 		t.Fatalf("store calls with prefetch: %d gets, %d event checks, %d batch reads; want 0, 0, 2",
 			bs.gets.Load(), bs.seens.Load(), bs.batches.Load())
+	}
+	// Accepting the delivery: one batch write per kind, none per event; the
+	// accepted ids are then redeliveries.
+	bs.batches.Store(0)
+	bs.singleWrites.Store(0)
+	if err := h.eng.Accepted(t.Context(), h.p, batched, want); err != nil {
+		t.Fatal(err)
+	}
+	if bs.batches.Load() != 2 || bs.singleWrites.Load() != 0 {
+		t.Fatalf("Accepted: %d batch writes, %d single writes; want 2 and 0", bs.batches.Load(), bs.singleWrites.Load())
+	}
+	if _, d := h.deliverOne(bodies[3], nil); d.Layer != "dedup" || d.Action != Drop {
+		t.Fatalf("accepted event 3 redelivered: %+v", d)
 	}
 	if want[len(want)-1].Layer != "dedup" || want[0].Action != Drop || want[3].Action != Forward || want[3].Layer != "fingerprint" {
 		t.Fatalf("the fixture does not exercise the layers: %+v", want)

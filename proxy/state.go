@@ -208,3 +208,19 @@ func (f fastFail) EventsSeen(ctx context.Context, ids []string) ([]bool, error) 
 	}
 	return f.Store.EventsSeen(ctx, ids)
 }
+
+// RecordSeenMany passes a batch write through (filters.BatchWriter).
+func (f fastFail) RecordSeenMany(ctx context.Context, keys []ledger.Key, fields [][]ledger.Field, at time.Time) error {
+	if !f.up.Load() {
+		return errStoreDown
+	}
+	return f.Store.RecordSeenMany(ctx, keys, fields, at)
+}
+
+// MarkEvents passes a batch dedup mark through (filters.BatchWriter).
+func (f fastFail) MarkEvents(ctx context.Context, ids []string) error {
+	if !f.up.Load() {
+		return errStoreDown
+	}
+	return f.Store.MarkEvents(ctx, ids)
+}

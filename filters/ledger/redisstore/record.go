@@ -142,3 +142,41 @@ func (s *Store) load(m map[string]string, st *ledger.State) (bool, error) {
 	prune(st, s.opts.Now(), s.opts.WriteTTL, s.opts.SeenTTL)
 	return known(st), nil
 }
+
+// RecordSeenMany is RecordSeen for several records (fields[i] of keys[i])
+// in one pipelined round trip: the app's acceptance of a whole delivery.
+func (s *Store) RecordSeenMany(ctx context.Context, keys []ledger.Key, fields [][]ledger.Field, at time.Time) error {
+	if len(keys) != len(fields) {
+		return fmt.Errorf("redisstore: record seen many: %d keys but %d field lists", len(keys), len(fields))
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	now := s.opts.Now()
+	octx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	run := func(eval bool) ([]redis.Cmder, error) {
+		return s.client.Pipelined(octx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				args := make([]any, 0, fixedArgsSeen+2*len(fields[i]))
+				args = s.cutoffs(args, now)
+				args = append(args, encTime(at), ttlMillis(at, now, s.opts.SeenTTL), "")
+				args = appendFields(args, fields[i])
+				if eval {
+					s.seen.Eval(octx, p, []string{s.recordKey(k)}, args...)
+				} else {
+					s.seen.EvalSha(octx, p, []string{s.recordKey(k)}, args...)
+				}
+			}
+			return nil
+		})
+	}
+	_, err := run(false)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		_, err = run(true) // first use on this server: send the script itself
+	}
+	if err := s.observe(ctx, err); err != nil {
+		return fmt.Errorf("redisstore: record seen many (%d records): %w", len(keys), err)
+	}
+	return nil
+}

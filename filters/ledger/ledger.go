@@ -120,3 +120,35 @@ type Store interface {
 	// Close releases resources.
 	Close() error
 }
+
+// Prune forgets writes older than writeTTL and genuine states older than
+// seenTTL at now — the expiry rule every store applies on read (a write is
+// still pending at exactly writeTTL). Fields left with nothing are removed.
+func (st *State) Prune(now time.Time, writeTTL, seenTTL time.Duration) {
+	writesGone := !st.LastWrite.IsZero() && now.Sub(st.LastWrite) > writeTTL
+	seenGone := !st.LastSeen.IsZero() && now.Sub(st.LastSeen) > seenTTL
+	if writesGone {
+		st.LastWrite, st.WriteFP = time.Time{}, 0
+	}
+	if seenGone {
+		st.LastSeen = time.Time{}
+	}
+	// Partition by swapping rather than copying: a dropped slot keeps its
+	// own Pending array, so a State reused by a later read never has two
+	// fields sharing one backing array.
+	k := 0
+	for i := range st.Fields {
+		f := &st.Fields[i]
+		if writesGone || st.LastWrite.IsZero() {
+			f.Pending = f.Pending[:0]
+		}
+		if seenGone || st.LastSeen.IsZero() {
+			f.HasSeen, f.Seen = false, 0
+		}
+		if len(f.Pending) > 0 || f.HasSeen {
+			st.Fields[k], st.Fields[i] = st.Fields[i], st.Fields[k]
+			k++
+		}
+	}
+	st.Fields = st.Fields[:k]
+}

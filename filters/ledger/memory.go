@@ -124,36 +124,8 @@ func (m *Memory) load(key string, st *State, now time.Time) (bool, error) {
 	return len(st.Fields) > 0 || !st.LastWrite.IsZero() || !st.LastSeen.IsZero(), nil
 }
 
-// prune forgets writes older than WriteTTL and genuine states older than
-// SeenTTL.
-func (m *Memory) prune(st *State, now time.Time) {
-	writesGone := !st.LastWrite.IsZero() && now.Sub(st.LastWrite) > m.opts.WriteTTL
-	seenGone := !st.LastSeen.IsZero() && now.Sub(st.LastSeen) > m.opts.SeenTTL
-	if writesGone {
-		st.LastWrite, st.WriteFP = time.Time{}, 0
-	}
-	if seenGone {
-		st.LastSeen = time.Time{}
-	}
-	// Partition by swapping rather than copying: a dropped slot keeps its
-	// own Pending array, so a State reused by a later Get never has two
-	// fields sharing one backing array.
-	k := 0
-	for i := range st.Fields {
-		f := &st.Fields[i]
-		if writesGone || st.LastWrite.IsZero() {
-			f.Pending = f.Pending[:0]
-		}
-		if seenGone || st.LastSeen.IsZero() {
-			f.HasSeen, f.Seen = false, 0
-		}
-		if len(f.Pending) > 0 || f.HasSeen {
-			st.Fields[k], st.Fields[i] = st.Fields[i], st.Fields[k]
-			k++
-		}
-	}
-	st.Fields = st.Fields[:k]
-}
+// prune applies the store's TTLs to a state read back.
+func (m *Memory) prune(st *State, now time.Time) { st.Prune(now, m.opts.WriteTTL, m.opts.SeenTTL) }
 
 func (m *Memory) store(key string, st *State) error {
 	bp := m.bufs.Get().(*[]byte)

@@ -152,35 +152,9 @@ func fieldFor(st *ledger.State, name string) *ledger.FieldState {
 	return &st.Fields[len(st.Fields)-1]
 }
 
-// prune forgets writes older than writeTTL and genuine states older than
-// seenTTL at now, exactly as ledger.Memory does on every read.
+// prune applies ledger.Memory's expiry rule (one implementation: State.Prune).
 func prune(st *ledger.State, now time.Time, writeTTL, seenTTL time.Duration) {
-	writesGone := !st.LastWrite.IsZero() && now.Sub(st.LastWrite) > writeTTL
-	seenGone := !st.LastSeen.IsZero() && now.Sub(st.LastSeen) > seenTTL
-	if writesGone {
-		st.LastWrite, st.WriteFP = time.Time{}, 0
-	}
-	if seenGone {
-		st.LastSeen = time.Time{}
-	}
-	// Partition by swapping, not copying: a copy would leave two slots
-	// sharing one Pending array, and a later Get reusing both would
-	// overwrite one field's hashes with another's.
-	n := 0
-	for i := range st.Fields {
-		f := &st.Fields[i]
-		if writesGone || st.LastWrite.IsZero() {
-			f.Pending = f.Pending[:0]
-		}
-		if seenGone || st.LastSeen.IsZero() {
-			f.HasSeen, f.Seen = false, 0
-		}
-		if len(f.Pending) > 0 || f.HasSeen {
-			st.Fields[n], st.Fields[i] = st.Fields[i], st.Fields[n]
-			n++
-		}
-	}
-	st.Fields = st.Fields[:n]
+	st.Prune(now, writeTTL, seenTTL)
 }
 
 // known reports whether a pruned state holds anything.

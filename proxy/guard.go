@@ -162,6 +162,15 @@ func (g *guard) inbound(ev *filters.Event, count bool) (hold, bool) {
 	return hold{}, false
 }
 
+// echoed notes a dropped echo: the write it answers is accounted for and
+// the record's next genuine event is not a round trip.
+func (g *guard) echoed(ev *filters.Event) {
+	if ev.Record == "" {
+		return
+	}
+	g.loops.Echoed(recordKey(ev.Key(), g.outAccount(ev)))
+}
+
 // quarantined logs a new quarantine (one error line), counts it, and trips
 // the account's breaker when too many of its records loop at once.
 func (g *guard) quarantined(qi breaker.QuarantineInfo) {

@@ -168,6 +168,9 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			ds[i] = in.engine.Decide(r.Context(), p, &events[i])
 		}
+		if ds[i].Action == filters.Drop && in.guard != nil {
+			in.guard.echoed(&events[i])
+		}
 		if ds[i].Action == filters.Forward && !ds[i].Observed && !observing && in.guard != nil {
 			if h, ok := in.guard.inbound(&events[i], verified); ok {
 				ds[i] = holdDecision(ds[i], h, p.Profile.HoldPolicy)

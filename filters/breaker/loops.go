@@ -164,6 +164,18 @@ func (l *Loops) Inbound(k RecordKey) (quarantined bool, count int) {
 	return quarantined, count
 }
 
+// Echoed notes that an inbound event for k was our own echo and was dropped:
+// the pending write is accounted for, so the next genuine event for k (a
+// person editing a record the app just wrote back) is not a round trip.
+// Only events that reach the app count, via Inbound.
+func (l *Loops) Echoed(k RecordKey) {
+	l.mu.Lock()
+	if e := l.m[k]; e != nil {
+		e.pending = false
+	}
+	l.mu.Unlock()
+}
+
 // Quarantined reports whether k is quarantined, with its info.
 func (l *Loops) Quarantined(k RecordKey) (bool, QuarantineInfo) {
 	now := l.now()

@@ -267,3 +267,29 @@ func TestLoopsInboundAllocs(t *testing.T) {
 		t.Errorf("Wrote+Inbound on a known record allocates %v times", n)
 	}
 }
+
+// TestLoopsEchoedWriteIsNotARoundTrip: a write whose echo was dropped does
+// not make the next genuine event a round trip, so a record a person keeps
+// editing (and the app keeps writing back) is never quarantined.
+func TestLoopsEchoedWriteIsNotARoundTrip(t *testing.T) {
+	l, err := NewLoops(LoopConfig{Threshold: 2, Window: time.Minute}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := RecordKey{Provider: "p", Object: "o", Record: "busy"}
+	for i := range 5 {
+		l.Inbound(k) // a person's change reaches the app
+		l.Wrote(k)   // the app writes it back
+		l.Echoed(k)  // its echo is dropped
+		if q, n := l.Inbound(k); q || n != 0 {
+			t.Fatalf("edit %d: quarantined %v with %d round trips", i, q, n)
+		}
+	}
+	// Without the echo note, the same pattern is a loop.
+	l.Wrote(k)
+	l.Inbound(k)
+	l.Wrote(k)
+	if q, n := l.Inbound(k); !q || n != 2 {
+		t.Fatalf("real round trips: quarantined %v, %d", q, n)
+	}
+}

@@ -184,6 +184,23 @@ func TestScenarioSmartsheetSkinny(t *testing.T) {
 	}
 }
 
+// A busy record: a person edits the same record again and again, the naive
+// app writes every change back, and its echoes are dropped. That is not a
+// loop: nothing is quarantined and every edit reaches the app.
+func TestScenarioBusyRecordNotQuarantined(t *testing.T) {
+	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true, HoldPolicy: "hold",
+		CRM: CRMOptions{EchoChangeAgent: true}})
+	for i := range 2 * threshold {
+		l.CRM.HumanEdit("c1", "name", fmt.Sprintf("edit %d", i))
+		l.Settle(50*time.Millisecond, timeout)
+	}
+	r := finish(t, l, "busy record, person editing")
+	want{writes: 2 * threshold, deliveries: 2 * threshold, drops: fmt.Sprintf("marker=%d", 2*threshold)}.check(t, r)
+	if got := l.Sides[0].App.Local("c1")["name"]; got != fmt.Sprintf("edit %d", 2*threshold-1) {
+		t.Fatalf("app has %q", got)
+	}
+}
+
 // Scenario 6: a redelivered genuine event reaches the app once.
 func TestScenarioRedelivery(t *testing.T) {
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true,

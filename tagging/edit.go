@@ -36,12 +36,17 @@ func SetJSON(body []byte, fieldsPath, field, value string) ([]byte, error) {
 	if !gjson.ValidBytes(body) {
 		return nil, fmt.Errorf("set sentinel at %q: %w (body is not valid JSON)", JoinPath(fieldsPath, field), ErrNotObject)
 	}
-	rec := gjson.ParseBytes(body)
-	if fieldsPath != "" {
-		rec = rec.Get(fieldsPath)
+	var rec gjson.Result
+	if fieldsPath == "" {
+		rec = gjson.ParseBytes(body)
+	} else {
+		rec = gjson.GetBytes(body, fieldsPath)
 	}
 	if !rec.IsObject() {
 		return nil, fmt.Errorf("set sentinel at %q: %w", JoinPath(fieldsPath, field), ErrNotObject)
+	}
+	if out, ok := setPlain(body, rec, field, value); ok {
+		return out, nil
 	}
 	start := len(body) - len(bytes.TrimLeft(body, jsonSpace))
 	end := len(bytes.TrimRight(body, jsonSpace))
@@ -56,6 +61,52 @@ func SetJSON(body []byte, fieldsPath, field, value string) ([]byte, error) {
 	out = append(out, body[:start]...)
 	out = append(out, doc...)
 	return append(out, body[end:]...), nil
+}
+
+// setPlain is SetJSON's fast path for the usual case — a plain key and a
+// plain ASCII value in an object whose position in body is known: one copy
+// of the body with the value replaced or the pair inserted before the
+// object's closing brace. ok is false when the general path must be used.
+func setPlain(body []byte, rec gjson.Result, field, value string) ([]byte, bool) {
+	if !plainJSON(field) || !plainJSON(value) || strings.ContainsAny(field, ".*?#|@!") {
+		return nil, false
+	}
+	raw := strings.TrimRight(rec.Raw, jsonSpace) // a root Raw keeps trailing space
+	at, end := rec.Index, rec.Index+len(raw)
+	if at < 0 || len(raw) < 2 || end > len(body) || string(body[at:end]) != raw || body[end-1] != '}' {
+		return nil, false
+	}
+	quoted := len(value) + 2
+	if v := rec.Get(field); v.Exists() {
+		vs, ve := at+v.Index, at+v.Index+len(v.Raw)
+		if v.Index <= 0 || ve > end || string(body[vs:ve]) != v.Raw {
+			return nil, false
+		}
+		out := make([]byte, 0, len(body)-len(v.Raw)+quoted)
+		out = append(out, body[:vs]...)
+		out = append(append(append(out, '"'), value...), '"')
+		return append(out, body[ve:]...), true
+	}
+	empty := len(strings.Trim(raw[1:len(raw)-1], jsonSpace)) == 0
+	out := make([]byte, 0, len(body)+len(field)+quoted+4)
+	out = append(out, body[:end-1]...)
+	if !empty {
+		out = append(out, ',')
+	}
+	out = append(append(append(out, '"'), field...), `":"`...)
+	out = append(append(out, value...), '"')
+	return append(out, body[end-1:]...), true
+}
+
+// plainJSON reports a string that is its own JSON string body: printable
+// ASCII without quote or backslash.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // SetForm writes key=value into an application/x-www-form-urlencoded body:

@@ -35,7 +35,15 @@ const (
 type Fingerprinter struct {
 	fields []string // sorted
 	norms  []norm   // per field
+	// index maps each field to its position when every tracked field is a
+	// plain top-level key: FromJSON then reads the record in one pass
+	// instead of one path lookup per field. nil otherwise.
+	index map[string]int
 }
+
+// onePassMax bounds the tracked fields FromJSON reads in one pass (a
+// stack bitmap per call).
+const onePassMax = 64
 
 // NewFingerprinter builds a fingerprinter for the tracked fields (dotted
 // paths relative to the record) with per-field normalisations ("trim",
@@ -45,6 +53,12 @@ func NewFingerprinter(tracked []string, normalize map[string][]string) *Fingerpr
 	slices.Sort(f.fields)
 	f.fields = slices.Compact(f.fields)
 	f.norms = make([]norm, len(f.fields))
+	if len(f.fields) <= onePassMax && !slices.ContainsFunc(f.fields, func(n string) bool { return strings.ContainsAny(n, ".*?#|@\\!") }) {
+		f.index = make(map[string]int, len(f.fields))
+		for i, name := range f.fields {
+			f.index[name] = i
+		}
+	}
 	for i, name := range f.fields {
 		for _, key := range []string{"*", name} {
 			for _, n := range normalize[key] {
@@ -76,12 +90,39 @@ func (f *Fingerprinter) FromJSON(dst []FieldHash, rec gjson.Result) []FieldHash 
 	if !rec.IsObject() {
 		return dst
 	}
+	if f.index != nil {
+		return f.onePass(dst, rec)
+	}
 	for i, name := range f.fields {
 		v := rec.Get(name)
 		if !v.Exists() {
 			continue
 		}
 		dst = append(dst, FieldHash{Name: name, Hash: hashValue(v, f.norms[i])})
+	}
+	return dst
+}
+
+// onePass reads a record whose tracked fields are all top-level keys in a
+// single scan. As with Get, the first occurrence of a duplicated key wins.
+func (f *Fingerprinter) onePass(dst []FieldHash, rec gjson.Result) []FieldHash {
+	var seen uint64
+	var hashes [onePassMax]uint64
+	left := len(f.fields)
+	rec.ForEach(func(k, v gjson.Result) bool {
+		i, ok := f.index[k.Str]
+		if !ok || seen&(1<<i) != 0 {
+			return true
+		}
+		seen |= 1 << i
+		hashes[i] = hashValue(v, f.norms[i])
+		left--
+		return left > 0
+	})
+	for i, name := range f.fields {
+		if seen&(1<<i) != 0 {
+			dst = append(dst, FieldHash{Name: name, Hash: hashes[i]})
+		}
 	}
 	return dst
 }

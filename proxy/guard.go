@@ -21,7 +21,7 @@ import (
 // went to, when it comes back in an event, names both.
 type guard struct {
 	quota *quota
-	loops *breaker.Loops
+	loops loopTracker
 	trip  int // quarantined records of one account that trip its breaker; <0 never
 	log   zerolog.Logger
 	m     *Metrics
@@ -34,16 +34,37 @@ type guard struct {
 
 type aliasKey struct{ provider, account string }
 
+// loopTracker is the per-record loop detector: in process (breaker.Loops)
+// or shared by every replica on Redis (redisshare.Loops).
+type loopTracker interface {
+	Wrote(breaker.RecordKey)
+	Inbound(breaker.RecordKey) (bool, int)
+	Echoed(breaker.RecordKey)
+	Quarantined(breaker.RecordKey) (bool, breaker.QuarantineInfo)
+	Release(breaker.RecordKey) bool
+	List() []breaker.QuarantineInfo
+	OnQuarantine(func(breaker.QuarantineInfo))
+	OnRelease(func(breaker.QuarantineInfo))
+}
+
 // maxGuardEntries bounds the learned maps; when full they start over (a
 // lost mapping only delays recognition until the next write).
 const maxGuardEntries = 100000
 
-func newGuard(c configs.Loops, q *quota, m *Metrics, log zerolog.Logger) (*guard, error) {
-	l, err := breaker.NewLoops(breaker.LoopConfig{
-		Threshold: c.Threshold, Window: c.Window.D(), Quarantine: c.Quarantine.D(),
-	}, time.Now)
-	if err != nil {
-		return nil, err
+// loopConfig is the detector's configuration from the loops section.
+func loopConfig(c configs.Loops) breaker.LoopConfig {
+	return breaker.LoopConfig{Threshold: c.Threshold, Window: c.Window.D(), Quarantine: c.Quarantine.D()}
+}
+
+// newGuard builds the guard on l, or on an in-process detector when l is
+// nil.
+func newGuard(c configs.Loops, l loopTracker, q *quota, m *Metrics, log zerolog.Logger) (*guard, error) {
+	if l == nil {
+		mem, err := breaker.NewLoops(loopConfig(c), time.Now)
+		if err != nil {
+			return nil, err
+		}
+		l = mem
 	}
 	g := &guard{quota: q, loops: l, trip: c.TripAccount, log: log, m: m,
 		written: map[ledger.Key]string{}, alias: map[aliasKey]string{}, accounts: map[string]map[string]struct{}{}}
@@ -54,10 +75,13 @@ func newGuard(c configs.Loops, q *quota, m *Metrics, log zerolog.Logger) (*guard
 	return g, nil
 }
 
-// recordKey is the loop detector's key for a record at an (outbound)
-// account.
-func recordKey(k ledger.Key, account string) breaker.RecordKey {
-	return breaker.RecordKey{Provider: k.Provider, Account: account, Object: k.Object, Record: k.Record}
+// recordKey is the loop detector's key for a record. Like the ledger key
+// it leaves the account out: record ids are unique within a provider's
+// object type, and the two directions name the account differently — a
+// loop whose write leaves through one replica and whose event arrives at
+// another must meet on one key.
+func recordKey(k ledger.Key) breaker.RecordKey {
+	return breaker.RecordKey{Provider: k.Provider, Object: k.Object, Record: k.Record}
 }
 
 // sawAccount notes an outbound account of provider (any call).
@@ -86,7 +110,7 @@ func (g *guard) wrote(w *filters.Write) {
 	}
 	g.written[k] = w.Account
 	g.mu.Unlock()
-	g.loops.Wrote(recordKey(k, w.Account))
+	g.loops.Wrote(recordKey(k))
 }
 
 // writeQuarantined reports whether a write to w's record must be answered
@@ -95,7 +119,7 @@ func (g *guard) writeQuarantined(w *filters.Write) (bool, breaker.QuarantineInfo
 	if w == nil || w.Record == "" {
 		return false, breaker.QuarantineInfo{}
 	}
-	return g.loops.Quarantined(recordKey(w.Key(), w.Account))
+	return g.loops.Quarantined(recordKey(w.Key()))
 }
 
 // outAccount maps an inbound event to the outbound account its breaker and
@@ -142,7 +166,7 @@ type hold struct {
 func (g *guard) inbound(ev *filters.Event, count bool) (hold, bool) {
 	acct := g.outAccount(ev)
 	if ev.Record != "" {
-		rk := recordKey(ev.Key(), acct)
+		rk := recordKey(ev.Key())
 		var q bool
 		if count {
 			q, _ = g.loops.Inbound(rk)
@@ -168,29 +192,48 @@ func (g *guard) echoed(ev *filters.Event) {
 	if ev.Record == "" {
 		return
 	}
-	g.loops.Echoed(recordKey(ev.Key(), g.outAccount(ev)))
+	g.loops.Echoed(recordKey(ev.Key()))
 }
 
 // quarantined logs a new quarantine (one error line), counts it, and trips
-// the account's breaker when too many of its records loop at once.
+// the account's breaker when too many of its records loop at once. The
+// account is the outbound one this replica knows for the record (its last
+// write, else the provider's only account).
 func (g *guard) quarantined(qi breaker.QuarantineInfo) {
 	g.m.Quarantines.WithLabelValues(qi.Key.Provider).Inc()
-	g.log.Error().Str("provider", qi.Key.Provider).Str("account", qi.Key.Account).Str("object", qi.Key.Object).
+	acct := g.accountOf(qi.Key)
+	g.log.Error().Str("provider", qi.Key.Provider).Str("account", acct).Str("object", qi.Key.Object).
 		Str("record", qi.Key.Record).Int("round_trips", qi.Count).Time("until", qi.Until).Str("reason", qi.Reason).
 		Msg("loop detected: record quarantined; its writes are answered 429 and its events held")
-	if g.trip < 0 {
+	if g.trip < 0 || acct == "" {
 		return
 	}
 	n := 0
 	for _, o := range g.loops.List() {
-		if o.Key.Provider == qi.Key.Provider && o.Key.Account == qi.Key.Account {
+		if o.Key.Provider == qi.Key.Provider && g.accountOf(o.Key) == acct {
 			n++
 		}
 	}
 	if n >= g.trip {
-		g.quota.b.Trip(breaker.Key{Provider: qi.Key.Provider, Account: qi.Key.Account}, breaker.LoopDetected,
+		g.quota.b.Trip(breaker.Key{Provider: qi.Key.Provider, Account: acct}, breaker.LoopDetected,
 			"records of this account are looping", qi.Until)
 	}
+}
+
+// accountOf is the outbound account of a record: our last write's, else
+// the provider's only account, else "" (unknown here).
+func (g *guard) accountOf(k breaker.RecordKey) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if acct, ok := g.written[ledger.Key{Provider: k.Provider, Object: k.Object, Record: k.Record}]; ok {
+		return acct
+	}
+	if set := g.accounts[k.Provider]; len(set) == 1 {
+		for acct := range set {
+			return acct
+		}
+	}
+	return ""
 }
 
 // ready reports whether a spool queue may be replayed now.

@@ -8,7 +8,7 @@ import (
 
 // registerGuard adds the gauges read at scrape time from the spool, the
 // loop detector and the per-account quota trackers.
-func (m *Metrics) registerGuard(q spool.Queue, loops *breaker.Loops, b *breaker.Breakers) {
+func (m *Metrics) registerGuard(q spool.Queue, loops loopTracker, b *breaker.Breakers) {
 	if q != nil {
 		m.Registry.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "loopguard_spool_bytes", Help: "Bytes held in the spool."},

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -178,5 +179,37 @@ func TestRedisDownTrafficContinues(t *testing.T) {
 	deliver(t, s, `{"id":"g2","object":"contacts","actor":"u_someone","record":{"id":"r2","name":"Bo"}}`)
 	if len(e.app.all()) != 1 || s.Ring.Last(1)[0].Layer != "fingerprint" {
 		t.Fatalf("filtering did not resume: app saw %d, %+v", len(e.app.all()), s.Ring.Last(1))
+	}
+}
+
+// TestRedisLoopAcrossReplicas: a loop whose writes leave through replica A
+// and whose events arrive at replica B (a load balancer in between) is
+// counted once on Redis; at the threshold the record is quarantined for
+// both: B holds the event, A answers the next write 429 locally.
+func TestRedisLoopAcrossReplicas(t *testing.T) {
+	e := newReplicaEnv(t, redistest.URL(t))
+	a, b := e.replica(t), e.replica(t)
+	for i := range 3 {
+		body := fmt.Sprintf(`{"name":"v%d","email":"x%d@example.com"}`, i, i)
+		if resp := write(t, a, e.up.URL+"/v1/contacts/loop1", body); resp.StatusCode != 200 {
+			t.Fatalf("write %d via A: %d", i, resp.StatusCode)
+		}
+		// A workflow changed the record after our write: a genuine-looking
+		// event every time (no echo layer can see the loop).
+		status, got := deliver(t, b, fmt.Sprintf(`{"id":"w%d","object":"contacts","actor":"u_workflow","record":{"id":"loop1","name":"v%d","email":"changed%d@example.com"}}`, i, i, i))
+		if status != 200 {
+			t.Fatalf("event %d via B: %d %s", i, status, got)
+		}
+	}
+	if n := len(e.app.all()); n != 2 {
+		t.Fatalf("app received %d events; want 2 (the third is held)", n)
+	}
+	resp := write(t, a, e.up.URL+"/v1/contacts/loop1", `{"name":"again"}`)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("X-Loopguard-Breaker") != "quarantined" {
+		t.Fatalf("write via A after B quarantined the record: %d %v", resp.StatusCode, resp.Header)
+	}
+	_, list := mustDo(t, http.DefaultClient, http.MethodGet, "http://"+a.Addr("admin")+"/quarantine", "", "")
+	if !strings.Contains(list, "loop1") {
+		t.Fatalf("A's /quarantine: %s", list)
 	}
 }

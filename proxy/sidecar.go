@@ -83,7 +83,7 @@ func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("breaker: %w", err)
 	}
-	s.guard, err = newGuard(c.Loops, s.quota, s.Metrics, log)
+	s.guard, err = newGuard(c.Loops, st.loops(c.Loops, log), s.quota, s.Metrics, log)
 	if err != nil {
 		return nil, fmt.Errorf("loops: %w", err)
 	}

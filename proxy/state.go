@@ -224,3 +224,50 @@ func (f fastFail) MarkEvents(ctx context.Context, ids []string) error {
 	}
 	return f.Store.MarkEvents(ctx, ids)
 }
+
+// loops is the shared loop detector with store: redis (nil: in process).
+func (st *state) loops(c configs.Loops, log zerolog.Logger) loopTracker {
+	if st.client == nil {
+		return nil
+	}
+	l, err := redisshare.NewLoops(redisshare.LoopOptions{Client: st.client, Config: loopConfig(c),
+		OnError: rateLimited(log, "loop detector")})
+	if err != nil {
+		log.Error().Err(err).Msg("shared loop detector unavailable; counting per replica")
+		return nil
+	}
+	return loopsFastFail{Loops: l, up: &st.up}
+}
+
+// loopsFastFail skips the shared detector while the store is unreachable:
+// nothing counted or quarantined, so events flow and writes pass.
+type loopsFastFail struct {
+	*redisshare.Loops
+	up *atomic.Bool
+}
+
+func (l loopsFastFail) Wrote(k breaker.RecordKey) {
+	if l.up.Load() {
+		l.Loops.Wrote(k)
+	}
+}
+
+func (l loopsFastFail) Echoed(k breaker.RecordKey) {
+	if l.up.Load() {
+		l.Loops.Echoed(k)
+	}
+}
+
+func (l loopsFastFail) Inbound(k breaker.RecordKey) (bool, int) {
+	if !l.up.Load() {
+		return false, 0
+	}
+	return l.Loops.Inbound(k)
+}
+
+func (l loopsFastFail) Quarantined(k breaker.RecordKey) (bool, breaker.QuarantineInfo) {
+	if !l.up.Load() {
+		return false, breaker.QuarantineInfo{}
+	}
+	return l.Loops.Quarantined(k)
+}

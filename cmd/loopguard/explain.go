@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -37,11 +38,12 @@ type ledgerRecord struct {
 }
 
 func explainCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("explain", "explain --config FILE --provider NAME [--ledger STATE.json] [--header K:V] [--path /hook] PAYLOAD.json", stderr)
+	fs := newFlags("explain", "explain --config FILE --provider NAME [--ledger STATE.json] [--header K:V] [--path /hook | --read 'GET /api/path'] PAYLOAD.json", stderr)
 	cfgPath := fs.String("config", configs.DefaultFile, "configuration file")
 	provider := fs.String("provider", "", "provider whose webhook route parses the payload (required)")
 	ledgerPath := fs.String("ledger", "", "JSON file of ledger state: {\"writes\":[{provider,object,record,fields}], \"seen\":[…]}")
 	path := fs.String("path", "", "delivery path, to pick the webhook route (default: the provider's first route)")
+	read := fs.String("read", "", "evaluate PAYLOAD as the response to this poll, \"METHOD /path?query\" (a reads: route), instead of a webhook")
 	var headers headerFlags
 	fs.Var(&headers, "header", "delivery header \"Name: value\" (repeatable)")
 	if err := parse(fs, args); err != nil {
@@ -85,13 +87,30 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
-	route, ok := pickRoute(p, *path)
-	if !ok {
-		return fmt.Errorf("explain: provider %s has no webhook route matching %q", p.Name, *path)
+	var events []filters.Event
+	if *read != "" {
+		method, target, ok := strings.Cut(strings.TrimSpace(*read), " ")
+		if !ok {
+			return fmt.Errorf("%w: --read %q: want \"METHOD /path\"", errUsage, *read)
+		}
+		u, perr := url.Parse(strings.TrimSpace(target))
+		if perr != nil {
+			return fmt.Errorf("%w: --read %q: %v", errUsage, *read, perr)
+		}
+		route, ps, ok := p.MatchRead(strings.ToUpper(method), u.Path)
+		if !ok {
+			return fmt.Errorf("explain: provider %s has no read route matching %s %s", p.Name, method, u.Path)
+		}
+		events, err = p.ExtractRead(route, &ps, "", body, h, nil)
+	} else {
+		route, ok := pickRoute(p, *path)
+		if !ok {
+			return fmt.Errorf("explain: provider %s has no webhook route matching %q", p.Name, *path)
+		}
+		events, err = p.Extract(route, body, h, nil)
 	}
-	events, err := p.Extract(route, body, h, nil)
 	if err != nil {
-		fmt.Fprintf(stdout, "delivery: forward (layer delivery, reason malformed): %v\n", err)
+		fmt.Fprintf(stdout, "whole payload: forward untouched (reason malformed): %v\n", err)
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)

@@ -124,3 +124,21 @@ func TestDemo(t *testing.T) {
 		t.Errorf("unknown format: exit %d", code)
 	}
 }
+
+// TestExplainRead: a poll response is explained record by record: our
+// write's record would be removed by the fingerprint, a person's kept.
+func TestExplainRead(t *testing.T) {
+	code, out, errOut := run(t, "explain", "--config", "testdata/explain_hubspot.yaml", "--provider", "hubspot",
+		"--ledger", "testdata/hubspot_ledger.json", "--read", "POST /crm/v3/objects/contacts/search", "testdata/hubspot_search.json")
+	if code != 0 {
+		t.Fatalf("explain --read: %d %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[1], "501") || !strings.Contains(lines[1], "drop") ||
+		!strings.Contains(lines[1], "fingerprint") || !strings.Contains(lines[2], "502") || !strings.Contains(lines[2], "forward") {
+		t.Fatalf("explain --read output:\n%s", out)
+	}
+	if code, _, _ := run(t, "explain", "--config", "testdata/explain_hubspot.yaml", "--provider", "hubspot", "--read", "bogus", "testdata/hubspot_search.json"); code != 2 {
+		t.Errorf("bad --read: exit %d, want 2", code)
+	}
+}

@@ -192,7 +192,7 @@ func TestRedisLoopAcrossReplicas(t *testing.T) {
 	for i := range 3 {
 		body := fmt.Sprintf(`{"name":"v%d","email":"x%d@example.com"}`, i, i)
 		if resp := write(t, a, e.up.URL+"/v1/contacts/loop1", body); resp.StatusCode != 200 {
-			t.Fatalf("write %d via A: %d", i, resp.StatusCode)
+			t.Fatalf("write %d via A: %d %v", i, resp.StatusCode, resp.Header)
 		}
 		// A workflow changed the record after our write: a genuine-looking
 		// event every time (no echo layer can see the loop).

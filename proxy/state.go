@@ -26,6 +26,7 @@ type state struct {
 	share  *redisshare.Share     // nil with the memory store
 	queue  *redisq.Queue         // nil: the bbolt spool is opened later
 	redis  *redisstore.Store
+	prefix string // redis.prefix: every shared key starts with it
 	up     atomic.Bool
 }
 
@@ -51,7 +52,7 @@ func openState(c configs.Config, log zerolog.Logger) (*state, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
-	st.client = client
+	st.client, st.prefix = client, c.Redis.Prefix
 	fail := func(err error) (*state, error) {
 		_ = client.Close()
 		return nil, fmt.Errorf("redis: %w", err)
@@ -230,7 +231,7 @@ func (st *state) loops(c configs.Loops, log zerolog.Logger) loopTracker {
 	if st.client == nil {
 		return nil
 	}
-	l, err := redisshare.NewLoops(redisshare.LoopOptions{Client: st.client, Config: loopConfig(c),
+	l, err := redisshare.NewLoops(redisshare.LoopOptions{Client: st.client, Config: loopConfig(c), Prefix: st.prefix,
 		OnError: rateLimited(log, "loop detector")})
 	if err != nil {
 		log.Error().Err(err).Msg("shared loop detector unavailable; counting per replica")

@@ -52,6 +52,7 @@ const (
 	ReasonBreakerOpen
 	ReasonQuarantined
 	ReasonAppUnavailable
+	ReasonBehindHeld
 	// ReasonEncoding: a read response in a content coding that
 	// cannot be decoded passes untouched.
 	ReasonEncoding
@@ -84,6 +85,7 @@ var reasonNames = [...]string{
 	ReasonBreakerOpen:        "breaker_open",
 	ReasonQuarantined:        "quarantined",
 	ReasonAppUnavailable:     "app_unavailable",
+	ReasonBehindHeld:         "behind_held",
 	ReasonEncoding:           "unsupported_encoding",
 	ReasonUnaccounted:        "unaccounted_values",
 }

@@ -186,6 +186,16 @@ func (g *guard) inbound(ev *filters.Event, count bool) (hold, bool) {
 	return hold{}, false
 }
 
+// queuesFor names the spool queues an event would wait in: its record's
+// and its account's.
+func (g *guard) queuesFor(ev *filters.Event) []string {
+	qs := []string{breakerQueue(breaker.Key{Provider: ev.Provider, Account: g.outAccount(ev)})}
+	if ev.Record != "" {
+		qs = append(qs, recordQueue(recordKey(ev.Key())))
+	}
+	return qs
+}
+
 // echoed notes a dropped echo: the write it answers is accounted for and
 // the record's next genuine event is not a round trip.
 func (g *guard) echoed(ev *filters.Event) {

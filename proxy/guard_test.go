@@ -338,3 +338,44 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestHeldEventsAreNotOvertaken: once the breaker closes, a new event for
+// the account must not reach the app before the older held ones (the app
+// would apply an older state last); it waits behind them and both arrive in
+// order.
+func TestHeldEventsAreNotOvertaken(t *testing.T) {
+	e := newGuardEnv(t, "hold", 0, "")
+	e.crm.setThrottle(true)
+	e.write(t, "r1", "x")
+	if status, _ := e.deliver(t, `{"id":"o1","object":"contacts","actor":"u_human","record":{"id":"r7","name":"first"}}`); status != 200 {
+		t.Fatal(status)
+	}
+	// The app refuses replays for now: o1 stays held after the breaker closes.
+	e.app.setRespond(func(w http.ResponseWriter, _ *http.Request, _ []byte) { w.WriteHeader(http.StatusServiceUnavailable) })
+	e.crm.setThrottle(false)
+	time.Sleep(1100 * time.Millisecond)
+	if resp := e.write(t, "r1", "probe"); resp.StatusCode != 200 {
+		t.Fatalf("probe: %d", resp.StatusCode)
+	}
+	waitFor(t, "a replay attempt", func() bool { return len(e.app.all()) >= 1 })
+	status, body := e.deliver(t, `{"id":"o2","object":"contacts","actor":"u_human","record":{"id":"r7","name":"second"}}`)
+	if status != 200 || !strings.Contains(body, "held") {
+		t.Fatalf("newer event while older ones are held: %d %s", status, body)
+	}
+	if d := e.s.Ring.Last(1)[0]; d.ActionS != "hold" || d.ReasonS != "behind_held" || d.Layer != "hold" {
+		t.Fatalf("decision: %+v", d)
+	}
+	e.app.setRespond(nil)
+	waitFor(t, "both delivered in order", func() bool {
+		var ids []string
+		for _, r := range e.app.all() {
+			if r.Header.Get("X-Loopguard-Replay") != "" && len(r.Body) > 0 {
+				if id := gjson.GetBytes(r.Body, "id").String(); len(ids) == 0 || ids[len(ids)-1] != id {
+					ids = append(ids, id)
+				}
+			}
+		}
+		got := strings.Join(ids, ",")
+		return got == "o1,o2"
+	})
+}

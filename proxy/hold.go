@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
@@ -56,7 +57,21 @@ type holder struct {
 	client   *http.Client
 	m        *Metrics
 	log      zerolog.Logger
+
+	// waiting counts this instance's held items per queue, so a new event
+	// for a queue that still holds older ones is held behind them instead
+	// of overtaking them (the app would apply an older state last).
+	mu      sync.Mutex
+	waiting map[string]int
+	// stuck counts consecutive failed replays per queue: a queue the app
+	// keeps refusing no longer holds newer events back (order yields to
+	// flow; nothing is lost either way).
+	stuck map[string]int
 }
+
+// maxBehindFailures is how many failed replays in a row make a queue stop
+// holding newer events behind it.
+const maxBehindFailures = 3
 
 func openSpool(c configs.Spool) (*spool.Spool, error) {
 	return spool.Open(spool.Options{Path: filepath.Join(c.Dir, "spool.db"), MaxBytes: int64(c.MaxBytes), MaxItems: c.MaxItems})
@@ -64,7 +79,12 @@ func openSpool(c configs.Spool) (*spool.Spool, error) {
 
 func newHolder(q spool.Queue, in *Inbound, app *url.URL, tr http.RoundTripper, ready func(string) bool,
 	c configs.Spool, m *Metrics, log zerolog.Logger) *holder {
-	h := &holder{spool: q, inbound: in, app: app, client: &http.Client{Transport: tr}, m: m, log: log}
+	h := &holder{spool: q, inbound: in, app: app, client: &http.Client{Transport: tr}, m: m, log: log, waiting: map[string]int{}, stuck: map[string]int{}}
+	if qs, err := q.Queues(); err == nil {
+		for _, st := range qs {
+			h.waiting[st.Queue] = st.Count
+		}
+	}
 	h.replayer = spool.NewReplayer(q, h, ready, spool.ReplayOptions{
 		Interval: c.ReplayInterval.D(),
 		OnError: func(queue string, err error) {
@@ -94,7 +114,41 @@ func (h *holder) hold(r *http.Request, p *filters.Provider, queue, account, reco
 		return err
 	}
 	h.m.Held.WithLabelValues(p.Name, reason.String()).Inc()
+	h.mu.Lock()
+	h.waiting[queue]++
+	h.mu.Unlock()
 	return nil
+}
+
+// behind returns the first of queues that still holds items.
+func (h *holder) behind(queues ...string) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, q := range queues {
+		if h.waiting[q] > 0 && h.stuck[q] < maxBehindFailures {
+			return q, true
+		}
+	}
+	return "", false
+}
+
+// delivered notes one held item of queue delivered to the app.
+func (h *holder) delivered(queue string) {
+	h.mu.Lock()
+	if h.waiting[queue] > 1 {
+		h.waiting[queue]--
+	} else {
+		delete(h.waiting, queue)
+	}
+	delete(h.stuck, queue)
+	h.mu.Unlock()
+}
+
+// refused notes a failed replay of queue's head item.
+func (h *holder) refused(queue string) {
+	h.mu.Lock()
+	h.stuck[queue]++
+	h.mu.Unlock()
 }
 
 // Send replays one held delivery to the app (spool.Sender). A signed
@@ -130,17 +184,21 @@ func (h *holder) Send(ctx context.Context, it spool.Item) (int, error) {
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
+		h.refused(it.Queue)
 		return 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	_ = resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		h.delivered(it.Queue)
 		h.m.Replayed.WithLabelValues(it.Provider).Inc()
 		h.log.Info().Str("provider", it.Provider).Str("queue", it.Queue).Uint64("seq", it.Seq).Int("status", resp.StatusCode).
 			Msg("held delivery replayed")
 		if ip != nil {
 			h.inbound.acceptReplayed(ctx, ip, it)
 		}
+	} else {
+		h.refused(it.Queue)
 	}
 	return resp.StatusCode, nil
 }

@@ -172,7 +172,15 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			in.guard.echoed(&events[i])
 		}
 		if ds[i].Action == filters.Forward && !ds[i].Observed && !observing && in.guard != nil {
-			if h, ok := in.guard.inbound(&events[i], verified); ok {
+			h, ok := in.guard.inbound(&events[i], verified)
+			if !ok && in.holder != nil {
+				// Older events of this record or account still wait in the
+				// spool: this one waits behind them, or it would overtake.
+				if q, behind := in.holder.behind(in.guard.queuesFor(&events[i])...); behind {
+					h, ok = hold{reason: filters.ReasonBehindHeld, queue: q, detail: "older events of this record or account are still held"}, true
+				}
+			}
+			if ok {
 				ds[i] = holdDecision(ds[i], h, p.Profile.HoldPolicy)
 				if holds == nil {
 					holds = map[string][]int{}
@@ -259,6 +267,16 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	ctx := r.Context()
 	if d != nil {
 		d.req, d.body = r, body
+		if in.holdsForApp(d.ip) {
+			// Deliveries kept while the app was down are replayed first.
+			if _, behind := in.holder.behind(appQueue(d.ip.p.Name)); behind && in.holdForApp(d) {
+				in.m.Deliveries.WithLabelValues(d.ip.p.Name, "behind_held").Inc()
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusOK)
+				_, _ = fmt.Fprintf(w, `{"loopguard":"held","events":%d}`+"\n", len(d.events))
+				return
+			}
+		}
 		ctx = context.WithValue(ctx, inKey{}, d)
 	}
 	r2 := r.WithContext(ctx)

@@ -30,9 +30,13 @@ func signRequest(method, uri string, h http.Header) signature.Request {
 // holdDecision turns a forward into a hold, naming the last-line layer.
 func holdDecision(d filters.Decision, h hold, policy string) filters.Decision {
 	d.Action = filters.Hold
-	d.Layer = "breaker"
-	if h.reason == filters.ReasonQuarantined {
+	switch h.reason {
+	case filters.ReasonQuarantined:
 		d.Layer = "loop"
+	case filters.ReasonBehindHeld:
+		d.Layer = "hold"
+	default:
+		d.Layer = "breaker"
 	}
 	d.Reason = h.reason
 	d.ReasonS = h.reason.String()

@@ -120,6 +120,14 @@ func (h *holder) hold(r *http.Request, p *filters.Provider, queue, account, reco
 	return nil
 }
 
+// idle reports that this instance holds nothing (the usual case): callers
+// skip naming queues at all.
+func (h *holder) idle() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.waiting) == 0
+}
+
 // behind returns the first of queues that still holds items.
 func (h *holder) behind(queues ...string) (string, bool) {
 	h.mu.Lock()

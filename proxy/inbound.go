@@ -173,7 +173,7 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if ds[i].Action == filters.Forward && !ds[i].Observed && !observing && in.guard != nil {
 			h, ok := in.guard.inbound(&events[i], verified)
-			if !ok && in.holder != nil {
+			if !ok && in.holder != nil && !in.holder.idle() {
 				// Older events of this record or account still wait in the
 				// spool: this one waits behind them, or it would overtake.
 				if q, behind := in.holder.behind(in.guard.queuesFor(&events[i])...); behind {

@@ -143,6 +143,16 @@ type WriteRoute struct {
 	// CreateID is the response body path holding a created record's id.
 	// Default "id".
 	CreateID string `yaml:"create_id"`
+	// Response is the response body path holding the written record, whose
+	// tracked fields are the state the write left (most APIs return the
+	// record): "" = the same path as Fields; "-" = the response does not
+	// hold the record (the expected state is then the written fields over
+	// the last known state).
+	Response string `yaml:"response"`
+	// ResponseTime is a value spec in the response record for the
+	// provider's time or version of the written state (e.g. "updatedAt"),
+	// matched against webhooks' occurred_at. Default none.
+	ResponseTime string `yaml:"response_time"`
 	// TagOnly stamps the headers and idempotency key only: the body is left
 	// as sent and the write is not recorded. For bulk endpoints whose body
 	// is not one record (e.g. Smartsheet's row arrays); their echoes must be

@@ -128,7 +128,7 @@ func BenchmarkTagJSON2KB(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		hdr := http.Header{"Content-Type": {"application/json"}}
-		if w := h.p.Tag(r, &ps, "a", hdr, body, ""); w.Body == nil {
+		if w := h.p.Tag(context.Background(), r, &ps, "a", hdr, body, ""); w.Body == nil {
 			b.Fatal(w.Untagged)
 		}
 	}
@@ -143,7 +143,7 @@ func BenchmarkTagForm(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		hdr := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
-		if w := h.p.Tag(r, &ps, "a", hdr, body, ""); w.Body == nil {
+		if w := h.p.Tag(context.Background(), r, &ps, "a", hdr, body, ""); w.Body == nil {
 			b.Fatal(w.Untagged)
 		}
 	}

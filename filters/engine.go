@@ -2,6 +2,7 @@ package filters
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"sync"
 	"time"
@@ -32,6 +33,10 @@ type Options struct {
 	Observe bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Secret is the deployment key: sentinels are keyed with it (and
+	// verify only where it is shared). Default: a random key for this
+	// engine alone.
+	Secret []byte
 }
 
 // New compiles the providers of a loaded configuration.
@@ -39,10 +44,16 @@ func New(providers []*configs.Provider, store ledger.Store, opts Options) (*Engi
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if len(opts.Secret) == 0 {
+		opts.Secret = make([]byte, 32)
+		if _, err := rand.Read(opts.Secret); err != nil {
+			return nil, fmt.Errorf("engine: random key: %w", err)
+		}
+	}
 	e := &Engine{agent: opts.Agent, observe: opts.Observe, store: store, now: opts.Now, byName: map[string]*Provider{}}
 	e.lookups.New = func() any { return new(lookup) }
 	for _, cp := range providers {
-		p, err := NewProvider(cp, opts.Agent, Deps{Store: store, Now: opts.Now})
+		p, err := NewProvider(cp, opts.Agent, Deps{Store: store, Now: opts.Now, Key: opts.Secret})
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", cp.Name, err)
 		}
@@ -115,11 +126,24 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 			}
 		}
 		if v.Echo {
-			d.Action, d.Layer, d.Reason, d.Detail = Drop, l.Name(), v.Reason, v.Detail
+			d.Action, d.Layer, d.Reason, d.Detail, d.Settle = Drop, l.Name(), v.Reason, v.Detail, v.Settle
+			if d.Settle == 0 && !pull && v.Reason != ReasonRedelivery {
+				// An echo recognised by its actor or marker settles the
+				// write it echoes too: left unsettled, a person's later
+				// return to those values would look like its echo.
+				d.Settle = settles(ctx, ev, lk)
+			}
 			break
 		}
 		if v.Reason != ReasonNone && (!v.Abstain || v.Reason == ReasonStoreError || d.Reason == ReasonNoEvidence) {
 			d.Layer, d.Reason, d.Detail = l.Name(), v.Reason, v.Detail
+		}
+	}
+	if d.Action == Forward && !pull && len(ev.Fields) > 0 {
+		// Whatever layers are on: does the event show one of our writes
+		// applied (an unproven echo the loop detector counts)?
+		if st, known, err := lk.state(ctx); err == nil && known {
+			d.Reflects = st.Reflects(ev.Fields) >= 0
 		}
 	}
 	if overruledBy != "" && d.Action == Forward {
@@ -131,6 +155,22 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 	}
 	d.finish()
 	return d
+}
+
+// settles is the sequence number of the unsettled write whose expected
+// state an echo carries (0: none, or unknown).
+func settles(ctx context.Context, ev *Event, lk *lookup) uint32 {
+	if len(ev.Fields) == 0 {
+		return 0
+	}
+	st, known, err := lk.state(ctx)
+	if err != nil || !known {
+		return 0
+	}
+	if i := st.Match(ev.Fields, false); i >= 0 {
+		return st.Writes[i].Seq
+	}
+	return 0
 }
 
 // Unverified is the decision for every event of a delivery whose signature
@@ -152,54 +192,83 @@ func (e *Engine) Whole(provider string, a Action, layer string, r Reason, detail
 	return d
 }
 
+// Settle records in the ledger, right after a delivery was decided, the
+// writes its echoes settle: each dropped (or, in observe mode, would-be
+// dropped) event that echoed write k settles k and every earlier write of
+// its record, so a later event with those values is judged afresh. All
+// events of a delivery are decided before any write is settled.
+func (e *Engine) Settle(ctx context.Context, evs []Event, ds []Decision) error {
+	return e.apply(ctx, evs, ds, func(d *Decision) bool {
+		// A poll shows a record again and again: it settles nothing.
+		return d.Settle != 0 && d.WouldDrop() && d.Source != SourcePull
+	}, false)
+}
+
 // Accepted records, after the app answered 2xx, what it now knows: the ids
-// of forwarded events (for dedup) and their records' state as the last
-// genuine state (so a write-back or redundant event is recognised). Events
-// only observed as would-be drops are not recorded as genuine, and events of
-// unverified deliveries are not recorded at all.
+// of forwarded events (for dedup) and their records' state as what the app
+// holds (ledger.State.ApplyAccept). Events only observed as would-be drops
+// are not recorded as genuine, and events of unverified deliveries are not
+// recorded at all.
 func (e *Engine) Accepted(ctx context.Context, p *Provider, evs []Event, ds []Decision) error {
+	return e.apply(ctx, evs, ds, func(d *Decision) bool {
+		return d.Action == Forward && d.Reason != ReasonUnverified
+	}, true)
+}
+
+// apply records the events whose decision sel selects: as settling echoes
+// (genuine false) or as genuine states the app accepted (genuine true, with
+// their event ids marked for dedup). A delivery of several events costs one
+// round trip per kind on a BatchWriter store.
+func (e *Engine) apply(ctx context.Context, evs []Event, ds []Decision, sel func(*Decision) bool, genuine bool) error {
 	var firstErr error
+	keep := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
 	at := e.now()
 	bw, batch := e.store.(BatchWriter)
 	batch = batch && len(evs) > 1
 	var ids []string
 	var keys []ledger.Key
-	var fields [][]ledger.Field
+	var accs []ledger.Accept
 	for i := range evs {
-		if ds[i].Action != Forward {
+		d := &ds[i]
+		if !sel(d) {
 			continue
 		}
 		ev := &evs[i]
-		if ds[i].Reason == ReasonUnverified {
-			// An unverified delivery must not steer later decisions: a
-			// forged event id would make the genuine event a "redelivery".
-			continue
-		}
-		if ev.ID != "" {
+		if genuine && ev.ID != "" {
+			// An unverified delivery never gets here: a forged event id
+			// must not make the genuine event a "redelivery".
 			if batch {
 				ids = append(ids, ev.dedupKey())
-			} else if err := e.store.MarkEvent(ctx, ev.dedupKey()); err != nil && firstErr == nil {
-				firstErr = err
+			} else {
+				keep(e.store.MarkEvent(ctx, ev.dedupKey()))
 			}
 		}
-		if ds[i].Observed || ev.Record == "" || len(ev.Fields) == 0 {
+		if ev.Record == "" || (genuine && (d.Observed || len(ev.Fields) == 0)) {
 			continue
 		}
+		a := ledger.Accept{Fields: ev.Fields, At: at, ProviderAt: ev.ProviderAt}
+		if !d.Time.IsZero() && d.Time.Before(at) {
+			a.At = d.Time // when the event was decided
+		}
+		if !genuine {
+			a.Settle = d.Settle
+		}
 		if batch {
-			keys, fields = append(keys, ev.Key()), append(fields, ev.Fields)
-		} else if err := e.store.RecordSeen(ctx, ev.Key(), ev.Fields, at); err != nil && firstErr == nil {
-			firstErr = err
+			keys, accs = append(keys, ev.Key()), append(accs, a)
+		} else {
+			keep(e.store.Accept(ctx, ev.Key(), a))
 		}
 	}
 	if batch {
-		// One round trip per kind for the whole delivery.
 		if len(ids) > 0 {
-			firstErr = bw.MarkEvents(ctx, ids)
+			keep(bw.MarkEvents(ctx, ids))
 		}
 		if len(keys) > 0 {
-			if err := bw.RecordSeenMany(ctx, keys, fields, at); err != nil && firstErr == nil {
-				firstErr = err
-			}
+			keep(bw.AcceptMany(ctx, keys, accs))
 		}
 	}
 	return firstErr

@@ -35,8 +35,8 @@ func TestAccepted(t *testing.T) {
 			d = c.decide(h, &ev, d)
 			h.accept([]Event{ev}, []Decision{d})
 			st := h.stateOf(t, ev.Record)
-			fs, ok := st.Field("name")
-			if seen := ok && fs.HasSeen; seen != c.wantSeen {
+			_, ok := st.AppValue("name")
+			if seen := ok && !st.LastSeen.IsZero(); seen != c.wantSeen {
 				t.Fatalf("name seen = %v, want %v (state %+v)", seen, c.wantSeen, st)
 			}
 			if ev.ID != "" {

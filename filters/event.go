@@ -31,6 +31,9 @@ type Event struct {
 	ID         string
 	Actor      string
 	OccurredAt time.Time
+	// ProviderAt orders the event among the record's states: the
+	// provider's sequence number, else OccurredAt in Unix ns (0: unknown).
+	ProviderAt int64
 	// Fields are the tracked values present in the event, sorted by name.
 	Fields []ledger.Field
 	// Partial: Fields are only the changed fields, not the whole record.

@@ -91,6 +91,9 @@ func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) 
 	}
 	if r.occurred.kind != specNone {
 		e.OccurredAt = parseTime(r.occurred.result(ev, root, h))
+		if !e.OccurredAt.IsZero() {
+			e.ProviderAt = e.OccurredAt.UnixNano()
+		}
 	}
 	if len(r.markers) > 0 {
 		e.Marks = make([]string, len(r.markers))

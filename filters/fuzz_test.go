@@ -118,7 +118,7 @@ func FuzzExtract(f *testing.F) {
 
 // echoReasons are the reasons a drop may give.
 var echoReasons = []Reason{ReasonRedelivery, ReasonIntegrationUser, ReasonChangeAgent, ReasonSentinelMatch,
-	ReasonSentinelChange, ReasonPendingWrite, ReasonLastGenuine, ReasonSkinnyRecentWrite}
+	ReasonSentinelChange, ReasonPendingWrite, ReasonNoChange, ReasonSkinnyRecentWrite}
 
 func FuzzDecide(f *testing.F) {
 	addSeeds(f)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
 
@@ -68,6 +69,9 @@ type harness struct {
 	store ledger.Store
 	eng   *Engine
 	p     *Provider
+	// before are the layer verdicts of the last delivery's events, by
+	// byte span, taken before the delivery settled any write.
+	before map[[2]int]map[string]Verdict
 }
 
 type harnessOpts struct {
@@ -114,11 +118,11 @@ func (h *harness) write(method, path, contentType, body string) *Write {
 	}
 	hdr := http.Header{"Content-Type": {contentType}, "Authorization": {"Bearer secret-token"}}
 	u := &url.URL{Path: path}
-	w := h.p.Tag(r, &ps, h.p.AccountOf("api.example.com", u, hdr, &ps), hdr, []byte(body), "")
+	w := h.p.Tag(context.Background(), r, &ps, h.p.AccountOf("api.example.com", u, hdr, &ps), hdr, []byte(body), "")
 	if w.Untagged != "" {
 		h.t.Fatalf("write %s %s left untagged: %s", method, path, w.Untagged)
 	}
-	if err := h.eng.RecordWrite(context.Background(), w); err != nil {
+	if err := h.eng.RecordWrite(context.Background(), w, nil); err != nil {
 		h.t.Fatalf("RecordWrite: %v", err)
 	}
 	return w
@@ -136,8 +140,15 @@ func (h *harness) deliver(path string, body []byte, hdr http.Header) ([]Event, [
 		h.t.Fatalf("Extract: %v", err)
 	}
 	ds := make([]Decision, len(evs))
+	h.before = map[[2]int]map[string]Verdict{}
 	for i := range evs {
+		h.before[[2]int{evs[i].Start, evs[i].End}] = h.layerVerdicts(&evs[i])
 		ds[i] = h.eng.Decide(context.Background(), h.p, &evs[i])
+	}
+	// As the proxy does: echoes settle their writes once the whole
+	// delivery is decided.
+	if err := h.eng.Settle(context.Background(), evs, ds); err != nil {
+		h.t.Fatalf("Settle: %v", err)
 	}
 	return evs, ds
 }
@@ -160,9 +171,18 @@ func (h *harness) accept(evs []Event, ds []Decision) {
 	}
 }
 
-// verdicts runs every layer of the event's chain on its own and returns
-// their verdicts by layer name.
+// verdicts returns, by layer name, what every layer of the event's chain
+// said of it on its own when it was delivered (before its delivery settled
+// any write).
 func (h *harness) verdicts(ev *Event) map[string]Verdict {
+	if vs, ok := h.before[[2]int{ev.Start, ev.End}]; ok {
+		return vs
+	}
+	return h.layerVerdicts(ev)
+}
+
+// layerVerdicts runs every layer of the event's chain on its own, now.
+func (h *harness) layerVerdicts(ev *Event) map[string]Verdict {
 	out := map[string]Verdict{}
 	lk := lookup{store: h.store, key: ev.Key()}
 	for _, l := range h.p.ForAccount(ev.Account).chain {
@@ -215,12 +235,8 @@ type failingStore struct{}
 
 var errStoreDown = errors.New("store down")
 
-func (failingStore) RecordWrite(context.Context, ledger.Key, []ledger.Field, uint64, time.Time) error {
-	return errStoreDown
-}
-func (failingStore) RecordSeen(context.Context, ledger.Key, []ledger.Field, time.Time) error {
-	return errStoreDown
-}
+func (failingStore) RecordWrite(context.Context, ledger.Key, ledger.Write) error { return errStoreDown }
+func (failingStore) Accept(context.Context, ledger.Key, ledger.Accept) error     { return errStoreDown }
 func (failingStore) Get(context.Context, ledger.Key, *ledger.State) (bool, error) {
 	return false, errStoreDown
 }
@@ -239,3 +255,6 @@ func wantDecision(t testing.TB, d Decision, action Action, layer string, reason 
 		t.Fatalf("decision strings %q/%q do not match %s/%s", d.ActionS, d.ReasonS, action, reason)
 	}
 }
+
+// sentinelOf is the sentinel a write stamped (generic profile).
+func sentinelOf(w *Write) string { return gjson.GetBytes(w.Body, "sync_source").String() }

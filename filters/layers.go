@@ -3,7 +3,6 @@ package filters
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +22,8 @@ type Layer interface {
 type Deps struct {
 	Store ledger.Store
 	Now   func() time.Time
+	// Key is the deployment key sentinels are keyed with.
+	Key []byte
 }
 
 type layerCtor func(p *Provider, d Deps) (Layer, error)
@@ -32,7 +33,7 @@ var layerCtors = map[string]layerCtor{
 	"dedup":    func(p *Provider, d Deps) (Layer, error) { return &dedupLayer{store: d.Store, provider: p.Name}, nil },
 	"actor":    func(p *Provider, d Deps) (Layer, error) { return &actorLayer{users: p.users}, nil },
 	"marker":   func(p *Provider, d Deps) (Layer, error) { return markerLayer{}, nil },
-	"sentinel": func(p *Provider, d Deps) (Layer, error) { return &sentinelLayer{agent: p.agent}, nil },
+	"sentinel": func(p *Provider, d Deps) (Layer, error) { return &sentinelLayer{agent: p.agent, key: d.Key}, nil },
 	"fingerprint": func(p *Provider, d Deps) (Layer, error) {
 		// The per-field explanations are built once, not per event.
 		l := fingerprintLayer{newValue: map[string]string{}}
@@ -174,43 +175,78 @@ func (m *marker) matches(got string) bool {
 	return got == want
 }
 
-// sentinelLayer verifies our self-verifying sentinel against the event's
-// current tracked values.
-type sentinelLayer struct{ agent string }
+// sentinelLayer recognises our keyed sentinel. It is evidence only when it
+// verifies with the deployment key for this very record and names one of
+// our unsettled writes in the ledger, and then only for an event whose
+// values are that write's expected state: a sentinel stays on a record
+// after later edits, and a copied or typed one proves nothing.
+type sentinelLayer struct {
+	agent string
+	key   []byte
+}
 
 func (l *sentinelLayer) Name() string { return "sentinel" }
 
 func (l *sentinelLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdict {
-	if ev.SentinelChange {
-		if _, ok := tagging.ParseSentinel(ev.Sentinel, l.agent); ok {
-			return echo(ReasonSentinelChange, "change of our sentinel property")
-		}
-		return abstain(ReasonNone, "sentinel property not ours")
-	}
-	short, ok := tagging.ParseSentinel(ev.Sentinel, l.agent)
+	nonce, mac, ok := tagging.ParseSentinel(ev.Sentinel, l.agent)
 	if !ok {
+		if ev.SentinelChange {
+			return abstain(ReasonNone, "sentinel property not ours")
+		}
 		return abstain(ReasonNone, "no sentinel of ours")
-	}
-	if len(ev.Fields) == 0 {
-		return abstain(ReasonNone, "no tracked values")
 	}
 	st, known, err := lk.state(ctx)
 	if err != nil {
 		return abstain(ReasonStoreError, err.Error())
 	}
-	// A genuine state newer than our last write makes the sentinel stale
-	// even when the values equal what we wrote (A→B→A revert).
-	if known && !st.LastSeen.IsZero() && !st.LastSeen.Before(st.LastWrite) {
-		return abstain(ReasonSentinelSuperseded, "a genuine state is newer than our write")
+	i := -1
+	if known {
+		i = st.SentinelWrite(nonce)
 	}
-	if tagging.Short(ledgerCombine(ev.Fields)) == short {
-		return echo(ReasonSentinelMatch, "sentinel fingerprint equals current values")
+	if i < 0 {
+		if ev.SentinelChange {
+			// A change of the sentinel property alone (per-property
+			// providers) carries no tracked value: dropping it loses
+			// nothing the app syncs, whoever made it.
+			return echo(ReasonSentinelChange, "change of our sentinel property (not a tracked field)")
+		}
+		return abstain(ReasonSentinelUnbound, "the sentinel names no unsettled write of this record: no evidence")
 	}
-	return pass(ReasonSentinelStale, "values changed since our write")
+	w := &st.Writes[i]
+	rec := ev.Record
+	if w.Created {
+		rec = ""
+	}
+	if !tagging.VerifySentinel(l.key, tagging.Binding{Provider: ev.Provider, Object: ev.Object, Record: rec, Nonce: nonce, FP: w.FP}, mac) {
+		if ev.SentinelChange {
+			return echo(ReasonSentinelChange, "change of our sentinel property (not a tracked field)")
+		}
+		return abstain(ReasonSentinelForged, "the sentinel does not verify for this record: no evidence")
+	}
+	if ev.SentinelChange {
+		v := echo(ReasonSentinelChange, "change of our sentinel property, written to this record by our unsettled write")
+		v.Settle = w.Seq
+		return v
+	}
+	if len(ev.Fields) == 0 {
+		return abstain(ReasonNone, "no tracked values")
+	}
+	if !w.Expects(ev.Fields) {
+		return pass(ReasonSentinelStale, "values changed since the write that stamped the sentinel")
+	}
+	v := echo(ReasonSentinelMatch, "our sentinel, and the values our write left")
+	v.Settle = w.Seq
+	return v
 }
 
-// fingerprintLayer compares each tracked value with our pending writes and
-// the last genuine state, field by field.
+// fingerprintLayer judges an event against the record's ordered history
+// (ledger.State): it is our echo when its values are the expected state of
+// one of our unsettled writes, the oldest that fits (settling it and every
+// earlier write); it is no news when the app already holds every value, or
+// when a newer state of every field already reached the app (provider
+// times). Anything else is a change. A pulled record is removed only on
+// proof of our write: the poll keeps records the app already holds, and
+// writes that changed nothing are not proof.
 type fingerprintLayer struct {
 	newValue map[string]string // field → "field X has a new value"
 }
@@ -228,26 +264,35 @@ func (l fingerprintLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verd
 	if !known {
 		return pass(ReasonNewValue, "nothing known of this record")
 	}
-	ours, seen := 0, 0
+	pull := ev.Source == SourcePull
+	if i := st.Match(ev.Fields, pull); i >= 0 {
+		v := echo(ReasonPendingWrite, "every tracked value is the state our unsettled write left")
+		if !pull {
+			v.Settle = st.Writes[i].Seq
+		}
+		return v
+	}
+	if !pull && st.Stale(ev.Fields, ev.ProviderAt) {
+		return echo(ReasonStale, "older than the state the app holds of every field")
+	}
+	if st.Holds(ev.Fields) {
+		if pull {
+			return pass(ReasonNoChange, "the app already holds every value: kept, no proof of our write")
+		}
+		return echo(ReasonNoChange, "the app already holds every value")
+	}
+	v := pass(ReasonNewValue, "")
 	for _, f := range ev.Fields {
-		fs, ok := st.Field(f.Name)
-		switch {
-		case ok && slices.Contains(fs.Pending, f.Hash):
-			ours++
-		case ok && fs.HasSeen && fs.Seen == f.Hash:
-			seen++
-		default:
+		if h, ok := st.AppValue(f.Name); !ok || h.Hash != f.Hash {
 			detail, ok := l.newValue[f.Name]
 			if !ok {
 				detail = "field " + f.Name + " has a new value"
 			}
-			return pass(ReasonNewValue, detail)
+			v.Detail = detail
+			break
 		}
 	}
-	if ours > 0 {
-		return echo(ReasonPendingWrite, "every tracked value equals our pending write or the last genuine state")
-	}
-	return echo(ReasonLastGenuine, "no net change since the last genuine state")
+	return v
 }
 
 // skinnyLayer (off by default, lossy) drops a valueless event for a record
@@ -271,15 +316,6 @@ func (l *skinnyLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdict 
 		return echo(ReasonSkinnyRecentWrite, "we wrote this record within "+l.window.String())
 	}
 	return pass(ReasonSkinny, "")
-}
-
-func ledgerCombine(fs []ledger.Field) uint64 {
-	var buf [16]tagging.FieldHash
-	th := buf[:0]
-	for _, f := range fs {
-		th = append(th, tagging.FieldHash{Name: f.Name, Hash: f.Hash})
-	}
-	return tagging.Combine(th)
 }
 
 // lookup loads the ledger state of an event's record once, on first use.

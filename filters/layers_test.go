@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters/ledger"
-	"github.com/loopguard/loopguard/tagging"
 	"github.com/tidwall/sjson"
 )
 
@@ -98,7 +98,7 @@ func TestLayersEchoAndGenuine(t *testing.T) {
 			setup: func(h *harness) *Write { return h.write("PATCH", "/v1/contacts/c1", jsonCT, adaWrite) },
 			event: func(t *testing.T, w *Write) map[string]any {
 				return map[string]any{"record": rawJSON(`{"id":"c1","name":"Grace","email":"ada@example.com","sync_source":"` +
-					tagging.Sentinel(testAgent, w.FP) + `"}`)}
+					sentinelOf(w) + `"}`)}
 			},
 			action: Forward, layer: "fingerprint", reason: ReasonNewValue,
 			layerWant: map[string]Verdict{"sentinel": {Reason: ReasonSentinelStale}, "fingerprint": {Reason: ReasonNewValue}},
@@ -107,7 +107,7 @@ func TestLayersEchoAndGenuine(t *testing.T) {
 			name:  "sentinel: another agent's sentinel is not ours",
 			setup: func(h *harness) *Write { return h.write("PATCH", "/v1/contacts/c1", jsonCT, adaWrite) },
 			event: func(t *testing.T, w *Write) map[string]any {
-				return map[string]any{"record": rawJSON(`{"id":"c1","name":"Grace","sync_source":"other:` + tagging.Short(w.FP) + `"}`)}
+				return map[string]any{"record": rawJSON(`{"id":"c1","name":"Grace","sync_source":"other:` + strings.TrimPrefix(sentinelOf(w), testAgent+":") + `"}`)}
 			},
 			action: Forward, layer: "fingerprint", reason: ReasonNewValue,
 			layerWant: map[string]Verdict{"sentinel": {Abstain: true}},
@@ -140,7 +140,7 @@ func TestLayersEchoAndGenuine(t *testing.T) {
 				// Only an untracked field changed.
 				return map[string]any{"id": "evt_2", "record": rawJSON(`{"id":"c1","name":"Grace","email":"ada@example.com","updated_at":"later"}`)}
 			},
-			action: Drop, layer: "fingerprint", reason: ReasonLastGenuine,
+			action: Drop, layer: "fingerprint", reason: ReasonNoChange,
 		},
 		{
 			name:   "fingerprint: a record never seen is forwarded",
@@ -221,7 +221,7 @@ func TestChainOrderAndDefaults(t *testing.T) {
 func TestRevertABA(t *testing.T) {
 	h := newHarness(t, "generic", harnessOpts{})
 	w := h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"name":"A"}`)
-	sentinel := tagging.Sentinel(testAgent, w.FP)
+	sentinel := sentinelOf(w)
 	h.clock.Advance(time.Second)
 
 	// 1. The echo of our write A is dropped.
@@ -238,24 +238,24 @@ func TestRevertABA(t *testing.T) {
 		"record": rawJSON(`{"id":"c1","name":"B","sync_source":"` + sentinel + `"}`),
 	}), nil)
 	wantDecision(t, ds[0], Forward, "fingerprint", ReasonNewValue)
-	if v := h.verdicts(&evs[0])["sentinel"]; v.Reason != ReasonSentinelStale || v.Echo || v.Abstain {
-		t.Fatalf("B: sentinel verdict %+v, want a pass with sentinel_stale", v)
+	if v := h.verdicts(&evs[0])["sentinel"]; v.Reason != ReasonSentinelUnbound || v.Echo || !v.Abstain {
+		t.Fatalf("B: sentinel verdict %+v, want abstain sentinel_unbound (the echo settled the write)", v)
 	}
 	h.accept(evs, ds)
 	h.clock.Advance(time.Second)
 
 	// 3. The human sets A again. The record still carries our sentinel for
-	// A, whose fingerprint now matches again: the sentinel layer must see
-	// that a genuine state superseded our write, and the fingerprint layer
-	// that A is new relative to the last genuine B.
+	// A, whose values match again: the sentinel layer must see that it
+	// names no unsettled write (the echo settled it), and the fingerprint
+	// layer that A is new relative to B, which the app holds.
 	evs, ds = h.deliver("/webhooks/generic", genericEvent(t, map[string]any{
 		"id": "evt_3", "actor": "user_42",
 		"record": rawJSON(`{"id":"c1","name":"A","sync_source":"` + sentinel + `"}`),
 	}), nil)
 	wantDecision(t, ds[0], Forward, "fingerprint", ReasonNewValue)
 	vs := h.verdicts(&evs[0])
-	if v := vs["sentinel"]; !v.Abstain || v.Echo || v.Reason != ReasonSentinelSuperseded || v.Reason.String() != "sentinel_superseded" {
-		t.Fatalf("A again: sentinel verdict %+v, want abstain sentinel_superseded", v)
+	if v := vs["sentinel"]; !v.Abstain || v.Echo || v.Reason != ReasonSentinelUnbound || v.Reason.String() != "sentinel_unbound" {
+		t.Fatalf("A again: sentinel verdict %+v, want abstain sentinel_unbound", v)
 	}
 	if v := vs["fingerprint"]; v.Abstain || v.Echo || v.Reason != ReasonNewValue || v.Reason.String() != "new_value" {
 		t.Fatalf("A again: fingerprint verdict %+v, want pass new_value", v)
@@ -364,13 +364,12 @@ func TestObserve(t *testing.T) {
 			if d.ActionS != "forward" || !d.WouldDrop() {
 				t.Fatalf("observed decision strings: action %q WouldDrop %v", d.ActionS, d.WouldDrop())
 			}
-			// An observed would-be drop is forwarded but never becomes the
-			// last genuine state: our write stays pending.
+			// An observed would-be drop is forwarded; as our echo it settles
+			// our write, but it never becomes a genuine state.
 			h.accept(evs, ds)
 			st := h.stateOf(t, "c1")
-			fs, ok := st.Field("name")
-			if !ok || len(fs.Pending) != 1 || fs.HasSeen {
-				t.Fatalf("after an observed echo: name state %+v, want still pending and not seen", fs)
+			if len(st.Writes) != 0 || !st.LastSeen.IsZero() {
+				t.Fatalf("after an observed echo: state %+v, want the write settled and nothing genuine", st)
 			}
 			// A genuine event is forwarded and not marked observed.
 			_, d = h.deliverOne(genericEvent(t, map[string]any{"id": "evt_2", "record.name": "Grace"}), nil)
@@ -439,8 +438,8 @@ func TestStoreErrorAbstains(t *testing.T) {
 	h := newHarness(t, "generic", harnessOpts{store: failingStore{}})
 	// With a working store this event would be dropped by its sentinel.
 	r, ps, _ := h.p.MatchWrite("PATCH", "/v1/contacts/c1")
-	w := h.p.Tag(r, &ps, "a", http.Header{"Content-Type": {jsonCT}}, []byte(adaWrite), "")
-	if err := h.eng.RecordWrite(t.Context(), w); err == nil {
+	w := h.p.Tag(context.Background(), r, &ps, "a", http.Header{"Content-Type": {jsonCT}}, []byte(adaWrite), "")
+	if err := h.eng.RecordWrite(t.Context(), w, nil); err == nil {
 		t.Fatal("RecordWrite on a failing store returned nil")
 	}
 	evs, ds := h.deliver("/webhooks/generic", genericEvent(t, map[string]any{"actor": nil, "record": echoRecord(t, w, "c1")}), nil)

@@ -1,9 +1,11 @@
 package filters
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"mime"
 	"net/http"
@@ -30,6 +32,12 @@ type Write struct {
 	Body []byte
 	// Untagged says why the body was left untouched ("" when tagged).
 	Untagged string
+	// NoOp: every written value is what the app already holds.
+	NoOp bool
+	// Nonce identifies the write's sentinel (0: none); Created, that it
+	// was stamped on a create, before the record had an id.
+	Nonce   uint64
+	Created bool
 	// params are the matched path parameters, for a create's record id
 	// template.
 	params Params
@@ -83,9 +91,16 @@ func (p *Provider) AccountOf(host string, u *url.URL, h http.Header, ps *Params)
 }
 
 // Tag stamps a matched write: change-agent headers and idempotency key on h,
-// and the sentinel in the body (JSON in place, or form-encoded). body may be
-// nil when it was not buffered (too large); then only headers are stamped.
-func (p *Provider) Tag(r *WriteRoute, ps *Params, account string, h http.Header, body []byte, untagged string) *Write {
+// and the sentinel in the body (JSON edited in place, or a form pair). body
+// may be nil when it was not buffered (too large); then only headers are
+// stamped. The body's kind is sniffed, not taken from Content-Type alone: a
+// JSON body sent as form data is tagged as JSON, and form pairs are added
+// only to a body that is form data — a body is never corrupted.
+//
+// A write that changes nothing (every written value is what the app
+// already holds) gets no sentinel: on an API that stores the field, the
+// sentinel alone would make it a change (one more event, an updatedAt bump).
+func (p *Provider) Tag(ctx context.Context, r *WriteRoute, ps *Params, account string, h http.Header, body []byte, untagged string) *Write {
 	w := &Write{Provider: p, Route: r, Account: account, Object: p.canonObject(resolveParam(r.Object, ps)), Record: expandParams(r.RecordID, ps), Untagged: untagged, params: *ps}
 	pr := p.Profile
 	tagging.SetHeaders(h, pr.Tagging.Headers, p.agent)
@@ -104,8 +119,9 @@ func (p *Provider) Tag(r *WriteRoute, ps *Params, account string, h http.Header,
 	}
 	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
 	var fields []tagging.FieldHash
-	switch {
-	case mt == "application/json" || strings.HasSuffix(mt, "+json") || (mt == "" && gjson.ValidBytes(body)):
+	var sentinel func(s string) ([]byte, error)
+	switch kind := sniffBody(mt, body); kind {
+	case bodyJSON:
 		rec := gjson.ParseBytes(body)
 		if r.Fields != "" {
 			rec = rec.Get(r.Fields)
@@ -115,32 +131,85 @@ func (p *Provider) Tag(r *WriteRoute, ps *Params, account string, h http.Header,
 			return w
 		}
 		fields = p.FP.FromJSON(nil, rec)
-		w.FP = tagging.Combine(fields)
-		if pr.Tagging.SentinelField != "" {
-			out, err := tagging.SetJSON(body, r.Fields, pr.Tagging.SentinelField, tagging.Sentinel(p.agent, w.FP))
-			if err != nil {
-				w.Untagged = "sentinel_failed"
-			} else {
-				w.Body = out
-			}
-		}
-	case mt == "application/x-www-form-urlencoded":
-		vals, err := url.ParseQuery(string(body))
-		if err != nil {
-			w.Untagged = "malformed_form"
-			return w
-		}
+		sentinel = func(s string) ([]byte, error) { return tagging.SetJSON(body, r.Fields, pr.Tagging.SentinelField, s) }
+	case bodyForm:
+		vals, _ := url.ParseQuery(string(body))
 		fields = p.FP.FromForm(nil, vals)
-		w.FP = tagging.Combine(fields)
-		if pr.Tagging.SentinelField != "" {
-			w.Body = tagging.SetForm(body, tagging.FormKey(pr.Tagging.SentinelField), tagging.Sentinel(p.agent, w.FP))
+		sentinel = func(s string) ([]byte, error) {
+			return tagging.SetForm(body, tagging.FormKey(pr.Tagging.SentinelField), s), nil
 		}
 	default:
-		w.Untagged = "content_type"
+		w.Untagged = string(kind)
 		return w
 	}
 	w.Fields = toLedger(fields)
+	w.FP = tagging.Combine(fields)
+	if pr.Tagging.SentinelField == "" || len(w.Fields) == 0 {
+		return w
+	}
+	if w.NoOp = p.holds(ctx, w); w.NoOp {
+		return w
+	}
+	w.Nonce = randomNonce()
+	rec := w.Record
+	if rec == "" {
+		w.Created = true
+	}
+	out, err := sentinel(tagging.Sentinel(p.key, p.agent, tagging.Binding{Provider: p.Name, Object: w.Object, Record: rec, Nonce: w.Nonce, FP: w.FP}))
+	if err != nil {
+		w.Untagged, w.Nonce, w.Created = "sentinel_failed", 0, false
+		return w
+	}
+	w.Body = out
 	return w
+}
+
+// holds reports whether the app already holds every written value of the
+// record (the write changes nothing); false when unknown.
+func (p *Provider) holds(ctx context.Context, w *Write) bool {
+	if w.Record == "" || p.store == nil {
+		return false
+	}
+	var st ledger.State
+	ok, err := p.store.Get(ctx, w.Key(), &st)
+	return err == nil && ok && st.Holds(w.Fields)
+}
+
+// bodyKind is what a write body is, whatever its Content-Type says (the
+// values double as untagged reasons).
+type bodyKind string
+
+const (
+	bodyJSON     bodyKind = "json"
+	bodyForm     bodyKind = "form"
+	bodyJSONLike bodyKind = "malformed_json"
+	bodyBadForm  bodyKind = "malformed_form"
+	bodyOther    bodyKind = "content_type"
+)
+
+// sniffBody decides how a write body may be tagged. A body that looks like
+// JSON (first non-space byte '{' or '[') is JSON when it is valid and is
+// never treated as form data; form pairs are added only to bodies declared
+// as forms that parse as forms.
+func sniffBody(mt string, body []byte) bodyKind {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	jsonish := len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[')
+	declaredJSON := mt == "application/json" || strings.HasSuffix(mt, "+json")
+	switch {
+	case jsonish || declaredJSON:
+		if jsonish && gjson.ValidBytes(body) {
+			return bodyJSON
+		}
+		return bodyJSONLike
+	case mt == "application/x-www-form-urlencoded":
+		if _, err := url.ParseQuery(string(body)); err != nil {
+			return bodyBadForm
+		}
+		return bodyForm
+	case mt == "" && len(trimmed) == 0:
+		return bodyOther
+	}
+	return bodyOther
 }
 
 // CreatedID reads a created record's id from the response body; a route
@@ -158,12 +227,43 @@ func (w *Write) CreatedID(resp []byte) string {
 	return expandParams(w.Route.RecordID, &ps)
 }
 
-// RecordWrite remembers a write the upstream accepted (2xx).
-func (e *Engine) RecordWrite(ctx context.Context, w *Write) error {
+// RecordWrite remembers a write the upstream accepted (2xx) as the next
+// version of its record's history. resp is the response body (nil when it
+// was not read): when it holds the record (see WriteRoute.Response), its
+// tracked fields are the state the write is expected to leave.
+func (e *Engine) RecordWrite(ctx context.Context, w *Write, resp []byte) error {
 	if w.Record == "" || len(w.Fields) == 0 {
 		return nil
 	}
-	return e.store.RecordWrite(ctx, w.Key(), w.Fields, w.FP, e.now())
+	lw := ledger.Write{Fields: w.Fields, At: e.now(), FP: w.FP, Nonce: w.Nonce, Created: w.Created}
+	if r := w.Route.Response; r != "-" && len(resp) > 0 && gjson.ValidBytes(resp) {
+		root := gjson.ParseBytes(resp)
+		rec := root
+		if r != "" {
+			rec = root.Get(r)
+		}
+		if rec.IsObject() {
+			if fs := w.Provider.FP.FromJSON(nil, rec); len(fs) > 0 {
+				lw.Response = toLedger(fs)
+			}
+			if w.Route.ResponseTime.kind != specNone {
+				if t := parseTime(w.Route.ResponseTime.result(rec, root, nil)); !t.IsZero() {
+					lw.ProviderAt = t.UnixNano()
+				}
+			}
+		}
+	}
+	return e.store.RecordWrite(ctx, w.Key(), lw)
+}
+
+func randomNonce() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if n := binary.BigEndian.Uint64(b[:]); n != 0 {
+			return n
+		}
+	}
 }
 
 func resolveParam(v string, ps *Params) string {

@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -41,7 +42,7 @@ func TestMatchWrite(t *testing.T) {
 			if !ok {
 				return
 			}
-			w := c.p.Tag(r, &ps, "acct", http.Header{}, nil, "")
+			w := c.p.Tag(context.Background(), r, &ps, "acct", http.Header{}, nil, "")
 			if w.Object != c.object || w.Record != c.id || r.Fields != c.fields {
 				t.Fatalf("write object %q record %q fields %q", w.Object, w.Record, r.Fields)
 			}
@@ -88,7 +89,15 @@ func TestTag(t *testing.T) {
 		{name: "properties not an object", p: hs.p, path: "/crm/v3/objects/contacts/501", ct: "application/json",
 			body: `{"properties":[1]}`, wantUntag: "not_an_object"},
 		{name: "root array", p: h.p, path: "/v1/contacts/c1", ct: "application/json", body: `[{"name":"Ada"}]`, wantUntag: "not_an_object"},
-		{name: "invalid JSON", p: h.p, path: "/v1/contacts/c1", ct: "application/json", body: `{"name":`, wantUntag: "sentinel_failed", nfields: 0},
+		{name: "invalid JSON", p: h.p, path: "/v1/contacts/c1", ct: "application/json", body: `{"name":`, wantUntag: "malformed_json", nfields: 0},
+		// Issue 13 case 5: what `curl -d '{...}'` sends. The body is JSON
+		// whatever the header says; form pairs are never appended to it.
+		{name: "JSON sent as form data is tagged as JSON", p: h.p, path: "/v1/contacts/c1", ct: "application/x-www-form-urlencoded",
+			body: `{"name":"Ada"}`, wantFP: jsonFP(h.p, `{"name":"Ada"}`), sentinelAt: "sync_source", nfields: 1},
+		{name: "broken JSON sent as form data is left untouched", p: h.p, path: "/v1/contacts/c1", ct: "application/x-www-form-urlencoded",
+			body: ` {"name":"Ada"`, wantUntag: "malformed_json"},
+		{name: "a JSON array sent as form data is left untouched", p: h.p, path: "/v1/contacts/c1", ct: "application/x-www-form-urlencoded",
+			body: `[{"name":"Ada"}]`, wantUntag: "not_an_object"},
 		{name: "body not buffered", p: h.p, path: "/v1/contacts/c1", ct: "application/json", nilBody: true, wantUntag: "no_body"},
 		{name: "oversize passed in", p: h.p, path: "/v1/contacts/c1", ct: "application/json", body: `{"name":"Ada"}`, untagged: "oversize", wantUntag: "oversize"},
 		{name: "other content type", p: h.p, path: "/v1/contacts/c1", ct: "text/plain", body: "name=Ada", wantUntag: "content_type"},
@@ -110,7 +119,7 @@ func TestTag(t *testing.T) {
 			if !c.nilBody {
 				body = []byte(c.body)
 			}
-			w := c.p.Tag(r, &ps, "acct", hdr, body, c.untagged)
+			w := c.p.Tag(context.Background(), r, &ps, "acct", hdr, body, c.untagged)
 			if w.Untagged != c.wantUntag {
 				t.Fatalf("Untagged = %q, want %q", w.Untagged, c.wantUntag)
 			}
@@ -130,15 +139,17 @@ func TestTag(t *testing.T) {
 			if w.FP != c.wantFP || len(w.Fields) != c.nfields {
 				t.Fatalf("FP %x (%d fields), want %x (%d fields)", w.FP, len(w.Fields), c.wantFP, c.nfields)
 			}
-			want := tagging.Sentinel(testAgent, w.FP)
+			var got string
 			if key, ok := strings.CutPrefix(c.sentinelAt, "form:"); ok {
 				vals, err := url.ParseQuery(string(w.Body))
-				if err != nil || vals.Get(key) != want || !strings.HasPrefix(string(w.Body), c.body+"&") {
-					t.Fatalf("form body %q: sentinel %q, want %q appended", w.Body, vals.Get(key), want)
+				if err != nil || !strings.HasPrefix(string(w.Body), c.body+"&") {
+					t.Fatalf("form body %q: want the sentinel appended", w.Body)
 				}
-			} else if got := gjson.GetBytes(w.Body, c.sentinelAt).String(); got != want {
-				t.Fatalf("sentinel at %s = %q, want %q (body %s)", c.sentinelAt, got, want, w.Body)
+				got = vals.Get(key)
+			} else {
+				got = gjson.GetBytes(w.Body, c.sentinelAt).String()
 			}
+			checkSentinel(t, c.p, w, got)
 			if c.p == idem.p {
 				if k := hdr.Get("Idempotency-Key"); !regexp.MustCompile(`^loopguard-[0-9a-f]{32}$`).MatchString(k) {
 					t.Fatalf("Idempotency-Key = %q", k)
@@ -152,7 +163,7 @@ func TestTagKeepsAppIdempotencyKey(t *testing.T) {
 	h := newHarness(t, "generic_idem", harnessOpts{})
 	r, ps, _ := h.p.MatchWrite("PATCH", "/v1/contacts/c1")
 	hdr := http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {"app-key-1"}}
-	h.p.Tag(r, &ps, "a", hdr, []byte(`{"name":"x"}`), "")
+	h.p.Tag(context.Background(), r, &ps, "a", hdr, []byte(`{"name":"x"}`), "")
 	if got := hdr.Values("Idempotency-Key"); len(got) != 1 || got[0] != "app-key-1" {
 		t.Fatalf("Idempotency-Key = %v", got)
 	}
@@ -164,12 +175,12 @@ func TestCreateThenRecord(t *testing.T) {
 	if !ok {
 		t.Fatal("no create route")
 	}
-	w := h.p.Tag(r, &ps, "a", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"Ada"}`), "")
+	w := h.p.Tag(context.Background(), r, &ps, "a", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"Ada"}`), "")
 	if w.Record != "" {
 		t.Fatalf("create has a record id %q before the response", w.Record)
 	}
 	// Without a record id nothing is recorded (and nothing fails).
-	if err := h.eng.RecordWrite(t.Context(), w); err != nil {
+	if err := h.eng.RecordWrite(t.Context(), w, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ resp, want string }{
@@ -183,11 +194,11 @@ func TestCreateThenRecord(t *testing.T) {
 		}
 	}
 	w.Record = w.CreatedID([]byte(`{"id":"c9"}`))
-	if err := h.eng.RecordWrite(t.Context(), w); err != nil {
+	if err := h.eng.RecordWrite(t.Context(), w, nil); err != nil {
 		t.Fatal(err)
 	}
 	st := h.stateOf(t, "c9")
-	if fs, ok := st.Field("name"); !ok || len(fs.Pending) != 1 || st.WriteFP != w.FP {
+	if len(st.Writes) != 1 || !st.Writes[0].Created || st.Writes[0].Nonce != w.Nonce || st.Writes[0].FP != w.FP {
 		t.Fatalf("created record state = %+v", st)
 	}
 	// And its echo is dropped.
@@ -213,5 +224,22 @@ func TestAccountOf(t *testing.T) {
 	}
 	if got := hs.p.AccountOf("x", u, http.Header{}, &ps); got != "portal" {
 		t.Fatalf("static account: %q", got)
+	}
+}
+
+// checkSentinel verifies that got is w's keyed sentinel, bound to its
+// record (or, for a create, to no record yet).
+func checkSentinel(t *testing.T, p *Provider, w *Write, got string) {
+	t.Helper()
+	nonce, mac, ok := tagging.ParseSentinel(got, testAgent)
+	if !ok || nonce != w.Nonce || nonce == 0 {
+		t.Fatalf("sentinel %q: parse ok %v nonce %x, want the write's nonce %x", got, ok, nonce, w.Nonce)
+	}
+	rec := w.Record
+	if w.Created {
+		rec = ""
+	}
+	if !tagging.VerifySentinel(p.key, tagging.Binding{Provider: p.Name, Object: w.Object, Record: rec, Nonce: nonce, FP: w.FP}, mac) {
+		t.Fatalf("sentinel %q does not verify for %s/%s/%q", got, p.Name, w.Object, rec)
 	}
 }

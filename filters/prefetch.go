@@ -2,7 +2,6 @@ package filters
 
 import (
 	"context"
-	"time"
 
 	"github.com/loopguard/loopguard/filters/ledger"
 )
@@ -93,6 +92,6 @@ func (e *Event) ClearPrefetch() { e.pre = nil }
 // BatchWriter is a ledger that records a delivery's acceptance in one round
 // trip per kind (the Redis store).
 type BatchWriter interface {
-	RecordSeenMany(ctx context.Context, keys []ledger.Key, fields [][]ledger.Field, at time.Time) error
+	AcceptMany(ctx context.Context, keys []ledger.Key, accs []ledger.Accept) error
 	MarkEvents(ctx context.Context, ids []string) error
 }

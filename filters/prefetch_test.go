@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/loopguard/loopguard/filters/ledger"
 )
@@ -20,9 +19,9 @@ type batchStore struct {
 	fail                 bool
 }
 
-func (b *batchStore) RecordSeen(ctx context.Context, k ledger.Key, fields []ledger.Field, at time.Time) error {
+func (b *batchStore) Accept(ctx context.Context, k ledger.Key, a ledger.Accept) error {
 	b.singleWrites.Add(1)
-	return b.Memory.RecordSeen(ctx, k, fields, at)
+	return b.Memory.Accept(ctx, k, a)
 }
 
 func (b *batchStore) MarkEvent(ctx context.Context, id string) error {
@@ -30,10 +29,10 @@ func (b *batchStore) MarkEvent(ctx context.Context, id string) error {
 	return b.Memory.MarkEvent(ctx, id)
 }
 
-func (b *batchStore) RecordSeenMany(ctx context.Context, keys []ledger.Key, fields [][]ledger.Field, at time.Time) error {
+func (b *batchStore) AcceptMany(ctx context.Context, keys []ledger.Key, accs []ledger.Accept) error {
 	b.batches.Add(1)
 	for i, k := range keys {
-		if err := b.Memory.RecordSeen(ctx, k, fields[i], at); err != nil {
+		if err := b.Memory.Accept(ctx, k, accs[i]); err != nil {
 			return err
 		}
 	}

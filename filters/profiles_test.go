@@ -203,7 +203,7 @@ func (r *profileRun) write() {
 	}
 	account := r.p.AccountOf(cw.Host, &url.URL{Path: cw.Path}, hdr, &ps)
 	body := r.read(cw.Body)
-	w := r.p.ForAccount(account).Tag(route, &ps, account, hdr, body, "")
+	w := r.p.ForAccount(account).Tag(context.Background(), route, &ps, account, hdr, body, "")
 	if w.Untagged != "" {
 		t.Fatalf("write left untagged: %s", w.Untagged)
 	}
@@ -223,7 +223,7 @@ func (r *profileRun) write() {
 		if w.Body != nil || len(w.Fields) != 0 || w.Record != "" {
 			t.Fatalf("tag-only write touched the body or has a record: %+v", w)
 		}
-		if err := r.eng.RecordWrite(context.Background(), w); err != nil {
+		if err := r.eng.RecordWrite(context.Background(), w, nil); err != nil {
 			t.Fatalf("RecordWrite: %v", err)
 		}
 		return
@@ -231,11 +231,12 @@ func (r *profileRun) write() {
 	if len(w.Fields) == 0 {
 		t.Fatal("write has no tracked fields: the fixture writes none of the profile's tracked_fields")
 	}
-	sentinel := tagging.Sentinel(r.eng.Agent(), w.FP)
-	r.fills["sentinel"] = sentinel
-	if got := bodySentinel(w.Body, cw.ContentType, route.Fields, r.p.Profile.Tagging.SentinelField); cw.Sentinel != (got == sentinel) {
-		t.Fatalf("sentinel in body = %q, want ours (%q): %v (body %s)", got, sentinel, cw.Sentinel, w.Body)
+	got := bodySentinel(w.Body, cw.ContentType, route.Fields, r.p.Profile.Tagging.SentinelField)
+	nonce, _, ours := tagging.ParseSentinel(got, r.eng.Agent())
+	if ours = ours && nonce == w.Nonce; cw.Sentinel != ours {
+		t.Fatalf("sentinel in body = %q, want ours: %v (body %s)", got, cw.Sentinel, w.Body)
 	}
+	r.fills["sentinel"] = got
 	if cw.Response != "" {
 		if w.Record != "" {
 			t.Fatalf("a create has record %q before the response", w.Record)
@@ -245,7 +246,7 @@ func (r *profileRun) write() {
 	if w.Object != cw.Object || w.Record != cw.Record {
 		t.Fatalf("write object/record = %q/%q, want %q/%q", w.Object, w.Record, cw.Object, cw.Record)
 	}
-	if err := r.eng.RecordWrite(context.Background(), w); err != nil {
+	if err := r.eng.RecordWrite(context.Background(), w, nil); err != nil {
 		t.Fatalf("RecordWrite: %v", err)
 	}
 	var st ledger.State

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/loopguard/loopguard/configs"
+	"github.com/loopguard/loopguard/filters/ledger"
 	"github.com/loopguard/loopguard/tagging"
 	"github.com/tidwall/gjson"
 )
@@ -19,6 +20,8 @@ type Provider struct {
 	FP      *tagging.Fingerprinter
 
 	agent    string
+	key      []byte       // deployment key (sentinels)
+	store    ledger.Store // what the app holds, for no-op writes
 	writes   []*WriteRoute
 	webhooks []*WebhookRoute
 	// reads are the compiled read routes: webhook-shaped routes whose
@@ -40,6 +43,10 @@ type WriteRoute struct {
 	CreateID string
 	// TagOnly: stamp headers only; the body is untouched and not recorded.
 	TagOnly bool
+	// Response is the response path of the written record ("-": none);
+	// ResponseTime the spec of its provider time or version.
+	Response     string
+	ResponseTime valueSpec
 }
 
 // WebhookRoute is a compiled webhook route, or a compiled read route: a
@@ -144,6 +151,8 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 		Name:    pr.Name,
 		Profile: pr,
 		agent:   agent,
+		key:     deps.Key,
+		store:   deps.Store,
 		users:   map[string]bool{},
 		observe: pr.Observe,
 	}
@@ -161,7 +170,11 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 			return nil, fmt.Errorf("writes[%d].path: %w", i, err)
 		}
 		params, _ := configs.TemplateParams(w.Path)
-		r := &WriteRoute{Methods: w.Methods, Tpl: tpl, Object: w.Object, RecordID: w.RecordID, Fields: w.Fields, CreateID: w.CreateID, TagOnly: w.TagOnly}
+		r := &WriteRoute{Methods: w.Methods, Tpl: tpl, Object: w.Object, RecordID: w.RecordID, Fields: w.Fields, CreateID: w.CreateID, TagOnly: w.TagOnly,
+			Response: w.Response, ResponseTime: compileSpec(w.ResponseTime)}
+		if r.Response == "" {
+			r.Response = w.Fields
+		}
 		if r.Object == "" {
 			if slices.Contains(params, "object") {
 				r.Object = "{object}"

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
+
 	"strings"
 
 	"github.com/loopguard/loopguard/configs"
+	"github.com/loopguard/loopguard/filters/ledger"
 )
 
 // Pull-side filtering: a read route (a list, search or query the app polls)
@@ -150,12 +151,26 @@ func pullVerdict(ctx context.Context, v Verdict, ev *Event, lk *lookup) Verdict 
 		return v
 	}
 	for _, f := range ev.Fields {
-		fs, ok := st.Field(f.Name)
-		if !ok || (!slices.Contains(fs.Pending, f.Hash) && !(fs.HasSeen && fs.Seen == f.Hash)) {
+		if !accounted(st, f) {
 			return Verdict{Reason: ReasonUnaccounted, Detail: v.Detail + " last modified the record, but " + f.Name + " holds a value we did not write: kept"}
 		}
 	}
 	return v
+}
+
+// accounted reports whether a value is what the app holds or what one of
+// our unsettled writes left.
+func accounted(st *ledger.State, f ledger.Field) bool {
+	if v, ok := st.AppValue(f.Name); ok && v.Hash == f.Hash {
+		return true
+	}
+	one := []ledger.Field{f}
+	for i := range st.Writes {
+		if st.Writes[i].Expects(one) {
+			return true
+		}
+	}
+	return false
 }
 
 // provesOurWrite lists the echo reasons that prove a record is our write.

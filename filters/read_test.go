@@ -207,7 +207,7 @@ func TestPullDecisions(t *testing.T) {
 			},
 			want: []pullWant{
 				{Forward, "fingerprint", ReasonNewValue}, {Drop, "actor", ReasonIntegrationUser},
-				{Drop, "marker", ReasonChangeAgent}, {Forward, "fingerprint", ReasonLastGenuine},
+				{Drop, "marker", ReasonChangeAgent}, {Forward, "fingerprint", ReasonNoChange},
 			}},
 		{name: "the actor is overruled when the record holds a value we did not write", provider: "generic",
 			setup: func(h *harness) { h.write("PATCH", "/v1/contacts/c2", jsonCT, `{"name":"Bo"}`) },

@@ -36,10 +36,20 @@ const (
 	ReasonChangeAgent
 	ReasonSentinelMatch
 	ReasonSentinelStale
-	ReasonSentinelSuperseded
+	// ReasonSentinelUnbound: a sentinel of ours that names no unsettled
+	// write of this record (copied from another record, or already
+	// settled): no evidence.
+	ReasonSentinelUnbound
 	ReasonSentinelChange
 	ReasonPendingWrite
-	ReasonLastGenuine
+	// ReasonNoChange: the app already holds every value of the event.
+	ReasonNoChange
+	// ReasonStale: the event is older than the state the app holds of
+	// every one of its fields (provider times).
+	ReasonStale
+	// ReasonSentinelForged: a sentinel in our format that does not verify
+	// with the deployment key.
+	ReasonSentinelForged
 	ReasonNewValue
 	ReasonSkinnyRecentWrite
 	ReasonNoEvidence
@@ -63,31 +73,33 @@ const (
 )
 
 var reasonNames = [...]string{
-	ReasonNone:               "none",
-	ReasonRedelivery:         "redelivery",
-	ReasonIntegrationUser:    "integration_user",
-	ReasonChangeAgent:        "change_agent",
-	ReasonSentinelMatch:      "sentinel_match",
-	ReasonSentinelStale:      "sentinel_stale",
-	ReasonSentinelSuperseded: "sentinel_superseded",
-	ReasonSentinelChange:     "sentinel_change",
-	ReasonPendingWrite:       "matches_pending_write",
-	ReasonLastGenuine:        "matches_last_genuine",
-	ReasonNewValue:           "new_value",
-	ReasonSkinnyRecentWrite:  "skinny_recent_write",
-	ReasonNoEvidence:         "no_evidence",
-	ReasonSkinny:             "skinny",
-	ReasonUnverified:         "unverified_signature",
-	ReasonMalformed:          "malformed",
-	ReasonStoreError:         "store_error",
-	ReasonOversize:           "oversize",
-	ReasonHandshake:          "handshake",
-	ReasonBreakerOpen:        "breaker_open",
-	ReasonQuarantined:        "quarantined",
-	ReasonAppUnavailable:     "app_unavailable",
-	ReasonBehindHeld:         "behind_held",
-	ReasonEncoding:           "unsupported_encoding",
-	ReasonUnaccounted:        "unaccounted_values",
+	ReasonNone:              "none",
+	ReasonRedelivery:        "redelivery",
+	ReasonIntegrationUser:   "integration_user",
+	ReasonChangeAgent:       "change_agent",
+	ReasonSentinelMatch:     "sentinel_match",
+	ReasonSentinelStale:     "sentinel_stale",
+	ReasonSentinelUnbound:   "sentinel_unbound",
+	ReasonSentinelChange:    "sentinel_change",
+	ReasonPendingWrite:      "matches_our_write",
+	ReasonNoChange:          "app_holds_values",
+	ReasonStale:             "stale_event",
+	ReasonSentinelForged:    "sentinel_forged",
+	ReasonNewValue:          "new_value",
+	ReasonSkinnyRecentWrite: "skinny_recent_write",
+	ReasonNoEvidence:        "no_evidence",
+	ReasonSkinny:            "skinny",
+	ReasonUnverified:        "unverified_signature",
+	ReasonMalformed:         "malformed",
+	ReasonStoreError:        "store_error",
+	ReasonOversize:          "oversize",
+	ReasonHandshake:         "handshake",
+	ReasonBreakerOpen:       "breaker_open",
+	ReasonQuarantined:       "quarantined",
+	ReasonAppUnavailable:    "app_unavailable",
+	ReasonBehindHeld:        "behind_held",
+	ReasonEncoding:          "unsupported_encoding",
+	ReasonUnaccounted:       "unaccounted_values",
 }
 
 func (r Reason) String() string {
@@ -107,6 +119,9 @@ type Verdict struct {
 	Abstain bool
 	Reason  Reason
 	Detail  string
+	// Settle is, on an echo verdict, the sequence number of our write the
+	// event echoes (it and every earlier write are settled).
+	Settle uint32
 }
 
 // Decision is the chain's answer about one event: what happens, which layer
@@ -126,6 +141,12 @@ type Decision struct {
 	Object   string    `json:"object,omitempty"`
 	Record   string    `json:"record,omitempty"`
 	EventID  string    `json:"event_id,omitempty"`
+	// Settle is the sequence number of our write this event echoes (0:
+	// none).
+	Settle uint32 `json:"settles_write,omitempty"`
+	// Reflects: the event was forwarded, but shows one of our unsettled
+	// writes applied — counted by the loop detector.
+	Reflects bool `json:"reflects_our_write,omitempty"`
 }
 
 // finish fills the string forms used in JSON.

@@ -172,7 +172,11 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			in.guard.echoed(&events[i])
 		}
 		if ds[i].Action == filters.Forward && !ds[i].Observed && !observing && in.guard != nil {
-			h, ok := in.guard.inbound(&events[i], verified)
+			// Only an event that may be caused by our own write (it shows
+			// our write applied, or carries no values to tell) counts as a
+			// round trip: people's edits never look like a loop.
+			count := verified && (ds[i].Reflects || events[i].Skinny())
+			h, ok := in.guard.inbound(&events[i], count)
 			if !ok && in.holder != nil && !in.holder.idle() {
 				// Older events of this record or account still wait in the
 				// spool: this one waits behind them, or it would overtake.
@@ -193,6 +197,13 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if ds[i].Action == filters.Forward {
 			keep[i] = true
 			kept++
+		}
+	}
+	if verified {
+		// Echoes settle the writes they answer before anything is sent.
+		if err := in.engine.Settle(r.Context(), events, ds); err != nil {
+			in.log.Warn().Err(err).Str("provider", p.Name).Msg("settle echoed writes failed")
+			in.m.Doubts.WithLabelValues(p.Name, "store_error").Inc()
 		}
 	}
 	if holds != nil && !in.holdEvents(w, r, ip, route, body, events, holds, holdInfo) {

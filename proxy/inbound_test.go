@@ -273,14 +273,22 @@ func TestInboundTwoWritesInFlight(t *testing.T) {
 
 func TestInboundBatch(t *testing.T) {
 	e := newInboundEnv(t, false)
-	// Record our write of contact 7 as the hub provider would see it.
-	must(t, e.s.Store.RecordWrite(context.Background(), ledger.Key{Provider: "hub", Object: "contacts", Record: "7"},
-		hubFields(t, e, map[string]string{"email": "a@x.io"}), 0, e.s.Engine.Now()))
+	// Our write of contact 7, tagged and recorded as the outbound proxy
+	// does after the upstream's 2xx; its sentinel comes back as a
+	// property change.
+	p, _ := e.s.Engine.Provider("hub")
+	route, ps, ok := p.MatchWrite("PATCH", "/v1/contacts/7")
+	if !ok {
+		t.Fatal("hub: no write route")
+	}
+	w := p.Tag(context.Background(), route, &ps, "a", http.Header{"Content-Type": {"application/json"}}, []byte(`{"email":"a@x.io"}`), "")
+	must(t, e.s.Engine.RecordWrite(context.Background(), w, nil))
+	ourSentinel := gjson.GetBytes(w.Body, "loopguard_sync").String()
 	ev := func(id int, prop, val, source string) string {
 		return fmt.Sprintf(`{"eventId":%d,"subscriptionId":1,"objectId":7,"subscriptionType":"contact.propertyChange","propertyName":%q,"propertyValue":%q,"sourceId":%q}`, id, prop, val, source)
 	}
 	echo := ev(1, "email", "a@x.io", "")
-	sentinel := ev(2, "loopguard_sync", "loopguard:0123456789ab", "")
+	sentinel := ev(2, "loopguard_sync", ourSentinel, "")
 	human := ev(3, "name", "Human", "userId:9")
 	mixed := "[" + echo + ", " + human + "," + sentinel + "]"
 	if st, _ := e.deliver(t, "/webhooks/hub", mixed); st != 200 {

@@ -56,7 +56,8 @@ func TestOutboundMITMTagsAndRecordsJSONWrite(t *testing.T) {
 		t.Errorf("upstream X-Change-Agent = %q", r.Header.Get("X-Change-Agent"))
 	}
 	sentinel := gjson.GetBytes(r.Body, "sync_source").String()
-	if _, ok := tagging.ParseSentinel(sentinel, "loopguard"); !ok {
+	nonce, _, ok := tagging.ParseSentinel(sentinel, "loopguard")
+	if !ok {
 		t.Fatalf("upstream body has no sentinel: %s", r.Body)
 	}
 	// Every other byte is unchanged: the original minus its closing brace is
@@ -65,11 +66,11 @@ func TestOutboundMITMTagsAndRecordsJSONWrite(t *testing.T) {
 		t.Errorf("body bytes changed beyond the sentinel:\n got %s\nfrom %s", r.Body, body)
 	}
 	st, ok := e.state(t, "contacts", "c1")
-	if !ok || len(st.Fields) != 2 {
-		t.Fatalf("ledger state = %+v, %v; want pending name and email", st, ok)
+	if !ok || len(st.Writes) != 1 || len(st.Writes[0].Expected) != 2 {
+		t.Fatalf("ledger state = %+v, %v; want our write of name and email", st, ok)
 	}
-	if want := strings.TrimPrefix(sentinel, "loopguard:"); tagging.Short(st.WriteFP) != want {
-		t.Errorf("ledger fingerprint %s != sentinel %s", tagging.Short(st.WriteFP), want)
+	if st.Writes[0].Nonce != nonce {
+		t.Errorf("ledger write nonce %x != the sentinel's %x", st.Writes[0].Nonce, nonce)
 	}
 	if n := testutil.ToFloat64(e.s.Metrics.WritesRecorded.WithLabelValues("crm")); n != 1 {
 		t.Errorf("writes recorded = %v, want 1", n)
@@ -93,7 +94,7 @@ func TestOutboundFormWrite(t *testing.T) {
 		t.Errorf("metadata[tier] lost: %v", vals)
 	}
 	st, ok := e.state(t, "customers", "cus_1")
-	if !ok || len(st.Fields) != 2 {
+	if !ok || len(st.App) != 2 {
 		t.Fatalf("ledger = %+v %v; want name and metadata.tier", st, ok)
 	}
 }

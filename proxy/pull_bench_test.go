@@ -93,8 +93,8 @@ func benchPage(b *testing.B, pl *puller, p *filters.Provider, n int) []byte {
 		body := []byte(fmt.Sprintf(`{"name":"Name %d","email":"user%d@example.com","title":"an untracked field %d"}`, i, i, i))
 		if i%2 == 0 {
 			r, ps, _ := p.MatchWrite(http.MethodPatch, "/v1/contacts/"+id)
-			w := p.Tag(r, &ps, "acct", http.Header{"Content-Type": {"application/json"}}, body, "")
-			if err := pl.engine.RecordWrite(context.Background(), w); err != nil || w.Body == nil {
+			w := p.Tag(context.Background(), r, &ps, "acct", http.Header{"Content-Type": {"application/json"}}, body, "")
+			if err := pl.engine.RecordWrite(context.Background(), w, nil); err != nil || w.Body == nil {
 				b.Fatalf("record write %s: %v (%s)", id, err, w.Untagged)
 			}
 			body = w.Body

@@ -98,7 +98,7 @@ func TestPullSalesforceSOQL(t *testing.T) {
 		layer, reason, action string
 		n                     float64
 	}{
-		{"actor", "integration_user", "drop", 2}, {"fingerprint", "matches_pending_write", "drop", 1}, {"fingerprint", "new_value", "forward", 2},
+		{"actor", "integration_user", "drop", 2}, {"fingerprint", "matches_our_write", "drop", 1}, {"fingerprint", "new_value", "forward", 2},
 		{"actor", "unaccounted_values", "forward", 1},
 	} {
 		if got := testutil.ToFloat64(m.WithLabelValues("salesforce", "pull", c.layer, c.reason, c.action)); got != c.n {
@@ -168,7 +168,7 @@ func TestPullHubSpotSearch(t *testing.T) {
 		reason string
 	}{
 		{"sentinel requested", []string{"firstname", "lastname", "email", "loopguard_sync"}, "sentinel", "sentinel_match"},
-		{"tracked properties only", []string{"firstname", "lastname", "email"}, "fingerprint", "matches_pending_write"},
+		{"tracked properties only", []string{"firstname", "lastname", "email"}, "fingerprint", "matches_our_write"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -159,18 +159,18 @@ type fastFail struct {
 	up *atomic.Bool
 }
 
-func (f fastFail) RecordWrite(ctx context.Context, k ledger.Key, fields []ledger.Field, fp uint64, at time.Time) error {
+func (f fastFail) RecordWrite(ctx context.Context, k ledger.Key, w ledger.Write) error {
 	if !f.up.Load() {
 		return errStoreDown
 	}
-	return f.Store.RecordWrite(ctx, k, fields, fp, at)
+	return f.Store.RecordWrite(ctx, k, w)
 }
 
-func (f fastFail) RecordSeen(ctx context.Context, k ledger.Key, fields []ledger.Field, at time.Time) error {
+func (f fastFail) Accept(ctx context.Context, k ledger.Key, a ledger.Accept) error {
 	if !f.up.Load() {
 		return errStoreDown
 	}
-	return f.Store.RecordSeen(ctx, k, fields, at)
+	return f.Store.Accept(ctx, k, a)
 }
 
 func (f fastFail) Get(ctx context.Context, k ledger.Key, st *ledger.State) (bool, error) {
@@ -210,12 +210,12 @@ func (f fastFail) EventsSeen(ctx context.Context, ids []string) ([]bool, error) 
 	return f.Store.EventsSeen(ctx, ids)
 }
 
-// RecordSeenMany passes a batch write through (filters.BatchWriter).
-func (f fastFail) RecordSeenMany(ctx context.Context, keys []ledger.Key, fields [][]ledger.Field, at time.Time) error {
+// AcceptMany passes a batch write through (filters.BatchWriter).
+func (f fastFail) AcceptMany(ctx context.Context, keys []ledger.Key, accs []ledger.Accept) error {
 	if !f.up.Load() {
 		return errStoreDown
 	}
-	return f.Store.RecordSeenMany(ctx, keys, fields, at)
+	return f.Store.AcceptMany(ctx, keys, accs)
 }
 
 // MarkEvents passes a batch dedup mark through (filters.BatchWriter).

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/loopguard/loopguard/filters"
-	"github.com/loopguard/loopguard/filters/ledger"
 	"github.com/rs/zerolog"
 )
 
@@ -53,7 +52,7 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 	}
 	ap := p.ForAccount(account)
 	body, untagged := wr.readBody(req)
-	w := ap.Tag(route, &ps, account, req.Header, body, untagged)
+	w := ap.Tag(req.Context(), route, &ps, account, req.Header, body, untagged)
 	if wr.guard != nil {
 		if q, qi := wr.guard.writeQuarantined(w); q {
 			wr.m.Throttled.WithLabelValues(p.Name).Inc()
@@ -71,7 +70,9 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 		wr.m.Untagged.WithLabelValues(p.Name, w.Untagged).Inc()
 	} else {
 		wr.m.Outbound.WithLabelValues(p.Name, "write_tagged").Inc()
-		wr.countRedundant(req.Context(), w)
+		if w.NoOp {
+			wr.m.RedundantWrites.WithLabelValues(p.Name).Inc()
+		}
 	}
 	oc.write = w
 	return oc, nil
@@ -108,26 +109,6 @@ func setBody(req *http.Request, b []byte) {
 	req.Header.Set("Content-Length", strconv.Itoa(len(b)))
 }
 
-// countRedundant counts a write that only writes back the state the app last
-// received (the app's write-back of an inbound change).
-func (wr *writer) countRedundant(ctx context.Context, w *filters.Write) {
-	if w.Record == "" || len(w.Fields) == 0 {
-		return
-	}
-	var st ledger.State
-	ok, err := wr.engine.Store().Get(ctx, w.Key(), &st)
-	if err != nil || !ok {
-		return
-	}
-	for _, f := range w.Fields {
-		fs, ok := st.Field(f.Name)
-		if !ok || !fs.HasSeen || fs.Seen != f.Hash {
-			return
-		}
-	}
-	wr.m.RedundantWrites.WithLabelValues(w.Provider.Name).Inc()
-}
-
 // end feeds the response's rate-limit signal to the breaker and records a
 // write the upstream accepted.
 func (wr *writer) end(ctx context.Context, oc *outCall, resp *http.Response) {
@@ -138,28 +119,24 @@ func (wr *writer) end(ctx context.Context, oc *outCall, resp *http.Response) {
 	wr.record(ctx, oc.write, resp)
 }
 
-// record remembers a write the upstream accepted. For creates the record id
-// is read from the (bounded) response body, which is then restored.
+// record remembers a write the upstream accepted, as the next version of
+// its record's history. The (bounded, identity-encoded) response body is
+// read and restored: it names a create's record id and, for most APIs,
+// holds the record as the write left it — the state its echo will carry.
 func (wr *writer) record(ctx context.Context, w *filters.Write, resp *http.Response) {
 	if w == nil || resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 || len(w.Fields) == 0 {
 		return
 	}
+	buf := wr.responseBody(resp)
 	if w.Record == "" {
-		enc := resp.Header.Get("Content-Encoding")
-		if resp.Body == nil || (enc != "" && enc != "identity") || resp.ContentLength > wr.maxBody {
+		if buf == nil {
 			return
 		}
-		buf, err := io.ReadAll(io.LimitReader(resp.Body, wr.maxBody+1))
-		resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
-		if err != nil || int64(len(buf)) > wr.maxBody {
-			return
-		}
-		w.Record = w.CreatedID(buf)
-		if w.Record == "" {
+		if w.Record = w.CreatedID(buf); w.Record == "" {
 			return
 		}
 	}
-	if err := wr.engine.RecordWrite(ctx, w); err != nil {
+	if err := wr.engine.RecordWrite(ctx, w, buf); err != nil {
 		wr.log.Warn().Err(err).Str("provider", w.Provider.Name).Str("record", w.Record).Msg("record write failed")
 		wr.m.Doubts.WithLabelValues(w.Provider.Name, "store_error").Inc()
 		return
@@ -169,7 +146,22 @@ func (wr *writer) record(ctx context.Context, w *filters.Write, resp *http.Respo
 		wr.guard.wrote(w)
 	}
 	wr.log.Debug().Str("provider", w.Provider.Name).Str("account", w.Account).Str("object", w.Object).
-		Str("record", w.Record).Int("fields", len(w.Fields)).Msg("write recorded")
+		Str("record", w.Record).Int("fields", len(w.Fields)).Bool("no_op", w.NoOp).Msg("write recorded")
+}
+
+// responseBody buffers a write's response body up to maxBody and puts it
+// back for the app; nil when it is encoded, larger or unreadable.
+func (wr *writer) responseBody(resp *http.Response) []byte {
+	enc := resp.Header.Get("Content-Encoding")
+	if resp.Body == nil || resp.Body == http.NoBody || (enc != "" && enc != "identity") || resp.ContentLength > wr.maxBody {
+		return nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(resp.Body, wr.maxBody+1))
+	resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
+	if err != nil || int64(len(buf)) > wr.maxBody {
+		return nil
+	}
+	return buf
 }
 
 type readCloser struct {

@@ -5,7 +5,6 @@
 package tagging
 
 import (
-	"encoding/hex"
 	"net/url"
 	"slices"
 	"strconv"
@@ -162,31 +161,6 @@ func Combine(fields []FieldHash) uint64 {
 		}
 	}
 	return h
-}
-
-// ShortLen is the number of hex digits of a fingerprint in a sentinel.
-const ShortLen = 12
-
-// Short renders a fingerprint as the ShortLen hex digits used in sentinels.
-func Short(fp uint64) string {
-	var b [8]byte
-	for i := range b {
-		b[i] = byte(fp >> (56 - 8*i))
-	}
-	return hex.EncodeToString(b[:])[:ShortLen]
-}
-
-// Sentinel is the self-verifying marker "<agent>:<short fingerprint>".
-func Sentinel(agent string, fp uint64) string { return agent + ":" + Short(fp) }
-
-// ParseSentinel returns the short fingerprint of a sentinel written by
-// agent; ok is false for anything else.
-func ParseSentinel(s, agent string) (short string, ok bool) {
-	rest, found := strings.CutPrefix(s, agent+":")
-	if !found || len(rest) != ShortLen {
-		return "", false
-	}
-	return rest, true
 }
 
 const (

@@ -158,11 +158,11 @@ func warmEngine(eng *filters.Engine, p *filters.Provider, records int) (map[stri
 			}
 			hdr := http.Header{"Content-Type": {"application/json"}, "Authorization": {benchToken}}
 			account := p.AccountOf(decisionAPIHost, &url.URL{Path: path}, hdr, &ps)
-			wr := p.Tag(route, &ps, account, hdr, warmBody(i), "")
+			wr := p.Tag(ctx, route, &ps, account, hdr, warmBody(i), "")
 			if wr.Untagged != "" {
 				return nil, fmt.Errorf("decision benchmark: write %s untagged: %s", path, wr.Untagged)
 			}
-			if err := eng.RecordWrite(ctx, wr); err != nil {
+			if err := eng.RecordWrite(ctx, wr, nil); err != nil {
 				return nil, fmt.Errorf("decision benchmark: record write: %w", err)
 			}
 			if prefix == "c" {

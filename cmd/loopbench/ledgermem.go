@@ -59,7 +59,7 @@ func ledgerMemory(n int) (ledgerResult, error) {
 	}
 	ctx := context.Background()
 	fields := make([]ledger.Field, ledgerFields)
-	names := []string{"name", "email", "phone"}
+	names := []string{"email", "name", "phone"} // sorted, as fingerprints are
 	now := time.Now()
 	start := time.Now()
 	for i := range n {
@@ -67,7 +67,7 @@ func ledgerMemory(n int) (ledgerResult, error) {
 			fields[f] = ledger.Field{Name: names[f%len(names)], Hash: uint64(i)*0x9e3779b97f4a7c15 + uint64(f)}
 		}
 		k := ledger.Key{Provider: "crm", Object: "contacts", Record: "rec" + strconv.Itoa(i)}
-		if err := store.RecordWrite(ctx, k, fields, uint64(i), now); err != nil {
+		if err := store.RecordWrite(ctx, k, ledger.Write{Fields: fields, At: now, FP: uint64(i)}); err != nil {
 			_ = store.Close()
 			return res, fmt.Errorf("ledger memory: record write %d: %w", i, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 )
 
 // Workload shape.
@@ -35,7 +36,12 @@ type workload struct {
 	sentinel   sentinelLookup
 	eventPad   string
 	writePad   string
+	clock      atomic.Int64 // provider time of the batch events, in ms
 }
+
+// batchRecordSpread times the warm record count is how many genuine
+// records the batch deliveries cycle through.
+const batchRecordSpread = 1000
 
 // sentinelLookup returns the sentinel loopguard stamped on a record's warm
 // write, as the API stored it.
@@ -103,8 +109,12 @@ func (w *workload) batch(seq uint64) []byte {
 			b = append(b, ',')
 		}
 		n := seq*batchEvents + i
+		// Provider time only moves forward, across rounds too (seq starts
+		// again each round): an event older than the state the app holds
+		// would be dropped as stale.
+		at := 1764237600000 + w.clock.Add(1)
 		b = fmt.Appendf(b, `{"eventId":%d,"subscriptionId":77,"portalId":62515,"appId":4242,"occurredAt":%d,`+
-			`"subscriptionType":"contact.propertyChange","attemptNumber":0,`, n, 1764237600000+n)
+			`"subscriptionType":"contact.propertyChange","attemptNumber":0,`, n, at)
 		if i%echoEvery == 0 {
 			r := int(n/echoEvery) % w.records
 			name, _, _ := echoValues(r)
@@ -114,7 +124,9 @@ func (w *workload) batch(seq uint64) []byte {
 			if i%2 == 1 {
 				prop = "email"
 			}
-			b = fmt.Appendf(b, `"objectId":"h%d","propertyName":%q,"propertyValue":"value %d",`, n%uint64(w.records), prop, n)
+			// Records far apart in the sequence: concurrent batches never
+			// change one record in an order other than their times.
+			b = fmt.Appendf(b, `"objectId":"h%d","propertyName":%q,"propertyValue":"value %d",`, n%uint64(w.records*batchRecordSpread), prop, n)
 		}
 		b = append(b, `"changeSource":"CRM_UI","sourceId":"userId:9"}`...)
 	}

@@ -163,7 +163,7 @@ func loadLedger(path string, eng *filters.Engine, store ledger.Store) error {
 	for _, set := range []struct {
 		recs  []ledgerRecord
 		write bool
-	}{{lf.Writes, true}, {lf.Seen, false}} {
+	}{{lf.Seen, false}, {lf.Writes, true}} { // what the app held, then our writes
 		for i, r := range set.recs {
 			p, ok := eng.Provider(r.Provider)
 			if !ok {
@@ -177,9 +177,9 @@ func loadLedger(path string, eng *filters.Engine, store ledger.Store) error {
 			}
 			k := ledger.Key{Provider: r.Provider, Object: r.Object, Record: r.Record}
 			if set.write {
-				err = store.RecordWrite(context.Background(), k, fields, tagging.Combine(fh), now)
+				err = store.RecordWrite(context.Background(), k, ledger.Write{Fields: fields, FP: tagging.Combine(fh), At: now})
 			} else {
-				err = store.RecordSeen(context.Background(), k, fields, now)
+				err = store.Accept(context.Background(), k, ledger.Accept{Fields: fields, At: now})
 			}
 			if err != nil {
 				return err

@@ -83,7 +83,7 @@ func TestExplain(t *testing.T) {
 		t.Fatalf("explain echo: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ = run(t, "explain", "--config", "testdata/explain.yaml", "--provider", "generic", "--ledger", "testdata/ledger.json", "testdata/fp_echo.json")
-	if code != 0 || !strings.Contains(out, "fingerprint") || !strings.Contains(out, "matches_pending_write") {
+	if code != 0 || !strings.Contains(out, "fingerprint") || !strings.Contains(out, "matches_our_write") {
 		t.Fatalf("explain with ledger:\n%s", out)
 	}
 	code, out, _ = run(t, "explain", "--config", "testdata/explain.yaml", "--provider", "generic", "testdata/fp_echo.json")

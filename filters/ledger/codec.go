@@ -6,34 +6,42 @@ import (
 	"time"
 )
 
-// Entry encoding, version 2, little endian, absent values left out (an
-// entry is about 40% smaller than with fixed slots, which matters at a
-// million records):
+// Entry encoding, version 3 (the ordered history), little endian, absent
+// values left out:
 //
-//	version(1) flags(1: bit0 lastWrite, bit1 lastSeen, bit2 writeFP present)
-//	[lastWrite(8, unix ns)] [lastSeen(8)] [writeFP(8)] nfields(uvarint)
-//	per field: nameLen(uvarint) name fieldFlags(1: bit0 hasSeen, bits 1-3
-//	npending) [seen(8)] pending(8 each)
-const codecVersion = 2
+//	version(1) flags(1: bit0 lastWrite, bit1 lastSeen)
+//	[lastWrite(8, unix ns)] [lastSeen(8)] nextSeq(uvarint)
+//	napp(uvarint), per value: nameLen(uvarint) name hash(8) at(varint)
+//	nwrites(uvarint), per write: seq(uvarint) at(8) wflags(1: bit0 noop,
+//	bit1 created, bit2 sentinel) [nonce(8) fp(8)] written(uvarint)
+//	nexpected(uvarint), per field: nameLen(uvarint) name hash(8)
+const codecVersion = 3
 
 const (
 	hasLastWrite = 1 << iota
 	hasLastSeen
-	hasWriteFP
 )
+
+const (
+	wNoOp = 1 << iota
+	wCreated
+	wSentinel
+)
+
+// maxEncodedFields bounds a decoded list (a corrupt entry must not make a
+// huge allocation).
+const maxEncodedFields = 1 << 12
 
 var errCorrupt = errors.New("ledger: corrupt entry")
 
-func encodeState(dst []byte, st *State) []byte {
+// Encode appends the encoding of st to dst (shared by every store).
+func Encode(dst []byte, st *State) []byte {
 	var flags byte
 	if !st.LastWrite.IsZero() {
 		flags |= hasLastWrite
 	}
 	if !st.LastSeen.IsZero() {
 		flags |= hasLastSeen
-	}
-	if st.WriteFP != 0 {
-		flags |= hasWriteFP
 	}
 	dst = append(dst, codecVersion, flags)
 	if flags&hasLastWrite != 0 {
@@ -42,101 +50,187 @@ func encodeState(dst []byte, st *State) []byte {
 	if flags&hasLastSeen != 0 {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(st.LastSeen.UnixNano()))
 	}
-	if flags&hasWriteFP != 0 {
-		dst = binary.LittleEndian.AppendUint64(dst, st.WriteFP)
+	dst = binary.AppendUvarint(dst, uint64(st.NextSeq))
+	dst = binary.AppendUvarint(dst, uint64(len(st.App)))
+	for _, v := range st.App {
+		dst = appendName(dst, v.Name)
+		dst = binary.LittleEndian.AppendUint64(dst, v.Hash)
+		dst = binary.AppendVarint(dst, v.At)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(st.Fields)))
-	for _, f := range st.Fields {
-		dst = binary.AppendUvarint(dst, uint64(len(f.Name)))
-		dst = append(dst, f.Name...)
-		ff := byte(len(f.Pending)) << 1
-		if f.HasSeen {
-			ff |= 1
+	dst = binary.AppendUvarint(dst, uint64(len(st.Writes)))
+	for _, w := range st.Writes {
+		dst = binary.AppendUvarint(dst, uint64(w.Seq))
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(unixNano(w.At)))
+		var wf byte
+		if w.NoOp {
+			wf |= wNoOp
 		}
-		dst = append(dst, ff)
-		if f.HasSeen {
-			dst = binary.LittleEndian.AppendUint64(dst, f.Seen)
+		if w.Created {
+			wf |= wCreated
 		}
-		for _, p := range f.Pending {
-			dst = binary.LittleEndian.AppendUint64(dst, p)
+		if w.Nonce != 0 {
+			wf |= wSentinel
+		}
+		dst = append(dst, wf)
+		if wf&wSentinel != 0 {
+			dst = binary.LittleEndian.AppendUint64(dst, w.Nonce)
+			dst = binary.LittleEndian.AppendUint64(dst, w.FP)
+		}
+		dst = binary.AppendUvarint(dst, w.Written)
+		dst = binary.AppendUvarint(dst, uint64(len(w.Expected)))
+		for _, f := range w.Expected {
+			dst = appendName(dst, f.Name)
+			dst = binary.LittleEndian.AppendUint64(dst, f.Hash)
 		}
 	}
 	return dst
 }
 
-func decodeState(b []byte, st *State) error { return decodeStateNames(b, st, nil) }
+func appendName(dst []byte, name string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(name)))
+	return append(dst, name...)
+}
+
+// Decode decodes b into st (reusing its slices; field names are allocated).
+func Decode(b []byte, st *State) error { return decodeStateNames(b, st, nil) }
+
+// decoder reads an entry.
+type decoder struct {
+	b     []byte
+	bad   bool
+	names *nameTable
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, k := binary.Uvarint(d.b)
+	if k <= 0 {
+		d.bad = true
+		return 0
+	}
+	d.b = d.b[k:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, k := binary.Varint(d.b)
+	if k <= 0 {
+		d.bad = true
+		return 0
+	}
+	d.b = d.b[k:]
+	return v
+}
+
+func (d *decoder) u64() uint64 {
+	if len(d.b) < 8 {
+		d.bad = true
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) byte1() byte {
+	if len(d.b) < 1 {
+		d.bad = true
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > maxEncodedFields || n > uint64(len(d.b)) {
+		d.bad = true
+		return 0
+	}
+	return int(n)
+}
+
+// name reads a field name; old is the name already in the reused slot (a
+// reused State usually holds the same names, so nothing is allocated).
+func (d *decoder) name(old string) string {
+	l := d.uvarint()
+	if d.bad || l > uint64(len(d.b)) {
+		d.bad = true
+		return ""
+	}
+	nb := d.b[:l]
+	d.b = d.b[l:]
+	if old == string(nb) {
+		return old
+	}
+	return d.names.intern(nb)
+}
 
 // decodeStateNames decodes b into st, taking field names from names (nil:
 // allocate them).
 func decodeStateNames(b []byte, st *State, names *nameTable) error {
-	if len(b) < 2 || b[0] != codecVersion || b[1]&^(hasLastWrite|hasLastSeen|hasWriteFP) != 0 {
+	if len(b) < 2 || b[0] != codecVersion || b[1]&^(hasLastWrite|hasLastSeen) != 0 {
+		st.Reset()
 		return errCorrupt
 	}
 	flags := b[1]
-	b = b[2:]
-	word := func(present bool) (uint64, bool) {
-		if !present {
-			return 0, true
-		}
-		if len(b) < 8 {
-			return 0, false
-		}
-		v := binary.LittleEndian.Uint64(b)
-		b = b[8:]
-		return v, true
+	d := decoder{b: b[2:], names: names}
+	st.LastWrite, st.LastSeen = time.Time{}, time.Time{}
+	if flags&hasLastWrite != 0 {
+		st.LastWrite = fromNano(int64(d.u64()))
 	}
-	lw, ok1 := word(flags&hasLastWrite != 0)
-	ls, ok2 := word(flags&hasLastSeen != 0)
-	fp, ok3 := word(flags&hasWriteFP != 0)
-	if !ok1 || !ok2 || !ok3 {
-		return errCorrupt
+	if flags&hasLastSeen != 0 {
+		st.LastSeen = fromNano(int64(d.u64()))
 	}
-	st.LastWrite, st.LastSeen, st.WriteFP = fromNano(int64(lw)), fromNano(int64(ls)), fp
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > 1<<16 {
-		return errCorrupt
-	}
-	b = b[k:]
-	fields := st.Fields[:0]
+	st.NextSeq = uint32(d.uvarint())
+	n := d.count()
+	app := st.App[:0]
 	for range n {
-		l, k := binary.Uvarint(b)
-		if k <= 0 || l > uint64(len(b)-k) || uint64(len(b)-k)-l < 1 { // no l+1: it may overflow
-			return errCorrupt
+		var v Value
+		if len(app) < cap(app) {
+			v = app[:len(app)+1][len(app)]
 		}
-		b = b[k:]
-		var f FieldState
-		if len(fields) < cap(fields) {
-			f = fields[:len(fields)+1][len(fields)]
-		}
-		if f.Name != string(b[:l]) { // a reused State usually holds the same names
-			f.Name = names.intern(b[:l])
-		}
-		b = b[l:]
-		ff := b[0]
-		b = b[1:]
-		np := int(ff >> 1)
-		f.HasSeen, f.Seen = ff&1 == 1, 0
-		if ff>>4 != 0 || np > MaxPending {
-			return errCorrupt
-		}
-		if f.HasSeen {
-			if len(b) < 8 {
-				return errCorrupt
-			}
-			f.Seen = binary.LittleEndian.Uint64(b)
-			b = b[8:]
-		}
-		if len(b) < 8*np {
-			return errCorrupt
-		}
-		f.Pending = f.Pending[:0]
-		for i := 0; i < np; i++ {
-			f.Pending = append(f.Pending, binary.LittleEndian.Uint64(b[8*i:]))
-		}
-		b = b[8*np:]
-		fields = append(fields, f)
+		v.Name = d.name(v.Name)
+		v.Hash = d.u64()
+		v.At = d.varint()
+		app = append(app, v)
 	}
-	st.Fields = fields
+	st.App = app
+	n = d.count()
+	ws := st.Writes[:0]
+	for range n {
+		var w Version
+		if len(ws) < cap(ws) {
+			w = ws[:len(ws)+1][len(ws)]
+		}
+		w.Seq = uint32(d.uvarint())
+		w.At = fromNano(int64(d.u64()))
+		wf := d.byte1()
+		w.NoOp, w.Created = wf&wNoOp != 0, wf&wCreated != 0
+		w.Nonce, w.FP = 0, 0
+		if wf&wSentinel != 0 {
+			w.Nonce, w.FP = d.u64(), d.u64()
+		}
+		w.Written = d.uvarint()
+		m := d.count()
+		exp := w.Expected[:0]
+		for range m {
+			var f Field
+			if len(exp) < cap(exp) {
+				f = exp[:len(exp)+1][len(exp)]
+			}
+			f.Name = d.name(f.Name)
+			f.Hash = d.u64()
+			exp = append(exp, f)
+		}
+		w.Expected = exp
+		ws = append(ws, w)
+	}
+	st.Writes = ws
+	if d.bad || len(d.b) != 0 {
+		st.Reset()
+		return errCorrupt
+	}
 	return nil
 }
 

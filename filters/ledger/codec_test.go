@@ -1,139 +1,110 @@
 package ledger
 
 import (
-	"encoding/binary"
-	"errors"
+	"bytes"
+	"reflect"
 	"testing"
 	"time"
 )
 
-func statesEqual(a, b *State) bool {
-	if !a.LastWrite.Equal(b.LastWrite) || !a.LastSeen.Equal(b.LastSeen) || a.WriteFP != b.WriteFP || len(a.Fields) != len(b.Fields) {
-		return false
+func sampleStates() map[string]State {
+	return map[string]State{
+		"empty":    {},
+		"app only": {App: []Value{{Name: "a", Hash: 1, At: 5}, {Name: "b", Hash: ^uint64(0)}}, LastSeen: time.Unix(100, 0)},
+		"history": {NextSeq: 3, LastWrite: time.Unix(200, 7), App: []Value{{Name: "a", Hash: 2, At: -3}},
+			Writes: []Version{
+				{Seq: 2, At: time.Unix(150, 0), Expected: []Field{{"a", 1}, {"b", 2}}, Written: 1, Nonce: 9, FP: 8, Created: true},
+				{Seq: 3, At: time.Unix(200, 7), Expected: []Field{{"a", 2}}, Written: 1, NoOp: true},
+			}},
 	}
-	for i := range a.Fields {
-		x, y := a.Fields[i], b.Fields[i]
-		if x.Name != y.Name || x.HasSeen != y.HasSeen || x.Seen != y.Seen || !equalU64(x.Pending, y.Pending) {
-			return false
-		}
-	}
-	return true
 }
 
 func TestCodecRoundTrip(t *testing.T) {
-	now := time.Date(2026, 11, 27, 10, 0, 0, 123456789, time.UTC)
-	cases := []struct {
-		name string
-		st   State
-	}{
-		{"empty", State{}},
-		{"times only", State{LastWrite: now, LastSeen: now.Add(-time.Hour), WriteFP: 0xdeadbeefcafef00d}},
-		{"pending and seen", State{LastWrite: now, WriteFP: 7, Fields: []FieldState{
-			{Name: "email", Pending: []uint64{1, 2, 3, 4}},
-			{Name: "name", Seen: ^uint64(0), HasSeen: true},
-			{Name: "properties.firstname", Pending: []uint64{9}, Seen: 0, HasSeen: true},
-		}}},
-		{"unicode and empty names", State{LastSeen: now, Fields: []FieldState{
-			{Name: "", Pending: []uint64{1}},
-			{Name: "prénom|名前", Seen: 42, HasSeen: true},
-		}}},
-		{"pre-epoch time", State{LastWrite: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b := encodeState(nil, &c.st)
+	for name, st := range sampleStates() {
+		t.Run(name, func(t *testing.T) {
+			b := Encode(nil, &st)
 			var got State
-			if err := decodeState(b, &got); err != nil {
-				t.Fatalf("decode: %v", err)
+			if err := Decode(b, &got); err != nil {
+				t.Fatal(err)
 			}
-			if !statesEqual(&got, &c.st) {
-				t.Fatalf("round trip:\n got %+v\nwant %+v", got, c.st)
+			if !reflect.DeepEqual(normal(got), normal(st)) {
+				t.Fatalf("round trip\n got %+v\nwant %+v", got, st)
 			}
-			// Decoding into a State that already holds more fields and longer
-			// pending lists must not leak them.
-			used := State{Fields: []FieldState{
-				{Name: "old1", Pending: []uint64{5, 5, 5, 5}, HasSeen: true, Seen: 5},
-				{Name: "old2", Pending: []uint64{6}}, {Name: "old3"}, {Name: "old4"},
-			}}
-			if err := decodeState(b, &used); err != nil {
-				t.Fatalf("decode into used: %v", err)
+			// Decoding into a used State leaves nothing of the old one.
+			used := sampleStates()["history"]
+			if err := Decode(b, &used); err != nil {
+				t.Fatal(err)
 			}
-			if !statesEqual(&used, &c.st) {
-				t.Fatalf("decode into used State:\n got %+v\nwant %+v", used, c.st)
+			if !reflect.DeepEqual(normal(used), normal(st)) {
+				t.Fatalf("into used State\n got %+v\nwant %+v", used, st)
 			}
-			// Appending to dst keeps what dst held.
-			pre := encodeState([]byte("xy"), &c.st)
-			if string(pre[:2]) != "xy" || string(pre[2:]) != string(b) {
-				t.Fatal("encodeState did not append to dst")
+			if pre := Encode([]byte("xy"), &st); !bytes.HasPrefix(pre, []byte("xy")) {
+				t.Fatal("Encode did not append to dst")
 			}
 		})
 	}
+}
+
+// normal maps empty slices to nil and times to UTC for comparison.
+func normal(st State) State {
+	if len(st.App) == 0 {
+		st.App = nil
+	}
+	if len(st.Writes) == 0 {
+		st.Writes = nil
+	}
+	for i := range st.Writes {
+		st.Writes[i].At = st.Writes[i].At.UTC()
+	}
+	if !st.LastWrite.IsZero() {
+		st.LastWrite = st.LastWrite.UTC()
+	}
+	if !st.LastSeen.IsZero() {
+		st.LastSeen = st.LastSeen.UTC()
+	}
+	return st
 }
 
 func TestCodecCorrupt(t *testing.T) {
-	valid := encodeState(nil, &State{LastWrite: time.Unix(100, 0), Fields: []FieldState{{Name: "name", Pending: []uint64{1, 2}}}})
-	header := func(extra ...byte) []byte {
-		b := []byte{codecVersion, hasLastWrite}
-		b = append(b, make([]byte, 8)...)
-		return append(b, extra...)
+	h := sampleStates()["history"]
+	valid := Encode(nil, &h)
+	cases := map[string][]byte{
+		"empty":         {},
+		"old version":   {2, 0, 0},
+		"unknown flags": {codecVersion, 0x80, 0, 0, 0},
+		"truncated":     valid[:len(valid)-3],
+		"trailing":      append(append([]byte{}, valid...), 0),
+		"huge count":    {codecVersion, 0, 0, 0xff, 0xff, 0x03},
 	}
-	withUvarint := func(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
-	cases := []struct {
-		name string
-		b    []byte
-	}{
-		{"nil", nil},
-		{"empty", []byte{}},
-		{"wrong version", append([]byte{1}, valid[1:]...)},
-		{"unknown header flag", append([]byte{codecVersion, 0x80}, valid[2:]...)},
-		{"header truncated", valid[:9]},
-		{"no field count", header()},
-		{"bad field count varint", header(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
-		{"absurd field count", withUvarint(header(), 1<<20)},
-		{"field missing", withUvarint(header(), 1)},
-		{"name length beyond the entry", append(withUvarint(withUvarint(header(), 1), 100), make([]byte, 20)...)},
-		{"name length that overflows", append(withUvarint(withUvarint(header(), 1), ^uint64(0)), make([]byte, 40)...)},
-		{"name length that overflows by less", append(withUvarint(withUvarint(header(), 1), ^uint64(0)-5), make([]byte, 40)...)},
-		{"too many pending", append(withUvarint(withUvarint(header(), 1), 1), append([]byte("a"), byte((MaxPending+1)<<1))...)},
-		{"unknown field flag", append(withUvarint(withUvarint(header(), 1), 1), append([]byte("a"), 0x20)...)},
-		{"seen truncated", append(withUvarint(withUvarint(header(), 1), 1), append([]byte("a"), 1, 0, 0)...)},
-		{"pending truncated", valid[:len(valid)-1]},
-		{"second field missing", func() []byte {
-			b := encodeState(nil, &State{Fields: []FieldState{{Name: "a"}, {Name: "b"}}})
-			return b[:len(b)-3]
-		}()},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var st State
-			err := decodeState(c.b, &st)
-			if !errors.Is(err, errCorrupt) {
-				t.Fatalf("decodeState(%x) = %v, want errCorrupt", c.b, err)
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := sampleStates()["history"]
+			if err := Decode(b, &st); err != errCorrupt {
+				t.Fatalf("Decode(%x) = %v, want errCorrupt", b, err)
+			}
+			if st.Known() {
+				t.Fatalf("a corrupt entry left state behind: %+v", st)
 			}
 		})
 	}
 }
 
-// FuzzDecodeState: arbitrary bytes never panic, and whatever decodes
-// re-encodes to something that decodes to the same state.
 func FuzzDecodeState(f *testing.F) {
-	f.Add(encodeState(nil, &State{}))
-	f.Add(encodeState(nil, &State{LastWrite: time.Unix(1, 0), WriteFP: 3, Fields: []FieldState{
-		{Name: "email", Pending: []uint64{1, 2}}, {Name: "name", Seen: 4, HasSeen: true},
-	}}))
-	f.Add([]byte{codecVersion})
+	for _, st := range sampleStates() {
+		f.Add(Encode(nil, &st))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var st State
-		if err := decodeState(b, &st); err != nil {
+		if err := Decode(b, &st); err != nil {
 			return
 		}
-		again := encodeState(nil, &st)
+		again := Encode(nil, &st)
 		var st2 State
-		if err := decodeState(again, &st2); err != nil {
+		if err := Decode(again, &st2); err != nil {
 			t.Fatalf("re-encoded state does not decode: %v", err)
 		}
-		if !statesEqual(&st, &st2) {
-			t.Fatalf("re-encode changed the state:\n%+v\n%+v", st, st2)
+		if !bytes.Equal(again, Encode(nil, &st2)) {
+			t.Fatal("encoding is not stable")
 		}
 	})
 }

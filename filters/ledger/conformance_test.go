@@ -19,3 +19,4 @@ func newMemory(t *testing.T, o ledgertest.Options) ledger.Store {
 // The shared behaviour every ledger.Store must have.
 func TestMemorySemantics(t *testing.T)  { ledgertest.Semantics(t, newMemory) }
 func TestMemoryCustomTTLs(t *testing.T) { ledgertest.CustomTTLs(t, newMemory) }
+func TestMemoryConcurrent(t *testing.T) { ledgertest.Concurrent(t, newMemory) }

@@ -7,7 +7,6 @@ package ledger
 import (
 	"context"
 	"strings"
-	"time"
 )
 
 // Key names one record. The account is deliberately not part of it: the
@@ -54,43 +53,6 @@ type Field struct {
 	Hash uint64
 }
 
-// MaxPending is how many of our writes per field are remembered since the
-// last genuine state (several writes can be in flight).
-const MaxPending = 4
-
-// FieldState is what the ledger knows of one field of one record.
-type FieldState struct {
-	Name string
-	// Pending are the value hashes of our writes since the last genuine
-	// state, oldest first.
-	Pending []uint64
-	// Seen is the last genuine value the app accepted, when HasSeen.
-	Seen    uint64
-	HasSeen bool
-}
-
-// State is what the ledger knows of one record.
-type State struct {
-	Fields []FieldState
-	// LastWrite is when we last wrote the record (zero: never, or expired).
-	LastWrite time.Time
-	// LastSeen is when a genuine state of the record was last accepted by
-	// the app (zero: never, or expired).
-	LastSeen time.Time
-	// WriteFP is the combined fingerprint of our last write.
-	WriteFP uint64
-}
-
-// Field returns the state of the named field, if any.
-func (s *State) Field(name string) (*FieldState, bool) {
-	for i := range s.Fields {
-		if s.Fields[i].Name == name {
-			return &s.Fields[i], true
-		}
-	}
-	return nil, false
-}
-
 // Stats are counters for metrics.
 type Stats struct {
 	Entries   int
@@ -99,14 +61,16 @@ type Stats struct {
 }
 
 // Store is every piece of echo-filter state. Implementations are safe for
-// concurrent use. Errors mean the store could not answer; callers then
-// abstain (never drop on a store error).
+// concurrent use and apply the same rules (State.ApplyWrite, ApplyAccept,
+// Prune), so switching stores changes no decision. Errors mean the store
+// could not answer; callers then abstain (never drop on a store error).
 type Store interface {
-	// RecordWrite remembers our write of fields to k as pending.
-	RecordWrite(ctx context.Context, k Key, fields []Field, fp uint64, at time.Time) error
-	// RecordSeen remembers a genuine state the app accepted: each field's
-	// Seen value is set and its pending writes are cleared.
-	RecordSeen(ctx context.Context, k Key, fields []Field, at time.Time) error
+	// RecordWrite appends our write to k's history (see State.ApplyWrite).
+	RecordWrite(ctx context.Context, k Key, w Write) error
+	// Accept records what the app now holds of k after an event: a genuine
+	// state it accepted, or an echo that settled one of our writes (see
+	// State.ApplyAccept).
+	Accept(ctx context.Context, k Key, a Accept) error
 	// Get loads the state of k into st (reusing its slices); ok is false
 	// when nothing is known.
 	Get(ctx context.Context, k Key, st *State) (ok bool, err error)
@@ -119,36 +83,4 @@ type Store interface {
 	Stats() Stats
 	// Close releases resources.
 	Close() error
-}
-
-// Prune forgets writes older than writeTTL and genuine states older than
-// seenTTL at now — the expiry rule every store applies on read (a write is
-// still pending at exactly writeTTL). Fields left with nothing are removed.
-func (st *State) Prune(now time.Time, writeTTL, seenTTL time.Duration) {
-	writesGone := !st.LastWrite.IsZero() && now.Sub(st.LastWrite) > writeTTL
-	seenGone := !st.LastSeen.IsZero() && now.Sub(st.LastSeen) > seenTTL
-	if writesGone {
-		st.LastWrite, st.WriteFP = time.Time{}, 0
-	}
-	if seenGone {
-		st.LastSeen = time.Time{}
-	}
-	// Partition by swapping rather than copying: a dropped slot keeps its
-	// own Pending array, so a State reused by a later read never has two
-	// fields sharing one backing array.
-	k := 0
-	for i := range st.Fields {
-		f := &st.Fields[i]
-		if writesGone || st.LastWrite.IsZero() {
-			f.Pending = f.Pending[:0]
-		}
-		if seenGone || st.LastSeen.IsZero() {
-			f.HasSeen, f.Seen = false, 0
-		}
-		if len(f.Pending) > 0 || f.HasSeen {
-			st.Fields[k], st.Fields[i] = st.Fields[i], st.Fields[k]
-			k++
-		}
-	}
-	st.Fields = st.Fields[:k]
 }

@@ -84,7 +84,7 @@ func NewMemory(opts Options) (*Memory, error) {
 		c.HardMaxCacheSize = opts.MaxSizeMB
 		c.CleanWindow = cleanWindow
 		c.MaxEntriesInWindow = 16 * opts.Shards // small initial shards; bigcache grows them
-		c.MaxEntrySize = 128
+		c.MaxEntrySize = 256
 		c.Verbose = false
 		c.OnRemoveWithReason = func(_ string, _ []byte, r bigcache.RemoveReason) {
 			if r == bigcache.NoSpace {
@@ -110,81 +110,53 @@ func (m *Memory) lock(key string) *sync.Mutex {
 func (m *Memory) load(key string, st *State, now time.Time) (bool, error) {
 	b, err := m.records.Get(key)
 	if errors.Is(err, bigcache.ErrEntryNotFound) {
-		st.Fields = st.Fields[:0]
-		st.LastWrite, st.LastSeen, st.WriteFP = time.Time{}, time.Time{}, 0
+		st.Reset()
 		return false, nil
 	}
 	if err != nil {
+		st.Reset()
 		return false, fmt.Errorf("ledger: get %s: %w", strings.Clone(key), err)
 	}
 	if err := decodeStateNames(b, st, m.names); err != nil {
 		return false, fmt.Errorf("ledger: decode %s: %w", strings.Clone(key), err)
 	}
-	m.prune(st, now)
-	return len(st.Fields) > 0 || !st.LastWrite.IsZero() || !st.LastSeen.IsZero(), nil
+	st.Prune(now, m.opts.WriteTTL, m.opts.SeenTTL)
+	return st.Known(), nil
 }
-
-// prune applies the store's TTLs to a state read back.
-func (m *Memory) prune(st *State, now time.Time) { st.Prune(now, m.opts.WriteTTL, m.opts.SeenTTL) }
 
 func (m *Memory) store(key string, st *State) error {
 	bp := m.bufs.Get().(*[]byte)
 	defer m.bufs.Put(bp)
-	*bp = encodeState((*bp)[:0], st)
+	*bp = Encode((*bp)[:0], st)
 	if err := m.records.Set(key, *bp); err != nil {
 		return fmt.Errorf("ledger: set %s: %w", key, err)
 	}
 	return nil
 }
 
+// update reads, changes and stores k's state under its stripe lock. A
+// corrupt entry is started afresh.
+func (m *Memory) update(k Key, change func(*State)) error {
+	key := k.String()
+	mu := m.lock(key)
+	mu.Lock()
+	defer mu.Unlock()
+	var st State
+	if _, err := m.load(key, &st, m.opts.Now()); err != nil {
+		st.Reset()
+	}
+	change(&st)
+	return m.store(key, &st)
+}
+
 // RecordWrite implements Store.
-func (m *Memory) RecordWrite(_ context.Context, k Key, fields []Field, fp uint64, at time.Time) error {
-	key := k.String()
-	mu := m.lock(key)
-	mu.Lock()
-	defer mu.Unlock()
-	var st State
-	if _, err := m.load(key, &st, m.opts.Now()); err != nil {
-		st = State{}
-	}
-	for _, f := range fields {
-		fs := fieldFor(&st, f.Name)
-		if n := len(fs.Pending); n > 0 && fs.Pending[n-1] == f.Hash {
-			continue
-		}
-		fs.Pending = append(fs.Pending, f.Hash)
-		if len(fs.Pending) > MaxPending {
-			fs.Pending = fs.Pending[len(fs.Pending)-MaxPending:]
-		}
-	}
-	st.LastWrite, st.WriteFP = at, fp
-	return m.store(key, &st)
+func (m *Memory) RecordWrite(_ context.Context, k Key, w Write) error {
+	return m.update(k, func(st *State) { st.ApplyWrite(&w) })
 }
 
-// RecordSeen implements Store.
-func (m *Memory) RecordSeen(_ context.Context, k Key, fields []Field, at time.Time) error {
-	key := k.String()
-	mu := m.lock(key)
-	mu.Lock()
-	defer mu.Unlock()
-	var st State
-	if _, err := m.load(key, &st, m.opts.Now()); err != nil {
-		st = State{}
-	}
-	for _, f := range fields {
-		fs := fieldFor(&st, f.Name)
-		fs.Seen, fs.HasSeen, fs.Pending = f.Hash, true, fs.Pending[:0]
-	}
-	st.LastSeen = at
-	return m.store(key, &st)
-}
-
-func fieldFor(st *State, name string) *FieldState {
-	if fs, ok := st.Field(name); ok {
-		return fs
-	}
-	st.Fields = append(st.Fields, FieldState{Name: name})
-	return &st.Fields[len(st.Fields)-1]
+// Accept implements Store.
+func (m *Memory) Accept(_ context.Context, k Key, a Accept) error {
+	return m.update(k, func(st *State) { st.ApplyAccept(&a) })
 }
 
 // Get implements Store. The key is rendered into a pooled buffer and used

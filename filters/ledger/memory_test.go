@@ -9,6 +9,8 @@ import (
 
 func f(name string, h uint64) Field { return Field{Name: name, Hash: h} }
 
+func wr(at time.Time, fs ...Field) Write { return Write{Fields: fs, At: at} }
+
 func TestMemoryKeysAreDistinct(t *testing.T) {
 	clock := newFakeClock()
 	m := newTestMemory(t, testOptions(clock))
@@ -26,14 +28,14 @@ func TestMemoryKeysAreDistinct(t *testing.T) {
 			t.Fatalf("key %v renders like another: %s", k, k)
 		}
 		seenStr[k.String()] = true
-		if err := m.RecordWrite(t.Context(), k, []Field{f("x", uint64(i+1))}, 0, clock.Now()); err != nil {
+		if err := m.RecordWrite(t.Context(), k, wr(clock.Now(), f("x", uint64(i+1)))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i, k := range keys {
 		st, ok := mustGet(t, m, k)
-		fs, has := st.Field("x")
-		if !ok || !has || !equalU64(fs.Pending, []uint64{uint64(i + 1)}) {
+		v, has := st.AppValue("x")
+		if !ok || !has || v.Hash != uint64(i+1) || len(st.Writes) != 1 {
 			t.Fatalf("key %v: got %+v", k, st)
 		}
 	}
@@ -43,23 +45,23 @@ func TestMemoryGetReusesState(t *testing.T) {
 	clock := newFakeClock()
 	m := newTestMemory(t, testOptions(clock))
 	k1, k2 := Key{"p", "o", "1"}, Key{"p", "o", "2"}
-	if err := m.RecordWrite(t.Context(), k1, []Field{f("a", 1), f("b", 2), f("c", 3)}, 5, clock.Now()); err != nil {
+	if err := m.RecordWrite(t.Context(), k1, wr(clock.Now(), f("a", 1), f("b", 2), f("c", 3))); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.RecordSeen(t.Context(), k2, []Field{f("z", 9)}, clock.Now()); err != nil {
+	if err := m.Accept(t.Context(), k2, Accept{Fields: []Field{f("z", 9)}, At: clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	var st State
-	if ok, err := m.Get(t.Context(), k1, &st); err != nil || !ok || len(st.Fields) != 3 {
+	if ok, err := m.Get(t.Context(), k1, &st); err != nil || !ok || len(st.App) != 3 || len(st.Writes) != 1 {
 		t.Fatalf("Get k1: %v %v %+v", ok, err, st)
 	}
 	if ok, err := m.Get(t.Context(), k2, &st); err != nil || !ok {
 		t.Fatalf("Get k2: %v %v", ok, err)
 	}
-	if len(st.Fields) != 1 || st.Fields[0].Name != "z" || len(st.Fields[0].Pending) != 0 || st.WriteFP != 0 || !st.LastWrite.IsZero() {
+	if len(st.App) != 1 || st.App[0].Name != "z" || len(st.Writes) != 0 || !st.LastWrite.IsZero() {
 		t.Fatalf("Get k2 into a used State left stale data: %+v", st)
 	}
-	if ok, err := m.Get(t.Context(), Key{"p", "o", "missing"}, &st); err != nil || ok || len(st.Fields) != 0 || !st.LastSeen.IsZero() {
+	if ok, err := m.Get(t.Context(), Key{"p", "o", "missing"}, &st); err != nil || ok || len(st.App) != 0 || !st.LastSeen.IsZero() {
 		t.Fatalf("Get missing into a used State: ok %v err %v %+v", ok, err, st)
 	}
 }
@@ -116,10 +118,10 @@ func TestMemoryCorruptEntry(t *testing.T) {
 		}
 	}
 	// A write over a corrupt entry starts afresh instead of failing forever.
-	if err := m.RecordWrite(t.Context(), k, []Field{f("a", 1)}, 1, clock.Now()); err != nil {
+	if err := m.RecordWrite(t.Context(), k, wr(clock.Now(), f("a", 1))); err != nil {
 		t.Fatal(err)
 	}
-	if st, ok := mustGet(t, m, k); !ok || len(st.Fields) != 1 {
+	if st, ok := mustGet(t, m, k); !ok || len(st.App) != 1 {
 		t.Fatalf("after rewrite: %v %+v", ok, st)
 	}
 }
@@ -128,7 +130,7 @@ func TestMemoryStats(t *testing.T) {
 	clock := newFakeClock()
 	m := newTestMemory(t, testOptions(clock))
 	for i := range 5 {
-		if err := m.RecordWrite(t.Context(), Key{"p", "o", fmt.Sprint(i)}, []Field{f("a", 1)}, 1, clock.Now()); err != nil {
+		if err := m.RecordWrite(t.Context(), Key{"p", "o", fmt.Sprint(i)}, wr(clock.Now(), f("a", 1))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -148,9 +150,9 @@ func TestMemoryEvictsWhenFull(t *testing.T) {
 	}
 	clock := newFakeClock()
 	m := newTestMemory(t, Options{Shards: 1, MaxSizeMB: 1, Now: clock.Now})
-	fields := []Field{f("name", 1), f("email", 2), f("phone", 3), f("company", 4)}
+	fields := []Field{f("company", 4), f("email", 2), f("name", 1), f("phone", 3)}
 	for i := range 20000 {
-		if err := m.RecordWrite(t.Context(), Key{"generic", "contacts", fmt.Sprintf("record-%06d", i)}, fields, 1, clock.Now()); err != nil {
+		if err := m.RecordWrite(t.Context(), Key{"generic", "contacts", fmt.Sprintf("record-%06d", i)}, Write{Fields: fields, At: clock.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,23 +182,12 @@ func TestMemoryConcurrentWrites(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			own := Key{"p", "o", fmt.Sprint("own-", w)}
 			var st State
 			for i := range writes {
 				h := uint64(w*1000 + i + 1)
-				if err := m.RecordWrite(t.Context(), shared, []Field{f("a", h), f(fmt.Sprint("w", w), h)}, h, clock.Now()); err != nil {
+				if err := m.RecordWrite(t.Context(), shared, wr(clock.Now(), f(fmt.Sprint("w", w), h))); err != nil {
 					t.Error(err)
 					return
-				}
-				if err := m.RecordWrite(t.Context(), own, []Field{f("a", h)}, h, clock.Now()); err != nil {
-					t.Error(err)
-					return
-				}
-				if i%10 == 0 {
-					if err := m.RecordSeen(t.Context(), own, []Field{f("b", h)}, clock.Now()); err != nil {
-						t.Error(err)
-						return
-					}
 				}
 				if _, err := m.Get(t.Context(), shared, &st); err != nil {
 					t.Error(err)
@@ -207,31 +198,14 @@ func TestMemoryConcurrentWrites(t *testing.T) {
 	}
 	wg.Wait()
 	st, ok := mustGet(t, m, shared)
-	if !ok || len(st.Fields) != workers+1 {
-		t.Fatalf("shared record: known %v, %d fields, want %d", ok, len(st.Fields), workers+1)
-	}
-	a, _ := st.Field("a")
-	if len(a.Pending) != MaxPending {
-		t.Fatalf("shared field a has %d pending, want %d", len(a.Pending), MaxPending)
+	if !ok || len(st.App) != workers || st.NextSeq != workers*writes || len(st.Writes) != MaxWrites {
+		t.Fatalf("shared record: known %v, %d values, seq %d, %d writes", ok, len(st.App), st.NextSeq, len(st.Writes))
 	}
 	for w := range workers {
-		// Every worker's own field on the shared record kept its last
-		// MaxPending writes in order: no update was lost.
-		fs, ok := st.Field(fmt.Sprint("w", w))
-		if !ok {
-			t.Fatalf("field w%d lost", w)
-		}
-		want := []uint64{}
-		for i := writes - MaxPending; i < writes; i++ {
-			want = append(want, uint64(w*1000+i+1))
-		}
-		if !equalU64(fs.Pending, want) {
-			t.Fatalf("field w%d pending %v, want %v", w, fs.Pending, want)
-		}
-		own, _ := mustGet(t, m, Key{"p", "o", fmt.Sprint("own-", w)})
-		b, ok := own.Field("b")
-		if !ok || !b.HasSeen || b.Seen != uint64(w*1000+41) {
-			t.Fatalf("own-%d field b = %+v", w, b)
+		// Every worker's field holds its last write: no update was lost.
+		v, ok := st.AppValue(fmt.Sprint("w", w))
+		if !ok || v.Hash != uint64(w*1000+writes) {
+			t.Fatalf("field w%d = %+v", w, v)
 		}
 	}
 }

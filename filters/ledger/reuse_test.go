@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// TestGetIntoReusedStateAfterPrune: a Get that prunes fields must not leave
-// two slots of the caller's State sharing one Pending array, or the next Get
-// into the same State overwrites one field's hashes with another's.
+// TestGetIntoReusedStateAfterPrune: a Get that prunes writes must not leave
+// two slots of the caller's State sharing one Expected array, or the next
+// Get into the same State overwrites one write's state with another's.
 func TestGetIntoReusedStateAfterPrune(t *testing.T) {
 	clock := newFakeClock()
 	m, err := NewMemory(Options{Now: clock.Now, MaxSizeMB: 1, Shards: 16})
@@ -23,21 +23,20 @@ func TestGetIntoReusedStateAfterPrune(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(m.RecordWrite(ctx, k3, []Field{{"a", 1}, {"b", 2}}, 1, clock.Now()))
-	must(m.RecordSeen(ctx, k3, []Field{{"b", 3}}, clock.Now()))
-	must(m.RecordWrite(ctx, k3, []Field{{"b", 4}}, 1, clock.Now()))
+	must(m.RecordWrite(ctx, k3, wr(clock.Now(), Field{"a", 1}, Field{"b", 2})))
+	must(m.Accept(ctx, k3, Accept{Fields: []Field{{"b", 3}}, At: clock.Now()}))
+	must(m.RecordWrite(ctx, k3, wr(clock.Now(), Field{"b", 4})))
 	clock.Advance(defaultWriteTTL + time.Second)
-	must(m.RecordWrite(ctx, k4, []Field{{"a", 10}, {"b", 20}}, 1, clock.Now()))
+	must(m.RecordWrite(ctx, k4, wr(clock.Now(), Field{"a", 10}, Field{"b", 20})))
+	must(m.RecordWrite(ctx, k4, wr(clock.Now(), Field{"a", 11})))
 	var st State
-	if ok, err := m.Get(ctx, k3, &st); err != nil || !ok {
-		t.Fatalf("get k3: %v %v", ok, err)
+	if ok, err := m.Get(ctx, k3, &st); err != nil || !ok || len(st.Writes) != 0 {
+		t.Fatalf("get k3: %v %v %+v", ok, err, st)
 	}
 	if ok, err := m.Get(ctx, k4, &st); err != nil || !ok {
 		t.Fatalf("get k4: %v %v", ok, err)
 	}
-	a, _ := st.Field("a")
-	b, _ := st.Field("b")
-	if len(a.Pending) != 1 || a.Pending[0] != 10 || len(b.Pending) != 1 || b.Pending[0] != 20 {
-		t.Fatalf("k4 read into a reused State: a=%v b=%v", a.Pending, b.Pending)
+	if len(st.Writes) != 2 || st.Writes[0].Expected[0].Hash != 10 || st.Writes[1].Expected[0].Hash != 11 || st.Writes[1].Expected[1].Hash != 20 {
+		t.Fatalf("k4 read into a reused State: %+v", st.Writes)
 	}
 }

@@ -248,7 +248,7 @@ func TestScenarioMultiHop(t *testing.T) {
 	// A's write; B's naive write-back. A's echo (actor at A), B gets A's
 	// change, B's echo (actor at B), A sees B's write-back of its own value
 	// (fingerprint at A: B's user and agent are not A's).
-	want{writes: 2, deliveries: 1, drops: "actor=2 fingerprint=1"}.check(t, r)
+	want{writes: 2, deliveries: 1, drops: "actor=2 sentinel=1 | actor=2 fingerprint=1"}.check(t, r)
 	if l.Sides[1].App.Stats().Deliveries != 1 || l.Sides[1].App.Local("c1")["name"] != "From A" {
 		t.Fatalf("B: %+v %v", l.Sides[1].App.Stats(), l.Sides[1].App.Local("c1"))
 	}
@@ -269,9 +269,14 @@ func TestScenarioCircularMapping(t *testing.T) {
 			rec["email"] = rec["name"] + "!"
 			return []string{"email"}
 		}}})
-	l.Sides[0].App.Edit("c1", "name", "x")
+	// A person sets the email; the app maps it to its name and writes that
+	// back; the workflow sets email = name + "!", and so on. Loopguard knows
+	// the email the app holds, so the workflow's change in each write's echo
+	// is news to the app (not part of our write) — and the loop detector
+	// counts it, as the echo shows our write applied.
+	l.CRM.HumanEdit("c1", "email", "x")
 	r := finish(t, l, "9 circular field mapping")
-	want{writes: threshold, deliveries: threshold - 1, held: 1, drops: "-"}.check(t, r)
+	want{writes: threshold, deliveries: threshold, held: 1, drops: "-"}.check(t, r)
 	if got := l.CRM.Record("c1")["name"]; got != "x"+strings.Repeat("!", threshold-1) {
 		t.Errorf("CRM name %q", got)
 	}

@@ -25,8 +25,12 @@ const (
 func storeOps(s *Store, k ledger.Key) map[string]func(ctx context.Context) error {
 	fields := []ledger.Field{f("a", 1)}
 	return map[string]func(ctx context.Context) error{
-		"RecordWrite": func(ctx context.Context) error { return s.RecordWrite(ctx, k, fields, 1, time.Now()) },
-		"RecordSeen":  func(ctx context.Context) error { return s.RecordSeen(ctx, k, fields, time.Now()) },
+		"RecordWrite": func(ctx context.Context) error {
+			return s.RecordWrite(ctx, k, ledger.Write{Fields: fields, At: time.Now()})
+		},
+		"Accept": func(ctx context.Context) error {
+			return s.Accept(ctx, k, ledger.Accept{Fields: fields, At: time.Now()})
+		},
 		"Get": func(ctx context.Context) error {
 			var st ledger.State
 			_, err := s.Get(ctx, k, &st)
@@ -109,10 +113,10 @@ func TestRedisDownAndBack(t *testing.T) {
 	}
 	// The restart lost the data (no persistence): the ledger fails open.
 	var st ledger.State
-	if err := s.RecordWrite(t.Context(), k, []ledger.Field{f("a", 9)}, 9, time.Now()); err != nil {
+	if err := s.RecordWrite(t.Context(), k, ledger.Write{Fields: []ledger.Field{f("a", 9)}, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.Get(t.Context(), k, &st); err != nil || !ok || st.WriteFP != 9 {
+	if ok, err := s.Get(t.Context(), k, &st); err != nil || !ok || !st.Holds([]ledger.Field{f("a", 9)}) {
 		t.Fatalf("after recovery: %v %v %+v", ok, err, st)
 	}
 }

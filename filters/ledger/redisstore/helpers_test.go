@@ -87,3 +87,8 @@ func equalU64(a, b []uint64) bool {
 }
 
 func f(name string, h uint64) ledger.Field { return ledger.Field{Name: name, Hash: h} }
+
+// sameState compares two states by their encoding.
+func sameState(a, b *ledger.State) bool {
+	return string(ledger.Encode(nil, a)) == string(ledger.Encode(nil, b))
+}

@@ -17,6 +17,8 @@ func newRedis(t *testing.T, o ledgertest.Options) ledger.Store {
 func TestSemantics(t *testing.T)  { ledgertest.Semantics(t, newRedis) }
 func TestCustomTTLs(t *testing.T) { ledgertest.CustomTTLs(t, newRedis) }
 
+func TestConcurrent(t *testing.T) { ledgertest.Concurrent(t, newRedis) }
+
 func TestKeysAreDistinct(t *testing.T) {
 	clock := newFakeClock()
 	s := newTestStore(t, Options{Now: clock.Now})
@@ -29,14 +31,13 @@ func TestKeysAreDistinct(t *testing.T) {
 		{Provider: "a", Object: "b", Record: "c%7Cd"},
 	}
 	for i, k := range keys {
-		if err := s.RecordWrite(t.Context(), k, []ledger.Field{f("x", uint64(i+1))}, 0, clock.Now()); err != nil {
+		if err := s.RecordWrite(t.Context(), k, ledger.Write{Fields: []ledger.Field{f("x", uint64(i+1))}, At: clock.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i, k := range keys {
 		st, ok := mustGet(t, s, k)
-		fs, has := st.Field("x")
-		if !ok || !has || !equalU64(fs.Pending, []uint64{uint64(i + 1)}) {
+		if !ok || len(st.Writes) != 1 || !st.Holds([]ledger.Field{f("x", uint64(i+1))}) {
 			t.Fatalf("key %v: got %+v", k, st)
 		}
 	}
@@ -46,56 +47,24 @@ func TestGetReusesState(t *testing.T) {
 	clock := newFakeClock()
 	s := newTestStore(t, Options{Now: clock.Now})
 	k1, k2 := ledger.Key{Provider: "p", Object: "o", Record: "1"}, ledger.Key{Provider: "p", Object: "o", Record: "2"}
-	if err := s.RecordWrite(t.Context(), k1, []ledger.Field{f("a", 1), f("b", 2), f("c", 3)}, 5, clock.Now()); err != nil {
+	if err := s.RecordWrite(t.Context(), k1, ledger.Write{Fields: []ledger.Field{f("a", 1), f("b", 2), f("c", 3)}, At: clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordSeen(t.Context(), k2, []ledger.Field{f("z", 9)}, clock.Now()); err != nil {
+	if err := s.Accept(t.Context(), k2, ledger.Accept{Fields: []ledger.Field{f("z", 9)}, At: clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	var st ledger.State
-	if ok, err := s.Get(t.Context(), k1, &st); err != nil || !ok || len(st.Fields) != 3 {
+	if ok, err := s.Get(t.Context(), k1, &st); err != nil || !ok || len(st.App) != 3 || len(st.Writes) != 1 {
 		t.Fatalf("Get k1: %v %v %+v", ok, err, st)
-	}
-	if names := st.Fields[0].Name + st.Fields[1].Name + st.Fields[2].Name; names != "abc" {
-		t.Fatalf("fields not sorted by name: %s", names)
 	}
 	if ok, err := s.Get(t.Context(), k2, &st); err != nil || !ok {
 		t.Fatalf("Get k2: %v %v", ok, err)
 	}
-	if len(st.Fields) != 1 || st.Fields[0].Name != "z" || len(st.Fields[0].Pending) != 0 || st.WriteFP != 0 || !st.LastWrite.IsZero() {
+	if len(st.App) != 1 || st.App[0].Name != "z" || len(st.Writes) != 0 || !st.LastWrite.IsZero() {
 		t.Fatalf("Get k2 into a used State left stale data: %+v", st)
 	}
-	if ok, err := s.Get(t.Context(), ledger.Key{Provider: "p", Object: "o", Record: "missing"}, &st); err != nil || ok || len(st.Fields) != 0 || !st.LastSeen.IsZero() {
+	if ok, err := s.Get(t.Context(), ledger.Key{Provider: "p", Object: "o", Record: "missing"}, &st); err != nil || ok || len(st.App) != 0 || !st.LastSeen.IsZero() {
 		t.Fatalf("Get missing into a used State: ok %v err %v %+v", ok, err, st)
-	}
-	// Reusing a State across a pruning Get must not make two fields share
-	// one Pending array: k3 drops its first field on read (writes expired,
-	// only b was seen), then k4 with two pending fields is read into it.
-	k3, k4 := ledger.Key{Provider: "p", Object: "o", Record: "3"}, ledger.Key{Provider: "p", Object: "o", Record: "4"}
-	if err := s.RecordWrite(t.Context(), k3, []ledger.Field{f("a", 1), f("b", 2)}, 1, clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.RecordSeen(t.Context(), k3, []ledger.Field{f("b", 3)}, clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.RecordWrite(t.Context(), k3, []ledger.Field{f("b", 4)}, 1, clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(DefaultWriteTTL + time.Second)
-	if err := s.RecordWrite(t.Context(), k4, []ledger.Field{f("a", 10), f("b", 20)}, 1, clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	st = ledger.State{}
-	if ok, err := s.Get(t.Context(), k3, &st); err != nil || !ok || len(st.Fields) != 1 || st.Fields[0].Name != "b" {
-		t.Fatalf("Get k3: %v %v %+v", ok, err, st)
-	}
-	if _, err := s.Get(t.Context(), k4, &st); err != nil {
-		t.Fatal(err)
-	}
-	a, _ := st.Field("a")
-	b, _ := st.Field("b")
-	if a == nil || b == nil || !equalU64(a.Pending, []uint64{10}) || !equalU64(b.Pending, []uint64{20}) {
-		t.Fatalf("k4 read into a reused State: %+v", st)
 	}
 }
 

@@ -93,8 +93,7 @@ type Store struct {
 	ownClient bool
 	recPrefix string
 	evPrefix  string
-	write     *redis.Script
-	seen      *redis.Script
+	casScript *redis.Script
 	healthy   atomic.Bool
 }
 
@@ -113,8 +112,7 @@ func New(opts Options) (*Store, error) {
 		client:    o.Client,
 		recPrefix: o.Prefix + recordSpace,
 		evPrefix:  o.Prefix + eventSpace,
-		write:     redis.NewScript(recordWriteScript),
-		seen:      redis.NewScript(recordSeenScript),
+		casScript: redis.NewScript(casScript),
 	}
 	if s.client == nil {
 		if s.client, err = NewClient(o.URL); err != nil {

@@ -24,17 +24,13 @@ func TestCorruptEntries(t *testing.T) {
 		name  string
 		plant func() error
 	}{
-		{"a string where a hash belongs", func() error { return rdb.Set(t.Context(), key, "garbage", time.Minute).Err() }},
-		{"a list where a hash belongs", func() error { return rdb.RPush(t.Context(), key, "x").Err() }},
-		{"an unknown field", func() error { return rdb.HSet(t.Context(), key, "zz", "1").Err() }},
-		{"a short time stamp", func() error { return rdb.HSet(t.Context(), key, fieldWrite, "123").Err() }},
-		{"a non-numeric time stamp", func() error { return rdb.HSet(t.Context(), key, fieldSeen, "0000000000000000000x").Err() }},
-		{"a short fingerprint", func() error { return rdb.HSet(t.Context(), key, fieldFP, "abc").Err() }},
-		{"a ragged pending list", func() error { return rdb.HSet(t.Context(), key, "p:a", "123456789").Err() }},
-		{"too many pending hashes", func() error {
-			return rdb.HSet(t.Context(), key, "p:a", strings.Repeat("12345678", ledger.MaxPending+1)).Err()
+		{"garbage", func() error { return rdb.Set(t.Context(), key, "garbage", time.Minute).Err() }},
+		{"a list where a record belongs", func() error { return rdb.RPush(t.Context(), key, "x").Err() }},
+		{"a hash (the old record format)", func() error { return rdb.HSet(t.Context(), key, "w", "123").Err() }},
+		{"a truncated entry", func() error {
+			b := ledger.Encode(nil, &ledger.State{App: []ledger.Value{{Name: "a", Hash: 1}}, LastSeen: clock.Now()})
+			return rdb.Set(t.Context(), key, b[:len(b)-2], time.Minute).Err()
 		}},
-		{"a short seen value", func() error { return rdb.HSet(t.Context(), key, "v:a", "1").Err() }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -44,46 +40,26 @@ func TestCorruptEntries(t *testing.T) {
 			if err := c.plant(); err != nil {
 				t.Fatal(err)
 			}
-			st := ledger.State{Fields: []ledger.FieldState{{Name: "stale"}}}
-			if ok, err := s.Get(t.Context(), k, &st); err == nil || ok || len(st.Fields) != 0 {
+			st := ledger.State{App: []ledger.Value{{Name: "stale"}}}
+			if ok, err := s.Get(t.Context(), k, &st); err == nil || ok || st.Known() {
 				t.Fatalf("Get of a corrupt record: ok %v err %v state %+v, want an error and an empty state", ok, err, st)
 			}
 			oks, err := s.GetMany(t.Context(), []ledger.Key{k}, make([]ledger.State, 1))
-			if err == nil || len(oks) != 1 || oks[0] {
+			if len(oks) > 0 && oks[0] {
 				t.Fatalf("GetMany of a corrupt record: %v %v", oks, err)
 			}
 			if !s.Healthy() {
 				t.Fatal("a corrupt record marked Redis unhealthy")
 			}
+			// A write over a corrupt record starts afresh instead of
+			// failing forever.
+			if err := s.RecordWrite(t.Context(), k, ledger.Write{Fields: []ledger.Field{f("a", 2)}, At: clock.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if st, ok := mustGet(t, s, k); !ok || len(st.Writes) != 1 || !st.Holds([]ledger.Field{f("a", 2)}) {
+				t.Fatalf("after a write over a corrupt record: %v %+v", ok, st)
+			}
 		})
-	}
-	// A write over a record of the wrong type starts afresh instead of
-	// failing forever.
-	if err := rdb.Set(t.Context(), key, "garbage", time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.RecordWrite(t.Context(), k, []ledger.Field{f("a", 1)}, 1, clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if st, ok := mustGet(t, s, k); !ok || len(st.Fields) != 1 {
-		t.Fatalf("after rewrite: %v %+v", ok, st)
-	}
-	// A ragged pending list is replaced by the next write to that field.
-	if err := rdb.HSet(t.Context(), key, "p:a", "123").Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.RecordWrite(t.Context(), k, []ledger.Field{f("a", 2)}, 1, clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := mustGet(t, s, k); len(st.Fields) != 1 || !equalU64(st.Fields[0].Pending, []uint64{2}) {
-		t.Fatalf("after rewrite of a ragged field: %+v", st)
-	}
-	// A corrupt dedup entry reads as not seen.
-	if err := rdb.Set(t.Context(), s.eventKey("bad"), "xx", time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if seen, err := s.EventSeen(t.Context(), "bad"); seen || err != nil {
-		t.Fatalf("corrupt event entry: %v %v", seen, err)
 	}
 }
 
@@ -93,7 +69,7 @@ func TestGetMany(t *testing.T) {
 	key := func(i int) ledger.Key { return ledger.Key{Provider: "p", Object: "o", Record: fmt.Sprint("r", i)} }
 	for i := range 5 {
 		if i%2 == 0 {
-			if err := s.RecordWrite(t.Context(), key(i), []ledger.Field{f("a", uint64(i+1))}, uint64(i+1), clock.Now()); err != nil {
+			if err := s.RecordWrite(t.Context(), key(i), ledger.Write{Fields: []ledger.Field{f("a", uint64(i+1))}, At: clock.Now()}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -116,7 +92,7 @@ func TestGetMany(t *testing.T) {
 			}
 			sts := make([]ledger.State, len(keys))
 			for i := range sts { // stale data must be replaced
-				sts[i] = ledger.State{WriteFP: 999, Fields: []ledger.FieldState{{Name: "stale", HasSeen: true}}}
+				sts[i] = ledger.State{NextSeq: 9, App: []ledger.Value{{Name: "stale", Hash: 1}}}
 			}
 			oks, err := s.GetMany(t.Context(), keys, sts)
 			if err != nil || len(oks) != len(keys) {
@@ -128,11 +104,11 @@ func TestGetMany(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if oks[i] != wantOK || oks[i] != (n%2 == 0) || sts[i].WriteFP != one.WriteFP || len(sts[i].Fields) != len(one.Fields) {
+				if oks[i] != wantOK || oks[i] != (n%2 == 0) || !sameState(&sts[i], &one) {
 					t.Fatalf("key %d: GetMany %v %+v, Get %v %+v", n, oks[i], sts[i], wantOK, one)
 				}
-				if wantOK && !equalU64(sts[i].Fields[0].Pending, []uint64{uint64(n + 1)}) {
-					t.Fatalf("key %d: pending %v", n, sts[i].Fields[0].Pending)
+				if wantOK && !sts[i].Holds([]ledger.Field{f("a", uint64(n+1))}) {
+					t.Fatalf("key %d: %+v", n, sts[i])
 				}
 			}
 		})
@@ -182,14 +158,14 @@ func TestTwoReplicasShareOneLedger(t *testing.T) {
 	b := newTestStore(t, Options{Now: clock.Now, Prefix: prefix})
 	other := newTestStore(t, Options{Now: clock.Now}) // another prefix: another deployment
 	k := ledger.Key{Provider: "hubspot", Object: "contacts", Record: "c1"}
-	if err := a.RecordWrite(t.Context(), k, []ledger.Field{f("email", 7)}, 70, clock.Now()); err != nil {
+	if err := a.RecordWrite(t.Context(), k, ledger.Write{Fields: []ledger.Field{f("email", 7)}, FP: 70, Nonce: 70, At: clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.MarkEvent(t.Context(), "hubspot\x00e1"); err != nil {
 		t.Fatal(err)
 	}
 	st, ok := mustGet(t, b, k)
-	if fs, has := st.Field("email"); !ok || !has || !equalU64(fs.Pending, []uint64{7}) || st.WriteFP != 70 {
+	if !ok || len(st.Writes) != 1 || st.Writes[0].Nonce != 70 || !st.Holds([]ledger.Field{f("email", 7)}) {
 		t.Fatalf("replica B sees %v %+v", ok, st)
 	}
 	if seen, err := b.EventSeen(t.Context(), "hubspot\x00e1"); !seen || err != nil {
@@ -211,7 +187,7 @@ func TestTwoReplicasShareOneLedger(t *testing.T) {
 			}
 			for i := range writes {
 				h := uint64(w*1000 + i + 1)
-				if err := s.RecordWrite(t.Context(), k, []ledger.Field{f("a", h), f(fmt.Sprint("w", w), h)}, h, clock.Now()); err != nil {
+				if err := s.Accept(t.Context(), k, ledger.Accept{Fields: []ledger.Field{f(fmt.Sprint("w", w), h)}, At: clock.Now()}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -220,17 +196,11 @@ func TestTwoReplicasShareOneLedger(t *testing.T) {
 	}
 	wg.Wait()
 	st, _ = mustGet(t, a, k)
-	if a, _ := st.Field("a"); a == nil || len(a.Pending) != ledger.MaxPending {
-		t.Fatalf("shared field a: %+v", st)
-	}
 	for w := range workers {
-		fs, ok := st.Field(fmt.Sprint("w", w))
-		var want []uint64
-		for i := writes - ledger.MaxPending; i < writes; i++ {
-			want = append(want, uint64(w*1000+i+1))
-		}
-		if !ok || !equalU64(fs.Pending, want) {
-			t.Fatalf("field w%d = %+v, want pending %v (an update was lost)", w, fs, want)
+		// Every worker's field holds its last value: no update was lost.
+		v, ok := st.AppValue(fmt.Sprint("w", w))
+		if !ok || v.Hash != uint64(w*1000+writes) {
+			t.Fatalf("field w%d = %+v (an update was lost)", w, v)
 		}
 	}
 }
@@ -241,10 +211,10 @@ func TestKeysAreHashedAndExpire(t *testing.T) {
 	clock := newFakeClock()
 	s := newTestStore(t, Options{Now: clock.Now})
 	k := ledger.Key{Provider: "hubspot", Object: "contacts", Record: "acct-4242-rec"}
-	if err := s.RecordWrite(t.Context(), k, []ledger.Field{f("a", 1)}, 1, clock.Now()); err != nil {
+	if err := s.RecordWrite(t.Context(), k, ledger.Write{Fields: []ledger.Field{f("a", 1)}, At: clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordSeen(t.Context(), ledger.Key{Provider: "hubspot", Object: "contacts", Record: "acct-4242-seen"}, []ledger.Field{f("a", 1)}, clock.Now()); err != nil {
+	if err := s.Accept(t.Context(), ledger.Key{Provider: "hubspot", Object: "contacts", Record: "acct-4242-seen"}, ledger.Accept{Fields: []ledger.Field{f("a", 1)}, At: clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.MarkEvent(t.Context(), "hubspot\x00acct-4242-evt"); err != nil {
@@ -257,7 +227,7 @@ func TestKeysAreHashedAndExpire(t *testing.T) {
 	if len(keys) != 3 {
 		t.Fatalf("keys %v, want 3", keys)
 	}
-	wantTTL := map[string]time.Duration{recordSpace: DefaultWriteTTL, eventSpace: DefaultDedupWindow}
+	wantTTL := map[string]time.Duration{recordSpace: DefaultSeenTTL, eventSpace: DefaultDedupWindow}
 	for _, key := range keys {
 		if strings.Contains(key, "4242") || strings.Contains(key, "hubspot") {
 			t.Fatalf("key %q names an identifier", key)

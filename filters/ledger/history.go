@@ -1,0 +1,381 @@
+package ledger
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// MaxWrites is how many of our unsettled writes a record's history keeps;
+// past it the oldest is forgotten (its echo is then judged as any event).
+const MaxWrites = 8
+
+// State is what the ledger knows of one record: an ordered history.
+//
+//   - Writes are our writes not yet settled, oldest first. Each carries the
+//     state the record is expected to have right after it.
+//   - App is what the app holds, field by field, as far as loopguard knows:
+//     the result of applying, in order, our writes and the events the app
+//     accepted. Each value keeps the provider's time (or sequence) of the
+//     state it came from, when known.
+//
+// An event is our echo only when its values equal the expected state of an
+// unsettled write (State.Match); a value equal to something superseded is a
+// change. See ApplyWrite and ApplyAccept for how the history moves.
+type State struct {
+	Writes []Version
+	App    []Value
+	// LastWrite is when we last wrote the record (local clock; zero: never
+	// or expired).
+	LastWrite time.Time
+	// LastSeen is when the app last accepted a genuine state (local clock).
+	LastSeen time.Time
+	// NextSeq numbers the next write (sequence numbers start at 1).
+	NextSeq uint32
+}
+
+// Version is one of our writes.
+type Version struct {
+	// Seq orders the record's writes (1, 2, …).
+	Seq uint32
+	// At is when the write was recorded (local clock).
+	At time.Time
+	// Expected is the tracked state the record should have right after the
+	// write, sorted by name: the write response's record when the API
+	// returns one, else the written fields over the last known state.
+	Expected []Field
+	// Written has bit i set when Expected[i] was in the write's own body
+	// (all bits when the record has more than 64 tracked fields).
+	Written uint64
+	// NoOp: the expected state equalled what the app already held — a
+	// write that changes nothing. Strict APIs send no event for it, so it
+	// is forgotten as soon as a genuine event is accepted.
+	NoOp bool
+	// Nonce and FP are the write's sentinel: a random nonce and the
+	// fingerprint of the written fields (zero: no sentinel).
+	Nonce, FP uint64
+	// Created: the write created the record (its sentinel was stamped
+	// before the id existed).
+	Created bool
+}
+
+// Value is what the app holds of one tracked field.
+type Value struct {
+	Name string
+	Hash uint64
+	// At is the provider's time or sequence of this state (0: unknown).
+	At int64
+}
+
+// Write is a write of ours the upstream accepted.
+type Write struct {
+	// Fields are the written tracked fields, sorted by name.
+	Fields []Field
+	// Response are the tracked fields of the record in the write's
+	// response, sorted by name (nil: the response has no record).
+	Response []Field
+	// At is when the write was accepted (local clock).
+	At time.Time
+	// ProviderAt is the provider's time or version of the written state,
+	// from the response (0: unknown).
+	ProviderAt int64
+	// Nonce and FP identify the write's sentinel (zero: none).
+	Nonce, FP uint64
+	// Created: the write was a create.
+	Created bool
+}
+
+// Accept is what the app now holds after an event.
+type Accept struct {
+	// Fields are the event's tracked values, sorted by name.
+	Fields []Field
+	// At is when the event was received (local clock): writes recorded
+	// after it (the app's write-back of the event) are not settled by it.
+	At time.Time
+	// ProviderAt is the event's provider time or sequence (0: unknown).
+	ProviderAt int64
+	// Settle is the Seq of the write this event was the echo of; 0 for a
+	// genuine event the app accepted.
+	Settle uint32
+}
+
+// Known reports whether the state holds anything.
+func (st *State) Known() bool { return len(st.Writes) > 0 || len(st.App) > 0 }
+
+// Reset empties st, keeping its slices for reuse.
+func (st *State) Reset() {
+	st.Writes, st.App = st.Writes[:0], st.App[:0]
+	st.LastWrite, st.LastSeen, st.NextSeq = time.Time{}, time.Time{}, 0
+}
+
+// AppValue returns what the app holds of a field.
+func (st *State) AppValue(name string) (*Value, bool) {
+	i, ok := slices.BinarySearchFunc(st.App, name, func(v Value, n string) int { return strings.Compare(v.Name, n) })
+	if !ok {
+		return nil, false
+	}
+	return &st.App[i], true
+}
+
+// Holds reports whether every field of fs equals what the app holds.
+func (st *State) Holds(fs []Field) bool {
+	if len(fs) == 0 {
+		return false
+	}
+	for _, f := range fs {
+		v, ok := st.AppValue(f.Name)
+		if !ok || v.Hash != f.Hash {
+			return false
+		}
+	}
+	return true
+}
+
+// Match returns the index in Writes of the oldest write whose expected
+// state holds every value of fs, or -1. skipNoOp leaves out writes that
+// changed nothing.
+//
+// A value the write did not itself write (it came from the write's
+// response) must also be one the app holds, or one loopguard knows nothing
+// of: a response can show a provider-side change (an automation, a
+// person's edit just before ours) that the app has not seen, and an event
+// carrying it is news for the app, not an echo.
+func (st *State) Match(fs []Field, skipNoOp bool) int {
+	if len(fs) == 0 {
+		return -1
+	}
+	for i := range st.Writes {
+		w := &st.Writes[i]
+		if skipNoOp && w.NoOp {
+			continue
+		}
+		if w.Expects(fs) && !st.news(w, fs) {
+			return i
+		}
+	}
+	return -1
+}
+
+// news reports whether a value of fs that w did not write differs from
+// what the app holds.
+func (st *State) news(w *Version, fs []Field) bool {
+	for _, f := range fs {
+		j, _ := findField(w.Expected, f.Name)
+		if w.Written&(1<<min(j, 63)) != 0 {
+			continue
+		}
+		if v, ok := st.AppValue(f.Name); ok && v.Hash != f.Hash {
+			return true
+		}
+	}
+	return false
+}
+
+// Expects reports whether every value of fs equals the write's expected
+// state.
+func (w *Version) Expects(fs []Field) bool {
+	for _, f := range fs {
+		i, ok := findField(w.Expected, f.Name)
+		if !ok || w.Expected[i].Hash != f.Hash {
+			return false
+		}
+	}
+	return true
+}
+
+// Reflects returns the index of the newest write whose own written fields
+// all appear in fs with the written values (the event shows the write was
+// applied, whatever else changed), or -1. A write that changed nothing
+// counts only when fs is exactly its state: every later event "shows" it.
+func (st *State) Reflects(fs []Field) int {
+	for i := len(st.Writes) - 1; i >= 0; i-- {
+		if st.reflected(&st.Writes[i], fs) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (st *State) reflected(w *Version, fs []Field) bool {
+	if w.NoOp {
+		return w.Expects(fs)
+	}
+	any := false
+	for j, e := range w.Expected {
+		if w.Written&(1<<min(j, 63)) == 0 {
+			continue
+		}
+		any = true
+		k, found := findField(fs, e.Name)
+		if !found || fs[k].Hash != e.Hash {
+			return false
+		}
+	}
+	return any
+}
+
+// Stale reports whether an event at provider time at is older than every
+// state the app holds of its fields: a newer state of each field already
+// reached the app (at 0, or any field without a known time: false).
+func (st *State) Stale(fs []Field, at int64) bool {
+	if at == 0 || len(fs) == 0 {
+		return false
+	}
+	for _, f := range fs {
+		v, ok := st.AppValue(f.Name)
+		if !ok || v.At == 0 || v.At <= at {
+			return false
+		}
+	}
+	return true
+}
+
+// SentinelWrite returns the index of the unsettled write with the given
+// sentinel nonce, or -1.
+func (st *State) SentinelWrite(nonce uint64) int {
+	if nonce == 0 {
+		return -1
+	}
+	for i := range st.Writes {
+		if st.Writes[i].Nonce == nonce {
+			return i
+		}
+	}
+	return -1
+}
+
+func findField(fs []Field, name string) (int, bool) {
+	return slices.BinarySearchFunc(fs, name, func(f Field, n string) int { return strings.Compare(f.Name, n) })
+}
+
+// ApplyWrite appends our write to the history: its expected state is the
+// app's known state, overlaid by the written fields, overlaid by the
+// response's record. The app now holds the written values (it wrote them);
+// other values of the response are not taken to be known to the app.
+func (st *State) ApplyWrite(w *Write) {
+	exp := make([]Field, 0, len(st.App)+len(w.Fields))
+	for _, v := range st.App {
+		exp = append(exp, Field{Name: v.Name, Hash: v.Hash})
+	}
+	exp = overlay(exp, w.Fields)
+	exp = overlay(exp, w.Response)
+	noop := len(w.Fields) > 0 && st.Holds(w.Fields)
+	for _, f := range w.Response {
+		if v, ok := st.AppValue(f.Name); ok && v.Hash != f.Hash {
+			noop = false
+		}
+	}
+	var written uint64
+	if len(exp) > 64 {
+		written = ^uint64(0)
+	} else {
+		for i, f := range exp {
+			if _, ok := findField(w.Fields, f.Name); ok {
+				written |= 1 << i
+			}
+		}
+	}
+	st.NextSeq++
+	if st.NextSeq == 0 {
+		st.NextSeq = 1
+	}
+	st.Writes = append(st.Writes, Version{Seq: st.NextSeq, At: w.At, Expected: exp, Written: written, NoOp: noop,
+		Nonce: w.Nonce, FP: w.FP, Created: w.Created})
+	if n := len(st.Writes); n > MaxWrites {
+		st.Writes = slices.Delete(st.Writes, 0, n-MaxWrites) // zeroes the tail: no two slots share an array
+	}
+	for _, f := range w.Fields {
+		st.setApp(f, w.ProviderAt, true)
+	}
+	st.LastWrite = w.At
+}
+
+// ApplyAccept moves the history after an event:
+//   - an echo of write k (Settle = k's Seq) settles k and every earlier
+//     write; the app's values keep their hashes and learn the echo's
+//     provider time;
+//   - a genuine event the app accepted forgets writes that changed nothing
+//     (they will not echo on strict APIs and must never turn a later
+//     genuine event into an "echo"), settles the newest write the event
+//     shows applied and every earlier one, and becomes what the app holds
+//     (a field is not moved back by an event older than the state held).
+func (st *State) ApplyAccept(a *Accept) {
+	if a.Settle != 0 {
+		st.settle(a.Settle)
+		for _, f := range a.Fields {
+			v, ok := st.AppValue(f.Name)
+			switch {
+			case !ok:
+				// Matched as unknown to loopguard: taken as what the app
+				// holds (see Match).
+				st.setApp(f, a.ProviderAt, false)
+			case v.Hash == f.Hash && a.ProviderAt > v.At:
+				v.At = a.ProviderAt
+			}
+		}
+		return
+	}
+	// Only writes recorded by the time the event was received: the app's
+	// write-back of this very event may be recorded before its acceptance.
+	before := func(w *Version) bool { return a.At.IsZero() || !w.At.After(a.At) }
+	st.Writes = slices.DeleteFunc(st.Writes, func(w Version) bool { return w.NoOp && before(&w) })
+	for i := len(st.Writes) - 1; i >= 0; i-- {
+		if w := &st.Writes[i]; before(w) && st.reflected(w, a.Fields) {
+			st.settle(w.Seq)
+			break
+		}
+	}
+	for _, f := range a.Fields {
+		st.setApp(f, a.ProviderAt, false)
+	}
+	st.LastSeen = a.At
+}
+
+func (st *State) settle(seq uint32) {
+	st.Writes = slices.DeleteFunc(st.Writes, func(w Version) bool { return w.Seq <= seq })
+}
+
+// setApp sets what the app holds of f. A genuine value older than the held
+// one (both times known) is ignored; ours always applies (the app wrote it).
+func (st *State) setApp(f Field, at int64, ours bool) {
+	i, ok := slices.BinarySearchFunc(st.App, f.Name, func(v Value, n string) int { return strings.Compare(v.Name, n) })
+	if ok {
+		v := &st.App[i]
+		if !ours && at != 0 && v.At != 0 && at < v.At {
+			return
+		}
+		if v.Hash != f.Hash || at != 0 {
+			v.Hash, v.At = f.Hash, at
+		}
+		return
+	}
+	st.App = slices.Insert(st.App, i, Value{Name: f.Name, Hash: f.Hash, At: at})
+}
+
+// overlay sets each field of over in base (both sorted by name).
+func overlay(base, over []Field) []Field {
+	for _, f := range over {
+		i, ok := findField(base, f.Name)
+		if ok {
+			base[i].Hash = f.Hash
+			continue
+		}
+		base = slices.Insert(base, i, f)
+	}
+	return base
+}
+
+// Prune forgets writes recorded more than writeTTL before now (a write is
+// still unsettled at exactly writeTTL) and, seenTTL after the record's last
+// update (write or accepted event), everything else.
+func (st *State) Prune(now time.Time, writeTTL, seenTTL time.Duration) {
+	last := st.LastSeen
+	if st.LastWrite.After(last) {
+		last = st.LastWrite
+	}
+	if last.IsZero() || now.Sub(last) > seenTTL {
+		st.Reset()
+		return
+	}
+	st.Writes = slices.DeleteFunc(st.Writes, func(w Version) bool { return now.Sub(w.At) > writeTTL })
+}

@@ -11,15 +11,14 @@ const (
 	FieldAddr       = "egress_addr"
 	FieldAddrs      = "egress_addrs"
 	FieldConfigured = "egress_configured"
-	FieldTunnel     = "egress_tunnel"
 )
 
-// LogDecision adds a decision's fields to a log event: the one line per
+// LogFields adds a decision's fields to a log event: the one line per
 // checked destination.
-func (p *Policy) LogDecision(e *zerolog.Event, a DecideArgs, d Decision) *zerolog.Event {
+func LogFields(e *zerolog.Event, a DecideArgs, d Decision) *zerolog.Event {
 	e = e.Str(FieldHost, a.Host).Int(FieldPort, a.Port).
 		Stringer(FieldAction, d.Action).Stringer(FieldReason, d.Reason).
-		Bool(FieldConfigured, a.Configured).Stringer(FieldTunnel, p.tunnel)
+		Bool(FieldConfigured, a.Configured)
 	if d.Addr.IsValid() {
 		e = e.Stringer(FieldAddr, d.Addr)
 	}

@@ -21,13 +21,24 @@ const (
 	msgEgressAllowed = "egress allowed"
 )
 
+// Option adjusts a sidecar beyond its configuration (tests, embedding).
+type Option func(*options)
+
+type options struct {
+	resolver egress.Resolver
+}
+
+// WithResolver makes the egress policy resolve names with r instead of the
+// system resolver (tests answer DNS with it).
+func WithResolver(r egress.Resolver) Option { return func(o *options) { o.resolver = r } }
+
 // newEgress builds the egress policy from configuration: outbound.allow,
 // outbound.tunnel, every host a provider profile names (its hosts and its
 // base_url host) and the configured listen addresses (bound ones are added
 // by Start). Each refusal is logged once and counted in
 // loopguard_egress_denied_total{reason}; allowed destinations are logged at
 // debug level.
-func newEgress(c configs.Config, e *filters.Engine, m *Metrics, log zerolog.Logger) (*egress.Policy, error) {
+func newEgress(c configs.Config, e *filters.Engine, m *Metrics, log zerolog.Logger, o options) (*egress.Policy, error) {
 	allow, err := egress.ParseAllow(c.Outbound.Allow)
 	if err != nil {
 		return nil, fmt.Errorf("outbound.allow: %w", err)
@@ -44,7 +55,7 @@ func newEgress(c configs.Config, e *filters.Engine, m *Metrics, log zerolog.Logg
 		}
 	}
 	return egress.New(egress.Options{
-		Allow: allow, Tunnel: tunnel, ProviderHosts: hosts,
+		Allow: allow, Tunnel: tunnel, ProviderHosts: hosts, Resolver: o.resolver,
 		Listeners: []string{c.Listen.Outbound, c.Listen.Inbound, c.Listen.Admin, c.Listen.Gateway},
 		Dialer:    &net.Dialer{Timeout: c.Outbound.DialTimeout.D(), KeepAlive: keepAlive},
 		OnDecision: func(a egress.DecideArgs, d egress.Decision) {

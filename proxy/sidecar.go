@@ -59,8 +59,12 @@ type Sidecar struct {
 }
 
 // New builds a sidecar from a loaded configuration (nothing listens yet).
-func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
+func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error) {
 	c := l.Config
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &Sidecar{cfg: c, log: log, addrs: map[string]string{}}
 	st, err := openState(c, log)
 	if err != nil {
@@ -79,7 +83,7 @@ func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
 	}
 	s.Metrics = NewMetrics(store)
 	s.Ring = NewDecisionRing(c.Inbound.Decisions)
-	s.Egress, err = newEgress(c, s.Engine, s.Metrics, log)
+	s.Egress, err = newEgress(c, s.Engine, s.Metrics, log, o)
 	if err != nil {
 		return nil, err
 	}

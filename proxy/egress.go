@@ -19,6 +19,10 @@ import (
 const (
 	msgEgressRefused = "egress refused"
 	msgEgressAllowed = "egress allowed"
+
+	egressFieldTunnel        = "egress_tunnel"
+	egressFieldAllow         = "egress_allow"
+	egressFieldProviderHosts = "egress_provider_hosts"
 )
 
 // Option adjusts a sidecar beyond its configuration (tests, embedding).
@@ -54,6 +58,8 @@ func newEgress(c configs.Config, e *filters.Engine, m *Metrics, log zerolog.Logg
 			hosts = append(hosts, u.Host)
 		}
 	}
+	log.Info().Stringer(egressFieldTunnel, tunnel).Strs(egressFieldAllow, allow.Entries()).Int(egressFieldProviderHosts, len(hosts)).
+		Msg("egress policy: loopback, link-local, private, unspecified, multicast, reserved and own listeners refused unless allowed")
 	return egress.New(egress.Options{
 		Allow: allow, Tunnel: tunnel, ProviderHosts: hosts, Resolver: o.resolver,
 		Listeners: []string{c.Listen.Outbound, c.Listen.Inbound, c.Listen.Admin, c.Listen.Gateway},

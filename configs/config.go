@@ -98,6 +98,18 @@ type Outbound struct {
 	// UpstreamCAFile adds a PEM bundle to the system roots for upstream TLS
 	// verification (for private APIs and tests). Default "".
 	UpstreamCAFile string `yaml:"upstream_ca_file"`
+	// Allow opens exceptions to the egress policy, which by default refuses
+	// loopback, link-local (cloud metadata), private, unspecified, multicast
+	// and reserved addresses: host names ("db.internal"), subdomain
+	// wildcards ("*.corp.example"), IP addresses and CIDRs ("10.0.0.0/8"),
+	// each optionally with ":port". loopguard's own listeners are never
+	// reachable. Hosts named by provider profiles need no entry. Default [].
+	Allow []string `yaml:"allow"`
+	// Tunnel chooses what hosts no provider profile names get, through
+	// CONNECT tunnels and plain-HTTP forwarding: "public" (any host whose
+	// every address is public or allowed), "configured" (only what Allow
+	// names) or "none" (nothing but provider hosts). Default "public".
+	Tunnel string `yaml:"tunnel"`
 }
 
 // Inbound tunes the webhook reverse proxy.

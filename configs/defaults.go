@@ -27,6 +27,7 @@ const (
 	DefaultLedgerMaxSizeMB       = 256
 	DefaultLedgerShards          = 1024
 	DefaultSkinnyWindow          = 5 * time.Second
+	DefaultOutboundTunnel        = "public"
 )
 
 func setDur(d *Duration, v time.Duration) {
@@ -64,6 +65,7 @@ func applyDefaults(c *Config) {
 	if o.MaxIdleConnsPerHost == 0 {
 		o.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	}
+	setStr(&o.Tunnel, DefaultOutboundTunnel)
 	in := &c.Inbound
 	if in.MaxBodyBytes == 0 {
 		in.MaxBodyBytes = DefaultInboundMaxBody

@@ -69,6 +69,8 @@ func EnvVars() []EnvVar {
 		{"LOOPGUARD_OUTBOUND_MAX_BODY_BYTES", "outbound.max_body_bytes", "10MiB", size(func(c *Config) *ByteSize { return &c.Outbound.MaxBodyBytes })},
 		{"LOOPGUARD_OUTBOUND_UPSTREAM_CA_FILE", "outbound.upstream_ca_file", "", str(func(c *Config) *string { return &c.Outbound.UpstreamCAFile })},
 		{"LOOPGUARD_OUTBOUND_MAX_IDLE_CONNS_PER_HOST", "outbound.max_idle_conns_per_host", "64", num(func(c *Config) *int { return &c.Outbound.MaxIdleConnsPerHost })},
+		{"LOOPGUARD_OUTBOUND_ALLOW", "outbound.allow (comma-separated)", "", func(c *Config, v string) error { c.Outbound.Allow = splitList(v); return nil }},
+		{"LOOPGUARD_OUTBOUND_TUNNEL", "outbound.tunnel", DefaultOutboundTunnel, str(func(c *Config) *string { return &c.Outbound.Tunnel })},
 		{"LOOPGUARD_INBOUND_MAX_BODY_BYTES", "inbound.max_body_bytes", "5MiB", size(func(c *Config) *ByteSize { return &c.Inbound.MaxBodyBytes })},
 		{"LOOPGUARD_INBOUND_APP_TIMEOUT", "inbound.app_timeout", "30s", dur(func(c *Config) *Duration { return &c.Inbound.AppTimeout })},
 		{"LOOPGUARD_INBOUND_DEDUP_WINDOW", "inbound.dedup_window", "24h", dur(func(c *Config) *Duration { return &c.Inbound.DedupWindow })},

@@ -88,6 +88,7 @@ func validateConfig(c *Config) error {
 		add(fmt.Errorf("ledger.max_size_mb: %d must be positive", c.Ledger.MaxSizeMB))
 	}
 	errs = append(errs, validateGuard(c)...)
+	errs = append(errs, validateEgress(c.Outbound)...)
 	return errors.Join(errs...)
 }
 

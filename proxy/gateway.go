@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/loopguard/loopguard/filters"
+	"github.com/loopguard/loopguard/proxy/egress"
 	"github.com/rs/zerolog"
 )
 
@@ -75,6 +76,10 @@ func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, m *Metrics,
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if de, ok := egress.AsDenied(err); ok {
+				egress.WriteDenied(w, de) // logged and counted by the policy
+				return
+			}
 			log.Warn().Err(err).Str("path", r.URL.Path).Msg("gateway upstream error")
 			http.Error(w, "loopguard gateway: upstream error", statusForUpstreamError(err))
 		},

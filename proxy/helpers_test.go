@@ -162,11 +162,19 @@ func mustDo(t *testing.T, c *http.Client, method, u, ctype, body string, hdr ...
 // "crm" provider (testdata/outbound.yaml) intercepts it.
 func outboundSidecar(t *testing.T, h http.Handler) (*httptest.Server, *Sidecar) {
 	t.Helper()
+	return outboundSidecarWith(t, h, "")
+}
+
+// outboundSidecarWith is outboundSidecar with extra lines in the outbound
+// section (e.g. "  allow: [127.0.0.1:8443]\n").
+func outboundSidecarWith(t *testing.T, h http.Handler, outbound string) (*httptest.Server, *Sidecar) {
+	t.Helper()
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
 	cfg, err := os.ReadFile("testdata/outbound.yaml")
 	must(t, err)
-	s := startSidecar(t, string(cfg), map[string]string{
+	yaml := strings.Replace(string(cfg), "outbound:\n", "outbound:\n"+outbound, 1)
+	s := startSidecar(t, yaml, map[string]string{
 		"app": "http://127.0.0.1:1", "upstream_ca": writePEM(t, srv), "upstream_host": hostOf(srv), "upstream_url": srv.URL,
 	})
 	return srv, s

@@ -52,6 +52,9 @@ type Metrics struct {
 	// PullResponses counts matched read responses by outcome (filtered,
 	// unchanged, rewrite_failed, untouched_<reason>).
 	PullResponses *prometheus.CounterVec
+	// EgressDenied counts destinations the egress policy refused, by reason
+	// (loopback, link_local, private, own_listener, not_configured, …).
+	EgressDenied *prometheus.CounterVec
 }
 
 // NewMetrics builds the registry and registers every metric, plus ledger
@@ -104,7 +107,10 @@ func NewMetrics(store ledger.Store) *Metrics {
 	m.PullResponses = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "loopguard_pull_responses_total", Help: "Matched read (poll) responses by outcome.",
 	}, []string{"provider", "outcome"})
-	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines, m.PullResponses)
+	m.EgressDenied = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "loopguard_egress_denied_total", Help: "Outbound destinations refused by the egress policy, by reason.",
+	}, []string{"reason"})
+	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines, m.PullResponses, m.EgressDenied)
 	r.MustRegister(m.Decisions, m.Deliveries, m.Outbound, m.Untagged, m.WritesRecorded, m.RedundantWrites, m.Doubts, m.SignatureFailures)
 	if store != nil {
 		r.MustRegister(

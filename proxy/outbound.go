@@ -8,12 +8,13 @@ import (
 	"github.com/elazarl/goproxy"
 	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/proxy/ca"
+	"github.com/loopguard/loopguard/proxy/egress"
 	"github.com/rs/zerolog"
 )
 
 // Outbound is the forward proxy the app uses as HTTP(S)_PROXY. CONNECTs to
 // configured API hosts are intercepted with the deployment's CA; every other
-// host is tunnelled untouched.
+// host is tunnelled untouched when the egress policy allows it.
 type Outbound struct {
 	gp    *goproxy.ProxyHttpServer
 	hosts hostTable
@@ -21,6 +22,8 @@ type Outbound struct {
 	m     *Metrics
 	// pull filters the responses of matched read routes.
 	pull *puller
+	// eg decides which destinations may be reached.
+	eg *egress.Policy
 }
 
 // outState is one intercepted request's state, from request to response:
@@ -59,8 +62,8 @@ func (t hostTable) lookup(hostport string) *filters.Provider {
 
 // NewOutbound builds the forward proxy. nonProxy serves requests that are
 // not proxy requests (gateway mode on the same listener); nil answers 404.
-func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport, wr *writer, m *Metrics, log zerolog.Logger, nonProxy http.Handler) *Outbound {
-	o := &Outbound{gp: goproxy.NewProxyHttpServer(), hosts: newHostTable(e), wr: wr, m: m, pull: newPuller(e, m, log, wr.maxBody)}
+func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport, eg *egress.Policy, wr *writer, m *Metrics, log zerolog.Logger, nonProxy http.Handler) *Outbound {
+	o := &Outbound{gp: goproxy.NewProxyHttpServer(), hosts: newHostTable(e), wr: wr, m: m, pull: newPuller(e, m, log, wr.maxBody), eg: eg}
 	gp := o.gp
 	gp.Tr = tr
 	gp.Verbose = false
@@ -73,14 +76,15 @@ func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport,
 	gp.NonproxyHandler = nonProxy
 	mitm := authority.ConnectAction()
 	tunnel := &goproxy.ConnectAction{Action: goproxy.ConnectAccept}
-	gp.OnRequest().HandleConnectFunc(func(host string, _ *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
+	gp.OnRequest().HandleConnectFunc(func(host string, ctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
 		if o.hosts.lookup(host) != nil {
 			return mitm, host
 		}
-		m.Outbound.WithLabelValues("", "tunnel").Inc()
-		return tunnel, host
+		return o.checkTunnel(host, ctx, tunnel)
 	})
+	rt := egressRoundTripper{tr}
 	gp.OnRequest().DoFunc(func(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
+		ctx.RoundTripper = rt
 		p := o.hosts.lookup(req.URL.Host)
 		if p == nil {
 			m.Outbound.WithLabelValues("", "passthrough").Inc()

@@ -163,12 +163,13 @@ func TestOutboundReadsStream(t *testing.T) {
 }
 
 func TestOutboundConnectTunnelsUnconfiguredHost(t *testing.T) {
-	e := newOutboundEnv(t)
 	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("other")) }))
 	defer other.Close()
+	// A loopback destination is refused by default: outbound.allow opens it.
+	_, s := outboundSidecarWith(t, &recorder{}, "  allow: [\""+hostOf(other)+"\"]\n")
 	pool := x509.NewCertPool()
 	pool.AddCert(other.Certificate())
-	pu, _ := url.Parse("http://" + e.s.Addr("outbound"))
+	pu, _ := url.Parse("http://" + s.Addr("outbound"))
 	var peer *x509.Certificate
 	c := &http.Client{Transport: &http.Transport{
 		Proxy: http.ProxyURL(pu),

@@ -17,6 +17,7 @@ import (
 	"github.com/loopguard/loopguard/filters/ledger"
 	"github.com/loopguard/loopguard/filters/spool"
 	"github.com/loopguard/loopguard/proxy/ca"
+	"github.com/loopguard/loopguard/proxy/egress"
 	"github.com/rs/zerolog"
 )
 
@@ -39,6 +40,9 @@ type Sidecar struct {
 	Gateway  *Gateway
 	Inbound  *Inbound
 	Admin    *Admin
+	// Egress decides which destinations the outbound proxy, the gateway
+	// (and transparent mode) may reach; its Dial is the checked dialer.
+	Egress *egress.Policy
 
 	quota   *quota
 	state   *state
@@ -55,8 +59,12 @@ type Sidecar struct {
 }
 
 // New builds a sidecar from a loaded configuration (nothing listens yet).
-func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
+func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error) {
 	c := l.Config
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &Sidecar{cfg: c, log: log, addrs: map[string]string{}}
 	st, err := openState(c, log)
 	if err != nil {
@@ -75,7 +83,11 @@ func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
 	}
 	s.Metrics = NewMetrics(store)
 	s.Ring = NewDecisionRing(c.Inbound.Decisions)
-	tr, err := newUpstreamTransport(c.Outbound)
+	s.Egress, err = newEgress(c, s.Engine, s.Metrics, log, o)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := newUpstreamTransport(c.Outbound, s.Egress.DialContext)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +108,7 @@ func New(l *configs.Loaded, log zerolog.Logger) (*Sidecar, error) {
 	if c.Listen.Gateway == "" && !s.Gateway.Empty() {
 		nonProxy = s.Gateway
 	}
-	s.Outbound = NewOutbound(s.Engine, s.CA, tr, wr, s.Metrics, log, nonProxy)
+	s.Outbound = NewOutbound(s.Engine, s.CA, tr, s.Egress, wr, s.Metrics, log, nonProxy)
 	s.reportPulls()
 	app, err := url.Parse(c.AppURL)
 	if err != nil {
@@ -166,6 +178,7 @@ func (s *Sidecar) Start() error {
 			_ = s.Shutdown(context.Background())
 			return fmt.Errorf("listen %s on %s: %w", x.name, x.addr, err)
 		}
+		s.Egress.AddListener(ln.Addr().String())
 		srv := &http.Server{Handler: x.h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, ErrorLog: nil}
 		s.mu.Lock()
 		s.servers = append(s.servers, srv)

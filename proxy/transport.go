@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -20,10 +21,11 @@ const (
 )
 
 // newUpstreamTransport builds the transport goproxy and the gateway use to
-// reach APIs: explicit timeouts, verified TLS, and never
-// ProxyFromEnvironment — a sidecar that inherits the app's HTTPS_PROXY would
-// otherwise proxy to itself.
-func newUpstreamTransport(o configs.Outbound) (*http.Transport, error) {
+// reach APIs: explicit timeouts, verified TLS, every connection made by
+// dial (the egress policy's checked dialer), and never ProxyFromEnvironment
+// — a sidecar that inherits the app's HTTPS_PROXY would otherwise proxy to
+// itself.
+func newUpstreamTransport(o configs.Outbound, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*http.Transport, error) {
 	roots, err := x509.SystemCertPool()
 	if err != nil || roots == nil {
 		roots = x509.NewCertPool()
@@ -37,10 +39,9 @@ func newUpstreamTransport(o configs.Outbound) (*http.Transport, error) {
 			return nil, fmt.Errorf("outbound.upstream_ca_file: %s holds no PEM certificate", o.UpstreamCAFile)
 		}
 	}
-	d := &net.Dialer{Timeout: o.DialTimeout.D(), KeepAlive: keepAlive}
 	return &http.Transport{
 		Proxy:                 nil,
-		DialContext:           d.DialContext,
+		DialContext:           dial,
 		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   o.TLSHandshakeTimeout.D(),
 		ResponseHeaderTimeout: o.ResponseHeaderTimeout.D(),

@@ -123,7 +123,7 @@ func BenchmarkProxy(b *testing.B) {
 // TestProfileEnvConfig keeps the benchmark's config loadable without
 // running the benchmark.
 func TestProfileEnvConfig(t *testing.T) {
-	srv := &servers{appAddr: "127.0.0.1:1", apiAddr: "127.0.0.1:2"}
+	srv := &servers{appAddr: "127.0.0.1:1", apiAddr: "127.0.0.1:2", tunnelAddr: "127.0.0.1:7"}
 	cfg := renderConfig(t.TempDir(), sidecarAddrs{"127.0.0.1:3", "127.0.0.1:4", "127.0.0.1:5", "127.0.0.1:6"}, srv)
 	if strings.Contains(cfg, "{{") {
 		t.Fatalf("unreplaced placeholder in\n%s", cfg)

@@ -53,6 +53,8 @@ spool:
 outbound:
   upstream_ca_file: {{dir}}/upstream.pem
   max_idle_conns_per_host: {{pool}}
+  # The CONNECT-passthrough API is on loopback, refused by default.
+  allow: ["{{tunnel}}"]
 breaker:
   burn_factor: -1
 providers:
@@ -95,7 +97,7 @@ type sidecarAddrs struct {
 // renderConfig fills sidecarConfig.
 func renderConfig(dir string, a sidecarAddrs, srv *servers) string {
 	return strings.NewReplacer(
-		"{{app}}", srv.appAddr, "{{api}}", srv.apiAddr, "{{dir}}", dir, "{{pool}}", strconv.Itoa(upstreamPoolConns),
+		"{{app}}", srv.appAddr, "{{api}}", srv.apiAddr, "{{tunnel}}", srv.tunnelAddr, "{{dir}}", dir, "{{pool}}", strconv.Itoa(upstreamPoolConns),
 		"{{outbound}}", a.outbound, "{{inbound}}", a.inbound, "{{admin}}", a.admin, "{{gateway}}", a.gateway,
 	).Replace(sidecarConfig)
 }

@@ -52,6 +52,12 @@ type Metrics struct {
 	// PullResponses counts matched read responses by outcome (filtered,
 	// unchanged, rewrite_failed, untouched_<reason>).
 	PullResponses *prometheus.CounterVec
+	// InboundDuration is a webhook delivery's time from receipt to answer,
+	// by provider and outcome (the last delivery outcome counted for it).
+	InboundDuration *prometheus.HistogramVec
+	// OutboundDuration is an API call's time from the app's request to the
+	// upstream's answer (response headers), by provider and kind.
+	OutboundDuration *prometheus.HistogramVec
 }
 
 // NewMetrics builds the registry and registers every metric, plus ledger
@@ -104,6 +110,8 @@ func NewMetrics(store ledger.Store) *Metrics {
 	m.PullResponses = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "loopguard_pull_responses_total", Help: "Matched read (poll) responses by outcome.",
 	}, []string{"provider", "outcome"})
+	m.InboundDuration, m.OutboundDuration = newLatency()
+	r.MustRegister(m.InboundDuration, m.OutboundDuration)
 	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines, m.PullResponses)
 	r.MustRegister(m.Decisions, m.Deliveries, m.Outbound, m.Untagged, m.WritesRecorded, m.RedundantWrites, m.Doubts, m.SignatureFailures)
 	if store != nil {

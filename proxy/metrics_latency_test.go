@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // histSamples is the sample count of one histogram child (0 if absent).
@@ -18,25 +17,18 @@ func histSamples(t *testing.T, r *prometheus.Registry, name string, labels map[s
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if labelsMatch(m, labels) {
+			n := 0
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v == lp.GetValue() {
+					n++
+				}
+			}
+			if n == len(labels) {
 				return m.GetHistogram().GetSampleCount()
 			}
 		}
 	}
 	return 0
-}
-
-func labelsMatch(m *dto.Metric, want map[string]string) bool {
-	n := 0
-	for _, lp := range m.GetLabel() {
-		if v, ok := want[lp.GetName()]; ok {
-			if v != lp.GetValue() {
-				return false
-			}
-			n++
-		}
-	}
-	return n == len(want)
 }
 
 // TestLatencyHistograms drives real deliveries and writes through a

@@ -32,6 +32,7 @@ type Inbound struct {
 	observe   bool
 	guard     *guard  // nil: no loop detector or breaker holds
 	holder    *holder // nil: nothing is held
+	latency   *observers
 }
 
 type inProvider struct {
@@ -48,6 +49,7 @@ type delivery struct {
 	decisions []filters.Decision
 	req       *http.Request // the provider's request, as forwarded
 	body      []byte        // the body forwarded to the app
+	outcome   string        // the last outcome counted (latency histogram)
 }
 
 // InboundOptions configure NewInbound.
@@ -60,7 +62,8 @@ type InboundOptions struct {
 
 // NewInbound builds the inbound proxy.
 func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog.Logger, opts InboundOptions) (*Inbound, error) {
-	in := &Inbound{engine: e, m: m, log: log, ring: opts.Ring, maxBody: opts.MaxBody, observe: opts.Observe}
+	in := &Inbound{engine: e, m: m, log: log, ring: opts.Ring, maxBody: opts.MaxBody, observe: opts.Observe,
+		latency: newObservers(m.InboundDuration)}
 	for _, p := range e.Providers() {
 		ip := &inProvider{p: p}
 		sig := p.Profile.Signature
@@ -126,14 +129,16 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := ip.p
+	tr := inTrace{start: time.Now()}
+	defer in.observeLatency(p.Name, &tr)
 	if isHandshake(p, r) {
-		in.whole(p.Name, "handshake", filters.ReasonHandshake, "verification request passed to the app")
+		in.whole(&tr, p.Name, "handshake", filters.ReasonHandshake, "verification request passed to the app")
 		in.rp.ServeHTTP(w, r)
 		return
 	}
 	body, ok := in.readBody(r)
 	if !ok {
-		in.whole(p.Name, "oversize", filters.ReasonOversize, "body over inbound.max_body_bytes forwarded untouched")
+		in.whole(&tr, p.Name, "oversize", filters.ReasonOversize, "body over inbound.max_body_bytes forwarded untouched")
 		in.rp.ServeHTTP(w, r)
 		return
 	}
@@ -147,7 +152,7 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	events, err := p.Extract(route, body, r.Header, nil)
 	if err != nil {
-		in.whole(p.Name, "malformed", filters.ReasonMalformed, err.Error())
+		in.whole(&tr, p.Name, "malformed", filters.ReasonMalformed, err.Error())
 		in.m.Doubts.WithLabelValues(p.Name, "malformed").Inc()
 		in.forward(w, r, body, nil)
 		return
@@ -207,6 +212,10 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if holds != nil && !in.holdEvents(w, r, ip, route, body, events, holds, holdInfo) {
+		tr.outcome = "hold_failed"
+		if !in.holdsForApp(ip) {
+			tr.outcome = "rejected_held"
+		}
 		return
 	}
 	switch {
@@ -215,7 +224,7 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if holds != nil {
 			outcome, word = "held", "held"
 		}
-		in.m.Deliveries.WithLabelValues(p.Name, outcome).Inc()
+		in.counted(&tr.outcome, p.Name, outcome)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = fmt.Fprintf(w, `{"loopguard":"%s","events":%d}`+"\n", word, len(events))
@@ -225,8 +234,8 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			// Cannot rewrite: forward everything rather than lose anything.
 			in.log.Warn().Err(err).Str("provider", p.Name).Msg("rewrite failed; forwarding the whole delivery")
-			in.m.Deliveries.WithLabelValues(p.Name, "rewrite_failed").Inc()
-			in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds)})
+			in.counted(&tr.outcome, p.Name, "rewrite_failed")
+			tr.set(in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds)}))
 			return
 		}
 		h := r.Header
@@ -234,16 +243,17 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h = r.Header.Clone()
 			if err := ip.scheme.Sign(signRequest(r.Method, publicURI(r), r.Header), nb, in.engine.Now(), h); err != nil {
 				in.log.Warn().Err(err).Str("provider", p.Name).Msg("re-sign failed; forwarding the whole delivery")
-				in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds)})
+				in.counted(&tr.outcome, p.Name, "resign_failed")
+				tr.set(in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds)}))
 				return
 			}
 		}
-		in.m.Deliveries.WithLabelValues(p.Name, "rewritten").Inc()
+		in.counted(&tr.outcome, p.Name, "rewritten")
 		r.Header = h
-		in.forward(w, r, nb, &delivery{ip: ip, events: events, decisions: ds})
+		tr.set(in.forward(w, r, nb, &delivery{ip: ip, events: events, decisions: ds}))
 	default:
-		in.m.Deliveries.WithLabelValues(p.Name, "forwarded").Inc()
-		in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: ds})
+		in.counted(&tr.outcome, p.Name, "forwarded")
+		tr.set(in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: ds}))
 	}
 }
 
@@ -274,18 +284,20 @@ func (in *Inbound) readBody(r *http.Request) ([]byte, bool) {
 	return buf, true
 }
 
-func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, d *delivery) {
+// forward sends body to the app; with a delivery, it returns the last
+// outcome counted on the way ("" if none).
+func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, d *delivery) string {
 	ctx := r.Context()
 	if d != nil {
 		d.req, d.body = r, body
 		if in.holdsForApp(d.ip) {
 			// Deliveries kept while the app was down are replayed first.
 			if _, behind := in.holder.behind(appQueue(d.ip.p.Name)); behind && in.holdForApp(d) {
-				in.m.Deliveries.WithLabelValues(d.ip.p.Name, "behind_held").Inc()
+				in.counted(&d.outcome, d.ip.p.Name, "behind_held")
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusOK)
 				_, _ = fmt.Fprintf(w, `{"loopguard":"held","events":%d}`+"\n", len(d.events))
-				return
+				return d.outcome
 			}
 		}
 		ctx = context.WithValue(ctx, inKey{}, d)
@@ -296,6 +308,10 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	r2.TransferEncoding = nil
 	r2.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	in.rp.ServeHTTP(w, r2)
+	if d == nil {
+		return ""
+	}
+	return d.outcome
 }
 
 // modifyResponse records, once the app accepted a delivery, what it now
@@ -304,7 +320,7 @@ func (in *Inbound) modifyResponse(resp *http.Response) error {
 	d, ok := resp.Request.Context().Value(inKey{}).(*delivery)
 	if ok && resp.StatusCode >= 500 && in.holdsForApp(d.ip) {
 		if in.holdForApp(d) {
-			in.m.Deliveries.WithLabelValues(d.ip.p.Name, "app_error_held").Inc()
+			in.counted(&d.outcome, d.ip.p.Name, "app_error_held")
 			_ = resp.Body.Close()
 			heldResponse(resp, len(d.events))
 		}
@@ -312,7 +328,7 @@ func (in *Inbound) modifyResponse(resp *http.Response) error {
 	}
 	if !ok || resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if ok {
-			in.m.Deliveries.WithLabelValues(d.ip.p.Name, "app_rejected").Inc()
+			in.counted(&d.outcome, d.ip.p.Name, "app_rejected")
 		}
 		return nil
 	}
@@ -333,7 +349,7 @@ func (in *Inbound) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	name := ""
 	if d, ok := r.Context().Value(inKey{}).(*delivery); ok {
 		name = d.ip.p.Name
-		in.m.Deliveries.WithLabelValues(name, "app_error").Inc()
+		in.counted(&d.outcome, name, "app_error")
 		if in.holdsForApp(d.ip) && in.holdForApp(d) {
 			in.log.Warn().Err(err).Str("provider", name).Str("path", r.URL.Path).Msg("app unreachable; delivery held for replay")
 			w.Header().Set("Content-Type", "application/json")
@@ -349,8 +365,8 @@ func (in *Inbound) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 // report logs, counts and keeps one decision (see reportDecision).
 func (in *Inbound) report(d filters.Decision) { reportDecision(in.m, in.ring, in.log, d) }
 
-func (in *Inbound) whole(provider, outcome string, r filters.Reason, detail string) {
-	in.m.Deliveries.WithLabelValues(provider, outcome).Inc()
+func (in *Inbound) whole(tr *inTrace, provider, outcome string, r filters.Reason, detail string) {
+	in.counted(&tr.outcome, provider, outcome)
 	in.report(in.engine.Whole(provider, filters.Forward, "delivery", r, detail))
 }
 

@@ -55,6 +55,12 @@ type Metrics struct {
 	// EgressDenied counts destinations the egress policy refused, by reason
 	// (loopback, link_local, private, own_listener, not_configured, …).
 	EgressDenied *prometheus.CounterVec
+	// InboundDuration is a webhook delivery's time from receipt to answer,
+	// by provider and outcome (the last delivery outcome counted for it).
+	InboundDuration *prometheus.HistogramVec
+	// OutboundDuration is an API call's time from the app's request to the
+	// upstream's answer (response headers), by provider and kind.
+	OutboundDuration *prometheus.HistogramVec
 }
 
 // NewMetrics builds the registry and registers every metric, plus ledger
@@ -111,6 +117,8 @@ func NewMetrics(store ledger.Store) *Metrics {
 		Name: "loopguard_egress_denied_total", Help: "Outbound destinations refused by the egress policy, by reason.",
 	}, []string{"reason"})
 	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines, m.PullResponses, m.EgressDenied)
+	m.InboundDuration, m.OutboundDuration = newLatency()
+	r.MustRegister(m.InboundDuration, m.OutboundDuration)
 	r.MustRegister(m.Decisions, m.Deliveries, m.Outbound, m.Untagged, m.WritesRecorded, m.RedundantWrites, m.Doubts, m.SignatureFailures)
 	if store != nil {
 		r.MustRegister(

@@ -99,7 +99,8 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 	if err != nil {
 		return nil, fmt.Errorf("loops: %w", err)
 	}
-	wr := &writer{engine: s.Engine, m: s.Metrics, log: log, maxBody: int64(c.Outbound.MaxBodyBytes), quota: s.quota, guard: s.guard}
+	wr := &writer{engine: s.Engine, m: s.Metrics, log: log, maxBody: int64(c.Outbound.MaxBodyBytes), quota: s.quota, guard: s.guard,
+		latency: newObservers(s.Metrics.OutboundDuration)}
 	s.Gateway, err = NewGateway(s.Engine, tr, wr, s.Metrics, log)
 	if err != nil {
 		return nil, err

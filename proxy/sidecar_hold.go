@@ -34,6 +34,7 @@ func (s *Sidecar) openHold(c configs.Config, app *url.URL, tr http.RoundTripper)
 	})
 	s.guard.loops.OnRelease(func(breaker.QuarantineInfo) { s.holder.replayer.Kick() })
 	s.Metrics.registerGuard(sp, s.guard.loops, s.quota.b)
+	s.Metrics.registerSpoolCapacity(c.Spool)
 	if n := sp.Len(); n > 0 {
 		s.log.Info().Int("items", n).Int64("bytes", sp.Bytes()).Msg("spool holds deliveries from a previous run; replay resumes")
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/loopguard/loopguard/filters"
 	"github.com/rs/zerolog"
@@ -20,6 +21,7 @@ type writer struct {
 	maxBody int64
 	quota   *quota
 	guard   *guard // nil: no loop detector
+	latency *observers
 }
 
 // outCall is one upstream call to a provider's API: its breaker context and,
@@ -27,6 +29,8 @@ type writer struct {
 type outCall struct {
 	call  *call
 	write *filters.Write
+	start time.Time // when the app's request arrived (latency histogram)
+	kind  string    // passthrough, write_tagged or write_untagged
 }
 
 // begin inspects an outgoing request to p's API. The account's breaker is
@@ -35,6 +39,7 @@ type outCall struct {
 // buffers the body (bounded by maxBody), stamps headers and the sentinel;
 // other requests stream.
 func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc *outCall, local *http.Response) {
+	start := time.Now()
 	route, ps, isWrite := p.MatchWrite(req.Method, req.URL.Path)
 	account := p.AccountOf(host, req.URL, req.Header, &ps)
 	if wr.guard != nil {
@@ -45,7 +50,7 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 		wr.m.Throttled.WithLabelValues(p.Name).Inc()
 		return nil, local
 	}
-	oc = &outCall{call: c}
+	oc = &outCall{call: c, start: start, kind: "passthrough"}
 	if !isWrite {
 		wr.m.Outbound.WithLabelValues(p.Name, "passthrough").Inc()
 		return oc, nil
@@ -66,9 +71,11 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 		setBody(req, body)
 	}
 	if w.Untagged != "" {
+		oc.kind = "write_untagged"
 		wr.m.Outbound.WithLabelValues(p.Name, "write_untagged").Inc()
 		wr.m.Untagged.WithLabelValues(p.Name, w.Untagged).Inc()
 	} else {
+		oc.kind = "write_tagged"
 		wr.m.Outbound.WithLabelValues(p.Name, "write_tagged").Inc()
 		if w.NoOp {
 			wr.m.RedundantWrites.WithLabelValues(p.Name).Inc()
@@ -114,6 +121,9 @@ func setBody(req *http.Request, b []byte) {
 func (wr *writer) end(ctx context.Context, oc *outCall, resp *http.Response) {
 	if oc == nil {
 		return
+	}
+	if resp != nil {
+		wr.latency.observe(oc.call.key.Provider, oc.kind, time.Since(oc.start))
 	}
 	wr.quota.observe(oc.call, resp)
 	wr.record(ctx, oc.write, resp)

@@ -28,6 +28,7 @@ func commands() []command {
 		{"validate", "load and validate a configuration; print the effective configuration (secrets redacted)", validateCmd},
 		{"demo", "watch a vampire record die: a fake CRM and a naive sync app, without and with loopguard", demoCmd},
 		{"explain", "evaluate a webhook payload offline and print each event's decision", explainCmd},
+		{"status", "overview from a running sidecar's admin API: breakers, quarantines, spool, top reasons (--watch)", statusCmd},
 		{"ca", "ca init --dir DIR | ca cert: create the deployment CA or print its certificate", caCmd},
 		{"env", "list the LOOPGUARD_* environment overrides", envCmd},
 		{"version", "print the version", func([]string, io.Writer, io.Writer) error { fmt.Println("loopguard", version); return nil }},

@@ -21,7 +21,7 @@ func TestBuiltinProfiles(t *testing.T) {
 		tagHeader string
 		sentinel  string
 	}{
-		{"generic", "reject", "auto", "", "header:X-Change-Agent", "X-Change-Agent", "sync_source"},
+		{"generic", "reject", "auto", "", "header:X-Change-Agent", "X-Change-Agent", ""}, // no sentinel unless asked (issue 13)
 		{"github", "hold", "x-ratelimit", "github", "", "", ""},
 		{"hubspot", "reject", "hubspot", "hubspot-v3", "", "", "loopguard_sync"},
 		{"jira", "reject", "x-ratelimit", "jira", "", "", ""},

@@ -60,7 +60,7 @@ func TestAccountOverrides(t *testing.T) {
 	if got := p.For("acme"); got.Tagging.SentinelField != "Integration_Source__c" || got.IntegrationUsers[0] != "u_acme" || got.Tagging.Headers["X-Change-Agent"] == "" {
 		t.Fatalf("acme profile: %+v", got)
 	}
-	if got := p.For("other"); got.Tagging.SentinelField != "sync_source" || got.IntegrationUsers[0] != "u_deploy" {
+	if got := p.For("other"); got.Tagging.SentinelField != "" || got.IntegrationUsers[0] != "u_deploy" {
 		t.Fatalf("default profile: %+v", got)
 	}
 }

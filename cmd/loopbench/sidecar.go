@@ -64,6 +64,7 @@ providers:
     base_url: https://{{api}}
     tracked_fields: [name, email, phone]
     integration_users: [u_integration]
+    tagging: {sentinel_field: sync_source}
     objects: {contact.propertyChange: contacts}
     webhooks:
       - path: /webhooks/generic

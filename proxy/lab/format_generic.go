@@ -90,6 +90,7 @@ func (genericFormat) ProviderYAML(host string, fields []string, user string) str
     hosts: [%q]
     tracked_fields: [%s]
     integration_users: [%q]
+    tagging: {sentinel_field: sync_source}   # the lab CRM stores and returns it
 `, host, strings.Join(fields, ", "), user)
 }
 

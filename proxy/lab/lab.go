@@ -44,6 +44,9 @@ type Config struct {
 	HoldPolicy string
 	// RetryFor is how long the apps retry throttled writes.
 	RetryFor time.Duration
+	// Gateway points each app at its sidecar's gateway (a base URL)
+	// instead of using it as a forward proxy.
+	Gateway bool
 	// Dir holds CA, spool and config files (a temp dir when empty).
 	Dir string
 	// Log receives the sidecars' logs (discarded when nil).
@@ -139,6 +142,12 @@ func (l *Lab) startSide(cfg Config, i int, s *Side) error {
 	}
 	s.LG = lg
 	s.webhook = "http://" + lg.Addr("inbound")
+	if cfg.Gateway {
+		// Base-URL mode: plain HTTP to the gateway, which calls the CRM.
+		s.App.opts.CRMBase = "http://" + lg.Addr("outbound") + "/" + l.Format.Name()
+		s.App.opts.Client = &http.Client{Timeout: 10 * time.Second}
+		return nil
+	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(lg.CA.CertPEM())
 	pu, _ := url.Parse("http://" + lg.Addr("outbound"))
@@ -168,6 +177,9 @@ func (l *Lab) startSidecar(cfg Config, i int, user string) (*proxy.Sidecar, erro
 	b.WriteString(cfg.Extra)
 	b.WriteString("\nproviders:\n")
 	b.WriteString(l.Format.ProviderYAML(u.Host, cfg.Fields, user))
+	if cfg.Gateway {
+		fmt.Fprintf(&b, "    base_url: %s\n", l.crmSrv.URL)
+	}
 	if cfg.HoldPolicy != "" {
 		fmt.Fprintf(&b, "    hold_policy: %s\n", cfg.HoldPolicy)
 	}

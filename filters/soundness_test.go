@@ -1,0 +1,177 @@
+package filters
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/loopguard/loopguard/tagging"
+)
+
+// Issue 13, case 1 (decision level; the lab runs it through both proxies):
+// a person's undo after our write is a change, and so is a return to a
+// value the app wrote back without changing anything.
+func TestUndoAfterOurWriteIsForwarded(t *testing.T) {
+	h := newHarness(t, "generic", harnessOpts{})
+	human := func(id, name string) Decision {
+		h.clock.Advance(time.Second)
+		evs, ds := h.deliver("/webhooks/generic", genericEvent(t, map[string]any{
+			"id": id, "actor": "user_42", "record": rawJSON(`{"id":"c1","name":"` + name + `","email":"ada@example.com"}`),
+		}), nil)
+		h.accept(evs, ds)
+		return ds[0]
+	}
+	wantDecision(t, human("e1", "g"), Forward, "fingerprint", ReasonNewValue)
+	// The app writes back what it received (a write that changes nothing;
+	// a strict API sends no event for it) …
+	if w := h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"name":"g","email":"ada@example.com"}`); !w.NoOp || w.Body != nil {
+		t.Fatalf("write-back of the received state: NoOp %v, body %s; want a no-op without a sentinel", w.NoOp, w.Body)
+	}
+	// … then writes A; its echo is dropped.
+	w := h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"name":"A"}`)
+	h.clock.Advance(time.Second)
+	_, d := h.deliverOne(genericEvent(t, map[string]any{"id": "e2", "actor": nil, "record": echoRecord(t, w, "c1")}), nil)
+	if d.Action != Drop {
+		t.Fatalf("echo of A: %+v", d)
+	}
+	// The person sets g again: a change, not an echo of anything.
+	wantDecision(t, human("e3", "g"), Forward, "fingerprint", ReasonNewValue)
+
+	// Variant: a no-op write-back, then people move on and come back.
+	h2 := newHarness(t, "generic", harnessOpts{})
+	h = h2
+	human("f1", "g")
+	h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"name":"g"}`) // no-op, no echo
+	human("f2", "h")
+	wantDecision(t, human("f3", "g"), Forward, "fingerprint", ReasonNewValue)
+}
+
+// Issue 13, case 2: a sentinel is evidence only for the record and write it
+// was stamped for. Copied to another record (a CRM's "duplicate record"),
+// typed by hand, or in the old unkeyed format, it proves nothing.
+func TestCopiedSentinelIsNoEvidence(t *testing.T) {
+	h := newHarness(t, "generic", harnessOpts{})
+	w := h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"name":"Ada","email":"ada@example.com"}`)
+	s := sentinelOf(w)
+	other := newHarness(t, "generic", harnessOpts{}) // another deployment: another key
+	wo := other.write("PATCH", "/v1/contacts/c7", jsonCT, `{"name":"Ada","email":"ada@example.com"}`)
+	cases := []struct {
+		name, record, sentinel string
+		want                   Reason
+	}{
+		{"copied to a record we never wrote", "c7", s, ReasonNone},
+		{"another deployment's sentinel for this record's values", "c7", sentinelOf(wo), ReasonNone},
+		{"typed by hand", "c7", testAgent + ":0123456789abcdef.0123456789abcdef", ReasonNone},
+		{"the old unkeyed format", "c7", testAgent + ":0123456789ab", ReasonNone},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h.clock.Advance(time.Second)
+			evs, ds := h.deliver("/webhooks/generic", genericEvent(t, map[string]any{
+				"id": "dup_" + c.name, "actor": "user_42",
+				"record": rawJSON(`{"id":"` + c.record + `","name":"Ada","email":"ada@example.com","sync_source":"` + c.sentinel + `"}`),
+			}), nil)
+			wantDecision(t, ds[0], Forward, "fingerprint", ReasonNewValue)
+			if v := h.verdicts(&evs[0])["sentinel"]; v.Echo || !v.Abstain {
+				t.Fatalf("sentinel verdict %+v, want an abstention", v)
+			}
+		})
+	}
+	// A sentinel bound to this record but whose write was settled is no
+	// evidence either (the sentinel layer abstains; the history decides).
+	h.clock.Advance(time.Second)
+	_, d := h.deliverOne(genericEvent(t, map[string]any{"id": "echo", "actor": nil, "record": echoRecord(t, w, "c1")}), nil)
+	wantDecision(t, d, Drop, "sentinel", ReasonSentinelMatch)
+	evs, ds := h.deliver("/webhooks/generic", genericEvent(t, map[string]any{
+		"id": "later", "actor": "user_42", "record": rawJSON(`{"id":"c1","name":"Grace","email":"ada@example.com","sync_source":"` + s + `"}`),
+	}), nil)
+	wantDecision(t, ds[0], Forward, "fingerprint", ReasonNewValue)
+	if v := h.verdicts(&evs[0])["sentinel"]; v.Reason != ReasonSentinelUnbound {
+		t.Fatalf("a settled write's sentinel: %+v", v)
+	}
+}
+
+// Issue 13, case 3: the app PATCHes one field of a record loopguard has not
+// seen; the webhook carries the whole record. With the record from the
+// write's response as the expected state, the echo is dropped.
+func TestPartialWriteEchoIsDropped(t *testing.T) {
+	for _, sentinel := range []bool{true, false} {
+		t.Run(map[bool]string{true: "with sentinel", false: "fingerprint only"}[sentinel], func(t *testing.T) {
+			h := newHarness(t, "generic", harnessOpts{})
+			r, ps, _ := h.p.MatchWrite("PATCH", "/v1/contacts/c9")
+			w := h.p.Tag(context.Background(), r, &ps, "a", http.Header{"Content-Type": {jsonCT}}, []byte(`{"name":"Ada"}`), "")
+			resp := `{"id":"c9","name":"Ada","email":"ada@example.com","phone":"+1 555","updated_at":"x"}`
+			if err := h.eng.RecordWrite(context.Background(), w, []byte(resp)); err != nil {
+				t.Fatal(err)
+			}
+			rec := `{"id":"c9","name":"Ada","email":"ada@example.com","phone":"+1 555","updated_at":"y"`
+			if sentinel {
+				rec += `,"sync_source":"` + sentinelOf(w) + `"`
+			}
+			h.clock.Advance(time.Second)
+			_, d := h.deliverOne(genericEvent(t, map[string]any{"id": "e1", "actor": nil, "record": rawJSON(rec + "}")}), nil)
+			if d.Action != Drop || (d.Reason != ReasonSentinelMatch && d.Reason != ReasonPendingWrite) {
+				t.Fatalf("echo of a partial write: %+v", d)
+			}
+			// Without the record in the response, the other fields cannot be
+			// vouched for: the event is forwarded and counted as showing our
+			// write (the loop detector bounds what follows).
+			h2 := newHarness(t, "generic", harnessOpts{})
+			w2 := h2.p.Tag(context.Background(), r, &ps, "a", http.Header{"Content-Type": {jsonCT}}, []byte(`{"name":"Ada"}`), "")
+			if err := h2.eng.RecordWrite(context.Background(), w2, []byte(`{"ok":true}`)); err != nil {
+				t.Fatal(err)
+			}
+			_, d = h2.deliverOne(genericEvent(t, map[string]any{"id": "e1", "actor": nil, "record": rawJSON(`{"id":"c9","name":"Ada","email":"ada@example.com"}`)}), nil)
+			if d.Action != Forward || !d.Reflects {
+				t.Fatalf("echo of a partial write without the response record: %+v", d)
+			}
+		})
+	}
+}
+
+// Issue 13, case 4: a write that changes nothing gets no sentinel, so it
+// does not become a change on an API that stores unknown fields.
+func TestNoOpWriteGetsNoSentinel(t *testing.T) {
+	h := newHarness(t, "generic", harnessOpts{})
+	evs, ds := h.deliver("/webhooks/generic", genericEvent(t, map[string]any{"id": "e1", "record.name": "Grace"}), nil)
+	h.accept(evs, ds)
+	cur := `{"name":"Grace","email":"ada@example.com"}`
+	w := h.write("PATCH", "/v1/contacts/c1", jsonCT, cur)
+	if !w.NoOp || w.Body != nil || w.Nonce != 0 {
+		t.Fatalf("write-back of the current state: NoOp %v nonce %x body %s", w.NoOp, w.Nonce, w.Body)
+	}
+	w = h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"name":"Grace H."}`)
+	if w.NoOp || w.Body == nil {
+		t.Fatalf("a real change: NoOp %v body %s", w.NoOp, w.Body)
+	}
+	if _, _, ok := tagging.ParseSentinel(sentinelOf(w), testAgent); !ok {
+		t.Fatalf("a real change carries no sentinel: %s", w.Body)
+	}
+}
+
+// Issue 13, case 6: the rule for polls (README "Pull-side filtering"). A
+// polled record is removed only on proof that its state is a write of ours
+// that changed something; a record equal to what the app already holds —
+// the app's write-back of a state it received included — stays.
+func TestPolledWriteBackRule(t *testing.T) {
+	page := readFixture(t, "pull/generic_page.json")
+	h := newPullHarness(t, "generic")
+	evs, ds := h.deliver("/webhooks/generic", genericEvent(t, map[string]any{
+		"id": "evt_c4", "actor": "u_human", "record": rawJSON(`{"id":"c4","name":"Di","email":"di@example.com"}`),
+	}), nil)
+	h.accept(evs, ds)
+	h.clock.Advance(time.Second)
+	_, _, ds = h.pull("GET", "/v1/contacts", page)
+	wantDecision(t, ds[3], Forward, "fingerprint", ReasonNoChange)
+	// The app writes back what it received (no-op): still not proof.
+	h.write("PATCH", "/v1/contacts/c4", jsonCT, `{"name":"Di","email":"di@example.com"}`)
+	h.clock.Advance(time.Second)
+	_, _, ds = h.pull("GET", "/v1/contacts", page)
+	wantDecision(t, ds[3], Forward, "fingerprint", ReasonNoChange)
+	// Our write of a new state is.
+	h.write("PATCH", "/v1/contacts/c2", jsonCT, `{"name":"Bo","email":"bo@example.com"}`)
+	h.clock.Advance(time.Second)
+	_, _, ds = h.pull("GET", "/v1/contacts", page)
+	wantDecision(t, ds[1], Drop, "actor", ReasonIntegrationUser)
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/tagging"
 )
 
 // Engine holds the compiled providers and the store, and decides events.
@@ -52,8 +53,9 @@ func New(providers []*configs.Provider, store ledger.Store, opts Options) (*Engi
 	}
 	e := &Engine{agent: opts.Agent, observe: opts.Observe, store: store, now: opts.Now, byName: map[string]*Provider{}}
 	e.lookups.New = func() any { return new(lookup) }
+	key := tagging.NewKey(opts.Secret)
 	for _, cp := range providers {
-		p, err := NewProvider(cp, opts.Agent, Deps{Store: store, Now: opts.Now, Key: opts.Secret})
+		p, err := NewProvider(cp, opts.Agent, Deps{Store: store, Now: opts.Now, Key: key})
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", cp.Name, err)
 		}

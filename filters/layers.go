@@ -23,7 +23,7 @@ type Deps struct {
 	Store ledger.Store
 	Now   func() time.Time
 	// Key is the deployment key sentinels are keyed with.
-	Key []byte
+	Key *tagging.Key
 }
 
 type layerCtor func(p *Provider, d Deps) (Layer, error)
@@ -182,7 +182,7 @@ func (m *marker) matches(got string) bool {
 // after later edits, and a copied or typed one proves nothing.
 type sentinelLayer struct {
 	agent string
-	key   []byte
+	key   *tagging.Key
 }
 
 func (l *sentinelLayer) Name() string { return "sentinel" }
@@ -217,7 +217,7 @@ func (l *sentinelLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdic
 	if w.Created {
 		rec = ""
 	}
-	if !tagging.VerifySentinel(l.key, tagging.Binding{Provider: ev.Provider, Object: ev.Object, Record: rec, Nonce: nonce, FP: w.FP}, mac) {
+	if !l.key.Verify(tagging.Binding{Provider: ev.Provider, Object: ev.Object, Record: rec, Nonce: nonce, FP: w.FP}, mac) {
 		if ev.SentinelChange {
 			return echo(ReasonSentinelChange, "change of our sentinel property (not a tracked field)")
 		}

@@ -155,7 +155,7 @@ func (p *Provider) Tag(ctx context.Context, r *WriteRoute, ps *Params, account s
 	if rec == "" {
 		w.Created = true
 	}
-	out, err := sentinel(tagging.Sentinel(p.key, p.agent, tagging.Binding{Provider: p.Name, Object: w.Object, Record: rec, Nonce: w.Nonce, FP: w.FP}))
+	out, err := sentinel(p.key.Sentinel(p.agent, tagging.Binding{Provider: p.Name, Object: w.Object, Record: rec, Nonce: w.Nonce, FP: w.FP}))
 	if err != nil {
 		w.Untagged, w.Nonce, w.Created = "sentinel_failed", 0, false
 		return w

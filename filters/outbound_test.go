@@ -239,7 +239,7 @@ func checkSentinel(t *testing.T, p *Provider, w *Write, got string) {
 	if w.Created {
 		rec = ""
 	}
-	if !tagging.VerifySentinel(p.key, tagging.Binding{Provider: p.Name, Object: w.Object, Record: rec, Nonce: nonce, FP: w.FP}, mac) {
+	if !p.key.Verify(tagging.Binding{Provider: p.Name, Object: w.Object, Record: rec, Nonce: nonce, FP: w.FP}, mac) {
 		t.Fatalf("sentinel %q does not verify for %s/%s/%q", got, p.Name, w.Object, rec)
 	}
 }

@@ -20,7 +20,7 @@ type Provider struct {
 	FP      *tagging.Fingerprinter
 
 	agent    string
-	key      []byte       // deployment key (sentinels)
+	key      *tagging.Key // deployment key (sentinels)
 	store    ledger.Store // what the app holds, for no-op writes
 	writes   []*WriteRoute
 	webhooks []*WebhookRoute

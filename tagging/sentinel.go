@@ -1,11 +1,15 @@
 package tagging
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"hash"
 	"strings"
+	"sync"
+	"unsafe"
 )
 
 // A sentinel is the value loopguard stamps into a write's body:
@@ -30,12 +34,65 @@ type Binding struct {
 	Nonce, FP                uint64
 }
 
-// Sentinel renders the sentinel of b for agent, keyed with key.
-func Sentinel(key []byte, agent string, b Binding) string {
+// Key is a deployment key ready to stamp and verify sentinels. It keeps a
+// pool of keyed MAC states, so verifying costs no allocation. It is safe
+// for concurrent use.
+type Key struct {
+	pool sync.Pool
+}
+
+// NewKey prepares key.
+func NewKey(key []byte) *Key {
+	k := &Key{}
+	key = bytes.Clone(key)
+	k.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return k
+}
+
+// Sentinel renders the sentinel of b for agent.
+func (k *Key) Sentinel(agent string, b Binding) string {
 	var buf [nonceHex / 2]byte
 	binary.BigEndian.PutUint64(buf[:], b.Nonce)
-	return agent + ":" + hex.EncodeToString(buf[:]) + "." + mac(key, b)
+	var m [macHex / 2]byte
+	k.mac(b, &m)
+	return agent + ":" + hex.EncodeToString(buf[:]) + "." + hex.EncodeToString(m[:])
 }
+
+// Verify reports whether macHexStr is the MAC of b (in constant time).
+func (k *Key) Verify(b Binding, macHexStr string) bool {
+	var want, got [macHex / 2]byte
+	if len(macHexStr) != macHex {
+		return false
+	}
+	if _, err := hex.Decode(got[:], unsafeBytes(macHexStr)); err != nil {
+		return false
+	}
+	k.mac(b, &want)
+	return hmac.Equal(want[:], got[:])
+}
+
+func (k *Key) mac(b Binding, out *[macHex / 2]byte) {
+	h := k.pool.Get().(hash.Hash)
+	defer k.pool.Put(h)
+	h.Reset()
+	var n [16]byte
+	for _, s := range [...]string{b.Provider, b.Object, b.Record} {
+		binary.BigEndian.PutUint64(n[:8], uint64(len(s)))
+		h.Write(n[:8])
+		h.Write(unsafeBytes(s))
+	}
+	binary.BigEndian.PutUint64(n[:8], b.Nonce)
+	binary.BigEndian.PutUint64(n[8:], b.FP)
+	h.Write(n[:])
+	var sum [sha256.Size]byte
+	copy(out[:], h.Sum(sum[:0]))
+}
+
+// unsafeBytes views s as bytes for hashing (never written to).
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// Sentinel renders the sentinel of b for agent, keyed with key (see Key).
+func Sentinel(key []byte, agent string, b Binding) string { return NewKey(key).Sentinel(agent, b) }
 
 // ParseSentinel reads a sentinel in agent's format; ok is false for
 // anything else (including a sentinel of another agent or format).
@@ -45,7 +102,7 @@ func ParseSentinel(s, agent string) (nonce uint64, macHexStr string, ok bool) {
 		return 0, "", false
 	}
 	var buf [nonceHex / 2]byte
-	if _, err := hex.Decode(buf[:], []byte(rest[:nonceHex])); err != nil {
+	if _, err := hex.Decode(buf[:], unsafeBytes(rest[:nonceHex])); err != nil {
 		return 0, "", false
 	}
 	m := rest[nonceHex+1:]
@@ -57,23 +114,8 @@ func ParseSentinel(s, agent string) (nonce uint64, macHexStr string, ok bool) {
 	return binary.BigEndian.Uint64(buf[:]), m, true
 }
 
-// VerifySentinel reports whether macHexStr is the MAC of b under key (in
-// constant time).
+// VerifySentinel reports whether macHexStr is the MAC of b under key (see
+// Key.Verify).
 func VerifySentinel(key []byte, b Binding, macHexStr string) bool {
-	return hmac.Equal([]byte(mac(key, b)), []byte(macHexStr))
-}
-
-func mac(key []byte, b Binding) string {
-	h := hmac.New(sha256.New, key)
-	var n [16]byte
-	for _, s := range []string{b.Provider, b.Object, b.Record} {
-		binary.BigEndian.PutUint64(n[:8], uint64(len(s)))
-		h.Write(n[:8])
-		h.Write([]byte(s))
-	}
-	binary.BigEndian.PutUint64(n[:8], b.Nonce)
-	binary.BigEndian.PutUint64(n[8:], b.FP)
-	h.Write(n[:])
-	sum := h.Sum(nil)
-	return hex.EncodeToString(sum[:macHex/2])
+	return NewKey(key).Verify(b, macHexStr)
 }

@@ -13,15 +13,23 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/loopguard /usr/local/bin/loopguard
 COPY configs/loopguard.yaml /etc/loopguard/loopguard.yaml
 # The CA is generated into /var/lib/loopguard/ca on first start (key 0600)
-# unless LOOPGUARD_CA_CERT_FILE/LOOPGUARD_CA_KEY_FILE name a mounted one;
-# held webhooks are spooled durably under /var/lib/loopguard/spool.
+# unless LOOPGUARD_CA_CERT_FILE/LOOPGUARD_CA_KEY_FILE name a mounted one; so
+# is the deployment key (deployment.key, 0600) unless
+# LOOPGUARD_DEPLOYMENT_KEY_FILE names a mounted one (replicas sharing a Redis
+# must mount the same key). Held webhooks are spooled durably under
+# /var/lib/loopguard/spool.
+# The admin API stays on loopback: to expose it (probes, metrics), set
+# LOOPGUARD_LISTEN_ADMIN=0.0.0.0:9090 together with LOOPGUARD_ADMIN_TOKEN or
+# LOOPGUARD_ADMIN_TOKEN_FILE from a Secret; without a token loopguard refuses
+# to start that way. Each listener bound beyond loopback is logged at start.
 ENV LOOPGUARD_CA_DIR=/var/lib/loopguard/ca \
     LOOPGUARD_SPOOL_DIR=/var/lib/loopguard/spool \
     LOOPGUARD_LISTEN_OUTBOUND=0.0.0.0:8080 \
-    LOOPGUARD_LISTEN_INBOUND=0.0.0.0:8081
+    LOOPGUARD_LISTEN_INBOUND=0.0.0.0:8081 \
+    LOOPGUARD_LISTEN_ADMIN=127.0.0.1:9090
 VOLUME ["/var/lib/loopguard"]
-# 8080 outbound proxy, 8081 inbound webhooks, 9090 admin (localhost by default:
-# set LOOPGUARD_LISTEN_ADMIN=0.0.0.0:9090 and LOOPGUARD_ADMIN_TOKEN to expose it).
+# 8080 outbound proxy, 8081 inbound webhooks, 9090 admin (loopback unless
+# exposed with a token, above).
 EXPOSE 8080 8081 9090
 USER nonroot:nonroot
 ENTRYPOINT ["/usr/local/bin/loopguard"]

@@ -50,7 +50,7 @@ func TestBuiltinProfiles(t *testing.T) {
 					t.Errorf("the profile file does not state %s", k)
 				}
 			}
-			l, err := LoadBytes("x.yaml", []byte("providers: [{use: "+c.name+"}]\n"), nil)
+			l, err := LoadBytes("x.yaml", []byte("providers: [{use: "+c.name+", signature: {secret: test-secret}}]\n"), nil)
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}
@@ -116,7 +116,7 @@ func TestProvidersReadme(t *testing.T) {
 		if err := os.WriteFile(f, []byte(example), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		l, err := LoadBytes("x.yaml", []byte("provider_files: ["+f+"]\nproviders: [{use: acme}]\n"), nil)
+		l, err := LoadBytes("x.yaml", []byte("provider_files: ["+f+"]\nproviders: [{use: acme, signature: {secret: test-secret}}]\n"), nil)
 		if err != nil {
 			t.Fatalf("README example: %v", err)
 		}

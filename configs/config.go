@@ -78,6 +78,11 @@ type CA struct {
 	// CertFile and KeyFile name a mounted CA; both or neither. Default "".
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+	// DeploymentKeyFile names a mounted deployment key: 32 random bytes
+	// (raw, 64 hex digits or base64) that key account ids and sentinels.
+	// Replicas sharing a Redis must share it. Default "": generated on first
+	// start as deployment.key (0600) in Dir and reused after.
+	DeploymentKeyFile string `yaml:"deployment_key_file"`
 }
 
 // Outbound tunes the forward proxy and its upstream transport.
@@ -142,10 +147,14 @@ type Ledger struct {
 
 // Admin configures the admin listener's API.
 type Admin struct {
-	// Token, when set, is required as "Authorization: Bearer <token>" on every
-	// admin endpoint except /healthz and /readyz. Default "" (no token; the
-	// listener is localhost-only by default).
+	// Token, when set, is required as "Authorization: Bearer <token>" (or
+	// the loopguard_admin cookie) on every admin endpoint except /healthz
+	// and /readyz. Required when listen.admin is not loopback-only. Default
+	// "" (no token; the listener is localhost-only by default).
 	Token Secret `yaml:"token"`
+	// TokenFile reads Token from a file (a mounted Secret); surrounding
+	// whitespace is trimmed. Set Token or TokenFile, not both. Default "".
+	TokenFile string `yaml:"token_file"`
 }
 
 // Breaker configures the per-(provider, account) quota circuit breaker fed by

@@ -66,6 +66,7 @@ func EnvVars() []EnvVar {
 		{"LOOPGUARD_CA_DIR", "ca.dir", defaultCADir, str(func(c *Config) *string { return &c.CA.Dir })},
 		{"LOOPGUARD_CA_CERT_FILE", "ca.cert_file", "", str(func(c *Config) *string { return &c.CA.CertFile })},
 		{"LOOPGUARD_CA_KEY_FILE", "ca.key_file", "", str(func(c *Config) *string { return &c.CA.KeyFile })},
+		{"LOOPGUARD_DEPLOYMENT_KEY_FILE", "ca.deployment_key_file", "", str(func(c *Config) *string { return &c.CA.DeploymentKeyFile })},
 		{"LOOPGUARD_OUTBOUND_MAX_BODY_BYTES", "outbound.max_body_bytes", "10MiB", size(func(c *Config) *ByteSize { return &c.Outbound.MaxBodyBytes })},
 		{"LOOPGUARD_OUTBOUND_UPSTREAM_CA_FILE", "outbound.upstream_ca_file", "", str(func(c *Config) *string { return &c.Outbound.UpstreamCAFile })},
 		{"LOOPGUARD_OUTBOUND_MAX_IDLE_CONNS_PER_HOST", "outbound.max_idle_conns_per_host", "64", num(func(c *Config) *int { return &c.Outbound.MaxIdleConnsPerHost })},
@@ -88,6 +89,7 @@ func EnvVars() []EnvVar {
 		{"LOOPGUARD_REDIS_PREFIX", "redis.prefix", "loopguard:", str(func(c *Config) *string { return &c.Redis.Prefix })},
 		{"LOOPGUARD_REDIS_TIMEOUT", "redis.timeout", "50ms", dur(func(c *Config) *Duration { return &c.Redis.Timeout })},
 		{"LOOPGUARD_ADMIN_TOKEN", "admin.token", "", func(c *Config, v string) error { c.Admin.Token = Secret(v); return nil }},
+		{"LOOPGUARD_ADMIN_TOKEN_FILE", "admin.token_file", "", str(func(c *Config) *string { return &c.Admin.TokenFile })},
 	}
 }
 
@@ -96,6 +98,7 @@ func EnvVars() []EnvVar {
 func ProviderEnvVars() []EnvVar {
 	return []EnvVar{
 		{Name: "LOOPGUARD_PROVIDER_<NAME>_SECRET", Field: "providers[].signature.secret"},
+		{Name: "LOOPGUARD_PROVIDER_<NAME>_TRUST_UNSIGNED", Field: "providers[].signature.trust_unsigned"},
 		{Name: "LOOPGUARD_PROVIDER_<NAME>_INTEGRATION_USERS", Field: "providers[].integration_users (comma-separated)"},
 		{Name: "LOOPGUARD_PROVIDER_<NAME>_BASE_URL", Field: "providers[].base_url"},
 		{Name: "LOOPGUARD_PROVIDER_<NAME>_HOSTS", Field: "providers[].hosts (comma-separated)"},
@@ -134,6 +137,13 @@ func applyProviderEnv(p *Profile, env LookupEnv) error {
 	pre := EnvPrefix + "PROVIDER_" + envName(p.Name) + "_"
 	if v, ok := env(pre + "SECRET"); ok {
 		p.Signature.Secret = Secret(v)
+	}
+	if v, ok := env(pre + "TRUST_UNSIGNED"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("environment %sTRUST_UNSIGNED: want true or false, got %q", pre, v)
+		}
+		p.Signature.TrustUnsigned = b
 	}
 	if v, ok := env(pre + "INTEGRATION_USERS"); ok {
 		p.IntegrationUsers = splitList(v)

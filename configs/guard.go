@@ -89,5 +89,6 @@ func validateGuard(c *Config) []error {
 	if c.Spool.ReplayInterval <= 0 {
 		errs = append(errs, fmt.Errorf("spool.replay_interval: must be positive"))
 	}
+	errs = append(errs, validateAdmin(c)...)
 	return append(errs, validateStore(c)...)
 }

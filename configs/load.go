@@ -62,6 +62,9 @@ func LoadBytes(file string, data []byte, env LookupEnv) (*Loaded, error) {
 	if err := applyEnv(&cfg, env); err != nil {
 		return nil, err
 	}
+	if err := readTokenFile(&cfg.Admin); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
 	applyDefaults(&cfg)
 	if err := validateConfig(&cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
@@ -76,6 +79,9 @@ func LoadBytes(file string, data []byte, env LookupEnv) (*Loaded, error) {
 		e := &cfg.Providers[i]
 		p, err := reg.resolve(e, cfg.Agent, env)
 		if err != nil {
+			return nil, fmt.Errorf("%s: providers[%d] (%s): %w", file, i, e.Name, err)
+		}
+		if err := checkSigned(p); err != nil {
 			return nil, fmt.Errorf("%s: providers[%d] (%s): %w", file, i, e.Name, err)
 		}
 		if seen[p.Name] {

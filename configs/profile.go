@@ -293,9 +293,15 @@ type SignatureSpec struct {
 	// Scheme: "", "hmac-sha256", "hubspot-v3", "stripe", "github", "jira",
 	// "shopify", "zendesk", "smartsheet". Empty: deliveries are not signed.
 	Scheme string `yaml:"scheme"`
-	// Secret is the webhook secret. Without it, deliveries count as
-	// unverified and markers in them are not trusted.
+	// Secret is the webhook secret. Required when Scheme is set, unless
+	// TrustUnsigned says otherwise.
 	Secret Secret `yaml:"secret"`
+	// TrustUnsigned lets a provider whose profile names a Scheme start
+	// without a Secret: its deliveries are then not verified, and anyone
+	// who reaches the inbound listener can forge events and markers. Each
+	// start warns, and loopguard_unsigned_trusted{provider} is 1. Default
+	// false (no secret: loopguard refuses to start).
+	TrustUnsigned bool `yaml:"trust_unsigned"`
 	// Header, Encoding, Prefix, TimestampHeader and Payload parameterise the
 	// generic hmac-sha256 scheme.
 	Header          string `yaml:"header"`

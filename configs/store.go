@@ -3,6 +3,8 @@ package configs
 import (
 	"fmt"
 	"time"
+
+	"github.com/loopguard/loopguard/configs/redisurl"
 )
 
 // Store kinds.
@@ -46,6 +48,11 @@ func validateStore(c *Config) []error {
 	case StoreRedis:
 		if c.Redis.URL.Value() == "" {
 			return []error{fmt.Errorf("redis.url: required with store: redis (or set LOOPGUARD_REDIS_URL)")}
+		}
+		// The parser the client uses: a URL that validates is one that runs.
+		// Its errors hold no part of the URL (it may hold a password).
+		if _, err := redisurl.Parse(c.Redis.URL.Value()); err != nil {
+			return []error{fmt.Errorf("redis.url: %w", err)}
 		}
 		if c.Redis.Timeout <= 0 {
 			return []error{fmt.Errorf("redis.timeout: must be positive")}

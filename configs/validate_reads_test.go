@@ -24,7 +24,7 @@ func TestBuiltinReadRoutes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			l, err := LoadBytes("x.yaml", []byte("providers: [{use: "+c.name+"}]\n"), nil)
+			l, err := LoadBytes("x.yaml", []byte("providers: [{use: "+c.name+", signature: {secret: test-secret}}]\n"), nil)
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"mime"
@@ -63,7 +62,8 @@ func (p *Provider) MatchWrite(method, path string) (*WriteRoute, Params, bool) {
 func (p *Provider) HasWrites() bool { return len(p.writes) > 0 }
 
 // AccountOf finds the account of an outbound request. Header values
-// (credentials) are hashed, never kept.
+// (credentials) are never kept: they are keyed with the deployment key
+// (see accountKey).
 func (p *Provider) AccountOf(host string, u *url.URL, h http.Header, ps *Params) string {
 	a := p.Profile.Account
 	switch a.From {
@@ -72,8 +72,7 @@ func (p *Provider) AccountOf(host string, u *url.URL, h http.Header, ps *Params)
 		if v == "" {
 			return "unknown"
 		}
-		sum := sha256.Sum256([]byte(v))
-		return "h:" + hex.EncodeToString(sum[:6])
+		return accountKey(p.key, v)
 	case "host":
 		return host
 	case "path":

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -12,7 +11,8 @@ import (
 
 // Admin serves /healthz, /readyz, /metrics and /decisions. It binds to
 // localhost by default; with a token, every endpoint but the probes needs
-// "Authorization: Bearer <token>".
+// it (see auth, the single gate). A sidecar refuses to start with the admin
+// listener beyond loopback and no token.
 type Admin struct {
 	mux   *http.ServeMux
 	token string
@@ -65,20 +65,6 @@ func (a *Admin) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, a
 
 // ServeHTTP implements http.Handler.
 func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
-
-func (a *Admin) auth(h http.Handler) http.Handler {
-	if a.token == "" {
-		return h
-	}
-	want := []byte("Bearer " + a.token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

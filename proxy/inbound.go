@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/filters/signature"
 	"github.com/rs/zerolog"
@@ -76,9 +77,16 @@ func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog
 				return nil, fmt.Errorf("inbound: provider %s: signature: %w", p.Name, err)
 			}
 			ip.scheme = s
+			m.UnsignedTrusted.WithLabelValues(p.Name).Set(0)
 		} else if sig.Scheme != "" {
+			// configs.Load refuses this without trust_unsigned; so does a
+			// configuration built in code.
+			if !configs.UnsignedTrusted(p.Profile) {
+				return nil, fmt.Errorf("inbound: provider %s: signature.secret: required for scheme %q (or set signature.trust_unsigned: true)", p.Name, sig.Scheme)
+			}
 			log.Warn().Str("provider", p.Name).Str("scheme", sig.Scheme).
-				Msg("signature.secret is not set: deliveries are not verified and their markers are trusted")
+				Msg("signature.trust_unsigned: deliveries are not verified; anyone who reaches the inbound listener can forge events, ids and markers that the app accepts")
+			m.UnsignedTrusted.WithLabelValues(p.Name).Set(1)
 		}
 		in.providers = append(in.providers, ip)
 	}

@@ -61,6 +61,10 @@ type Metrics struct {
 	// OutboundDuration is an API call's time from the app's request to the
 	// upstream's answer (response headers), by provider and kind.
 	OutboundDuration *prometheus.HistogramVec
+	// UnsignedTrusted is 1 for a provider whose profile names a signature
+	// scheme but that runs without its secret (signature.trust_unsigned),
+	// 0 for one that verifies.
+	UnsignedTrusted *prometheus.GaugeVec
 }
 
 // NewMetrics builds the registry and registers every metric, plus ledger
@@ -116,7 +120,10 @@ func NewMetrics(store ledger.Store) *Metrics {
 	m.EgressDenied = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "loopguard_egress_denied_total", Help: "Outbound destinations refused by the egress policy, by reason.",
 	}, []string{"reason"})
-	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines, m.PullResponses, m.EgressDenied)
+	m.UnsignedTrusted = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "loopguard_unsigned_trusted", Help: "1 for a signed provider running without its secret (signature.trust_unsigned), 0 when it verifies.",
+	}, []string{"provider"})
+	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines, m.PullResponses, m.EgressDenied, m.UnsignedTrusted)
 	m.InboundDuration, m.OutboundDuration = newLatency()
 	r.MustRegister(m.InboundDuration, m.OutboundDuration)
 	r.MustRegister(m.Decisions, m.Deliveries, m.Outbound, m.Untagged, m.WritesRecorded, m.RedundantWrites, m.Doubts, m.SignatureFailures)

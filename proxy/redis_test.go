@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -55,8 +56,10 @@ func newReplicaEnv(t *testing.T, redisURL string) *replicaEnv {
 	raw, err := os.ReadFile("testdata/redis.yaml")
 	must(t, err)
 	e.yaml = string(raw)
+	key := filepath.Join(t.TempDir(), "deployment.key")
+	must(t, os.WriteFile(key, []byte(strings.Repeat("5a", 32)+"\n"), 0o600))
 	e.vars = map[string]string{"app": appSrv.URL, "redis": redisURL, "prefix": redistest.Prefix(t),
-		"upstream_ca": writePEM(t, e.up), "upstream_host": hostOf(e.up)}
+		"upstream_ca": writePEM(t, e.up), "upstream_host": hostOf(e.up), "deployment_key": key}
 	return e
 }
 

@@ -66,6 +66,13 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 		opt(&o)
 	}
 	s := &Sidecar{cfg: c, log: log, addrs: map[string]string{}}
+	if err := checkAdmin(c, log); err != nil {
+		return nil, err
+	}
+	key, err := loadDeploymentKey(c, log)
+	if err != nil {
+		return nil, err
+	}
 	st, err := openState(c, log)
 	if err != nil {
 		return nil, err
@@ -73,7 +80,7 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 	s.state = st
 	store := st.ledger
 	s.Store = store
-	s.Engine, err = filters.New(l.Providers, store, filters.Options{Agent: c.Agent, Observe: c.Observe})
+	s.Engine, err = filters.New(l.Providers, store, filters.Options{Agent: c.Agent, Observe: c.Observe, Secret: key})
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +193,7 @@ func (s *Sidecar) Start() error {
 		s.addrs[x.name] = ln.Addr().String()
 		s.mu.Unlock()
 		s.log.Info().Str("listener", x.name).Str("addr", ln.Addr().String()).Msg("listening")
+		logExposure(s.log, x.name, x.addr, ln.Addr().String())
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error().Err(err).Str("listener", x.name).Msg("serve failed")

@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// errUnauthorized: the admin API refused the token.
-var errUnauthorized = errors.New("the admin API refused the token (401): pass --token or set LOOPGUARD_ADMIN_TOKEN to admin.token")
+// errUnauthorized: the admin API refused the token (401 without one, 403
+// for a wrong one).
+var errUnauthorized = errors.New("the admin API refused the token: pass --token or set LOOPGUARD_ADMIN_TOKEN to admin.token")
 
 // errNotFound: the admin API has no such endpoint.
 var errNotFound = errors.New("not found")
@@ -65,8 +66,8 @@ func (c *adminClient) get(ctx context.Context, path string) (int, []byte, error)
 		return 0, nil, fmt.Errorf("GET %s%s: %w", c.base, path, err)
 	}
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
-		return resp.StatusCode, nil, fmt.Errorf("GET %s%s: %w", c.base, path, errUnauthorized)
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return resp.StatusCode, nil, fmt.Errorf("GET %s%s: %s: %w", c.base, path, resp.Status, errUnauthorized)
 	case resp.StatusCode == http.StatusNotFound:
 		return resp.StatusCode, nil, fmt.Errorf("GET %s%s: %w", c.base, path, errNotFound)
 	case resp.StatusCode/100 != 2 && path != "/readyz":

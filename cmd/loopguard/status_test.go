@@ -223,7 +223,11 @@ func TestStatusRefusedToken(t *testing.T) {
 		{"status", "--admin", e.admin, "--token", "wrong", "--watch"},
 	} {
 		code, out, errOut := run(t, args...)
-		if code != 1 || out != "" || !strings.Contains(errOut, "refused the token (401)") || !strings.Contains(errOut, "LOOPGUARD_ADMIN_TOKEN") {
+		want := "401 Unauthorized: the admin API refused the token"
+		if len(args) > 3 && args[3] == "--token" {
+			want = "403 Forbidden: the admin API refused the token"
+		}
+		if code != 1 || out != "" || !strings.Contains(errOut, want) || !strings.Contains(errOut, "LOOPGUARD_ADMIN_TOKEN") {
 			t.Errorf("%v: exit %d\nstdout: %q\nstderr: %s", args, code, out, errOut)
 		}
 		if strings.Contains(errOut, "wrong") {

@@ -89,5 +89,6 @@ func (jiraFormat) ProviderYAML(host string, fields []string, user string) string
     hosts: [%q]
     tracked_fields: [%s]
     integration_users: [%q]
+    signature: {trust_unsigned: true}   # the lab's fake CRM does not sign its deliveries
 `, host, strings.Join(fields, ", "), user)
 }

@@ -122,5 +122,6 @@ func (smartsheetFormat) ProviderYAML(host string, fields []string, user string) 
     hosts: [%q]
     tracked_fields: [%s]
     integration_users: [%q]
+    signature: {trust_unsigned: true}   # the lab's fake CRM does not sign its deliveries
 `, host, strings.Join(fields, ", "), user)
 }

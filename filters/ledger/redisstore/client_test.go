@@ -34,7 +34,7 @@ func TestParseURL(t *testing.T) {
 		{name: "sentinel by option", url: "redis://s1:26379?master_name=m", addrs: "s1:26379", master: "m"},
 		{name: "empty", url: "  ", wantErr: "empty"},
 		{name: "wrong scheme", url: "http://:pw@x", wantErr: "unsupported scheme"},
-		{name: "unknown option", url: "redis://:pw@x?read_timeout=1s", wantErr: `unknown URL option "read_timeout"`},
+		{name: "unknown option", url: "redis://:pw@x?read_timeout=1s", wantErr: "unknown URL option"},
 		{name: "bad db", url: "redis://x/abc", wantErr: "invalid database"},
 		{name: "cluster with a db", url: "redis://a,b/3", wantErr: "only database 0"},
 		{name: "sentinel without master", url: "redis-sentinel://s1:26379", wantErr: "names no master"},
@@ -85,7 +85,7 @@ func TestRedact(t *testing.T) {
 		{"rediss://lg:s3cret@a:1,b:2", "rediss://lg:xxxxx@a:1,b:2"},
 		{"redis://u:s3cret@a:1,redis://b:2", "redis://u:xxxxx@a:1,redis://b:2"},
 		{"redis-sentinel://s1/m?sentinel_password=s3cret", "redis-sentinel://s1/m?sentinel_password=xxxxx"},
-		{"redis://u:s3%zzcret@host:1?sentinel_password=s3cret", "redis://xxxxx@host:1"},
+		{"redis://u:s3%zzcret@host:1?sentinel_password=s3cret", "[malformed redis URL]"},
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {

@@ -55,7 +55,7 @@ func New(providers []*configs.Provider, store ledger.Store, opts Options) (*Engi
 	e.lookups.New = func() any { return new(lookup) }
 	key := tagging.NewKey(opts.Secret)
 	for _, cp := range providers {
-		p, err := NewProvider(cp, opts.Agent, Deps{Store: store, Now: opts.Now, Key: key})
+		p, err := NewProvider(cp, opts.Agent, Deps{Store: store, Now: opts.Now, Key: key, Secret: opts.Secret})
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", cp.Name, err)
 		}

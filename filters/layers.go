@@ -24,6 +24,8 @@ type Deps struct {
 	Now   func() time.Time
 	// Key is the deployment key sentinels are keyed with.
 	Key *tagging.Key
+	// Secret is the deployment key itself (account keys).
+	Secret []byte
 }
 
 type layerCtor func(p *Provider, d Deps) (Layer, error)

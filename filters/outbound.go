@@ -72,7 +72,7 @@ func (p *Provider) AccountOf(host string, u *url.URL, h http.Header, ps *Params)
 		if v == "" {
 			return "unknown"
 		}
-		return accountKey(p.key, v)
+		return accountKey(p.secret, v)
 	case "host":
 		return host
 	case "path":

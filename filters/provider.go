@@ -21,6 +21,7 @@ type Provider struct {
 
 	agent    string
 	key      *tagging.Key // deployment key (sentinels)
+	secret   []byte       // deployment key (account keys)
 	store    ledger.Store // what the app holds, for no-op writes
 	writes   []*WriteRoute
 	webhooks []*WebhookRoute
@@ -152,6 +153,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 		Profile: pr,
 		agent:   agent,
 		key:     deps.Key,
+		secret:  deps.Secret,
 		store:   deps.Store,
 		users:   map[string]bool{},
 		observe: pr.Observe,

@@ -26,6 +26,9 @@ import (
 const (
 	nonceHex = 16
 	macHex   = 16
+	// sentinelLabel starts every sentinel MAC's input: one deployment key
+	// serves several MACs (sentinels, account keys), each in its own domain.
+	sentinelLabel = "loopguard sentinel v1\x00"
 )
 
 // Binding is what a sentinel is bound to.
@@ -75,6 +78,7 @@ func (k *Key) mac(b Binding, out *[macHex / 2]byte) {
 	h := k.pool.Get().(hash.Hash)
 	defer k.pool.Put(h)
 	h.Reset()
+	h.Write(unsafeBytes(sentinelLabel)) // its own MAC domain under the deployment key
 	var n [16]byte
 	for _, s := range [...]string{b.Provider, b.Object, b.Record} {
 		binary.BigEndian.PutUint64(n[:8], uint64(len(s)))

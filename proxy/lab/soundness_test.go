@@ -2,8 +2,8 @@ package lab
 
 import (
 	"fmt"
-	"time"
 	"testing"
+	"time"
 )
 
 // Issue 13, case 1: a person's undo is a change. A person sets the name to

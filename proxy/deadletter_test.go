@@ -183,4 +183,3 @@ func scrape(t *testing.T, e *holdEnv) string {
 	}
 	return body
 }
-

@@ -107,10 +107,12 @@ type deadDetail struct {
 	Answers    []answerView        `json:"answers"`
 }
 
+// answerView is one of the app's answers: body is always there ("" when
+// the body is not UTF-8: then body_base64), error when it did not answer.
 type answerView struct {
 	At         time.Time `json:"at"`
 	Status     int       `json:"status"`
-	Body       *string   `json:"body,omitempty"`
+	Body       string    `json:"body"`
 	BodyBase64 *string   `json:"body_base64,omitempty"`
 	Error      string    `json:"error,omitempty"`
 }
@@ -193,8 +195,10 @@ func (s *Sidecar) getDead(w http.ResponseWriter, r *http.Request) {
 	out.Body, out.BodyBase64 = text(d.Body)
 	for _, a := range d.Info.Answers {
 		av := answerView{At: a.At.UTC(), Status: a.Status, Error: a.Error}
-		if len(a.Body) > 0 {
-			av.Body, av.BodyBase64 = text(a.Body)
+		if plain, b64 := text(a.Body); plain != nil {
+			av.Body = *plain
+		} else {
+			av.BodyBase64 = b64
 		}
 		out.Answers = append(out.Answers, av)
 	}

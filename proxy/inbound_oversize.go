@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,9 @@ type spill struct {
 	werr  error // a failed copy: not holdable
 	taken bool  // loopguard read the rest itself (see whole)
 	eof   bool
+	// tail is what whole read from the provider but could not copy (over
+	// max, or a failed write): rest gives it to the app after the file.
+	tail []byte
 }
 
 func newSpill(dir string, max int64, src io.Reader) (*spill, error) {
@@ -72,23 +76,32 @@ func (s *spill) Read(p []byte) (int, error) {
 
 func (s *spill) read(p []byte) (int, error) {
 	n, err := s.src.Read(p)
-	s.copy(p[:n])
+	if !s.copy(p[:n]) && s.taken {
+		s.tail = append(s.tail, p[:n]...)
+	}
 	if errors.Is(err, io.EOF) {
 		s.eof = true
 	}
 	return n, err
 }
 
-func (s *spill) copy(b []byte) {
-	if s.over || s.werr != nil || len(b) == 0 {
-		return
+// copy writes b to the file and reports whether it did.
+func (s *spill) copy(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	if s.over || s.werr != nil {
+		return false
 	}
 	if s.n+int64(len(b)) > s.max {
 		s.over = true
-		return
+		return false
 	}
-	_, s.werr = s.f.Write(b)
+	if _, s.werr = s.f.Write(b); s.werr != nil {
+		return false
+	}
 	s.n += int64(len(b))
+	return true
 }
 
 // Close is a no-op: the server closes the provider's body when the handler
@@ -120,12 +133,13 @@ func (s *spill) whole() ([]byte, error) {
 	return b, nil
 }
 
-// rest is the body for the app after whole failed or was not needed: the
-// bytes read so far and what the provider still sends.
+// rest is the body for the app after whole read it but it could not be
+// held: the bytes whole read (file, then tail) and what the provider still
+// sends.
 func (s *spill) rest() io.Reader {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return io.MultiReader(io.NewSectionReader(s.f, 0, s.n), s.src)
+	return io.MultiReader(io.NewSectionReader(s.f, 0, s.n), bytes.NewReader(s.tail), s.src)
 }
 
 // remove ends the spill: a late read by the transport gets errSpillTaken.

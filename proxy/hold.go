@@ -77,6 +77,10 @@ type holder struct {
 	// to the app; maxItem bounds one held delivery's body.
 	spillDir string
 	maxItem  int64
+	// big admits one oversize delivery at a time into the spool: holding
+	// one copies its body a few times (read back, encoded, committed), so
+	// memory stays bounded by a few spool.max_item_bytes.
+	big chan struct{}
 }
 
 type itemKey struct {
@@ -107,7 +111,7 @@ func newHolder(q spool.Queue, in *Inbound, app *url.URL, tr http.RoundTripper, r
 	c configs.Spool, m *Metrics, log zerolog.Logger) *holder {
 	h := &holder{spool: q, inbound: in, app: app, client: &http.Client{Transport: tr}, m: m, log: log,
 		waiting: map[string]int{}, stuck: map[string]int{}, answers: map[itemKey][]spool.Answer{},
-		spillDir: c.Dir, maxItem: int64(c.MaxItemBytes)}
+		spillDir: c.Dir, maxItem: int64(c.MaxItemBytes), big: make(chan struct{}, 1)}
 	if qs, err := q.Queues(); err == nil {
 		for _, st := range qs {
 			h.waiting[st.Queue] = st.Count

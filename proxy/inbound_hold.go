@@ -177,20 +177,31 @@ func (in *Inbound) holdsForApp(ip *inProvider) bool {
 }
 
 // holdForApp keeps a delivery the app did not accept, with its
-// verification; an oversize one is first read whole from the provider.
+// verification. An oversize one is first read whole from the provider into
+// its spill file, then held one at a time (see holder.big): holding copies
+// a body a few times over (read back, encoded, committed).
 func (in *Inbound) holdForApp(d *delivery) error {
 	if d.req == nil {
 		return errors.New("no request to hold")
 	}
-	body, trust := d.body, d.trust
-	if d.spill != nil {
-		b, err := d.spill.whole()
-		if err != nil {
-			return err
-		}
-		body = b
-		trust, _ = in.verify(d.ip, d.req, body)
+	if d.spill == nil {
+		return in.holder.hold(d.req, d.ip.p, appQueue(d.ip.p.Name), "", "", filters.ReasonAppUnavailable, d.body, d.trust)
 	}
+	if err := d.spill.finish(); err != nil {
+		return err
+	}
+	ctx := d.req.Context()
+	select {
+	case in.holder.big <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("wait to hold an oversize delivery: %w", ctx.Err())
+	}
+	defer func() { <-in.holder.big }()
+	body, err := d.spill.bytes()
+	if err != nil {
+		return err
+	}
+	trust, _ := in.verify(d.ip, d.req, body)
 	return in.holder.hold(d.req, d.ip.p, appQueue(d.ip.p.Name), "", "", filters.ReasonAppUnavailable, body, trust)
 }
 

@@ -46,9 +46,9 @@ type spill struct {
 	max   int64
 	over  bool  // more than max: not holdable
 	werr  error // a failed copy: not holdable
-	taken bool  // loopguard read the rest itself (see whole)
+	taken bool  // loopguard read the rest itself (see finish)
 	eof   bool
-	// tail is what whole read from the provider but could not copy (over
+	// tail is what finish read from the provider but could not copy (over
 	// max, or a failed write): rest gives it to the app after the file.
 	tail []byte
 }
@@ -108,24 +108,32 @@ func (s *spill) copy(b []byte) bool {
 // returns, and whole may still need it.
 func (s *spill) Close() error { return nil }
 
-// whole takes the body back from the transport, reads what the app did not
-// from the provider (stopping past max), and returns the whole body.
-func (s *spill) whole() ([]byte, error) {
+// finish takes the body back from the transport and reads what the app did
+// not read from the provider into the file (stopping past max); then the
+// file holds the whole body. It buffers no more than a copy buffer.
+func (s *spill) finish() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.taken = true
 	buf := make([]byte, 32<<10)
 	for !s.eof && !s.over && s.werr == nil {
 		if _, err := s.read(buf); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("read the rest of the delivery: %w", err)
+			return fmt.Errorf("read the rest of the delivery: %w", err)
 		}
 	}
 	switch {
 	case s.over:
-		return nil, fmt.Errorf("%w (%d bytes)", errSpillTooLarge, s.max)
+		return fmt.Errorf("%w (%d bytes)", errSpillTooLarge, s.max)
 	case s.werr != nil:
-		return nil, fmt.Errorf("spill: %w", s.werr)
+		return fmt.Errorf("spill: %w", s.werr)
 	}
+	return nil
+}
+
+// bytes reads the finished body back from the file.
+func (s *spill) bytes() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	b := make([]byte, s.n)
 	if _, err := s.f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("spill: read back: %w", err)
@@ -133,7 +141,7 @@ func (s *spill) whole() ([]byte, error) {
 	return b, nil
 }
 
-// rest is the body for the app after whole read it but it could not be
+// rest is the body for the app after finish read it but it could not be
 // held: the bytes whole read (file, then tail) and what the provider still
 // sends.
 func (s *spill) rest() io.Reader {
@@ -151,7 +159,7 @@ func (s *spill) remove() {
 	_ = os.Remove(s.f.Name())
 }
 
-// wasTaken reports whether whole took the body back.
+// wasTaken reports whether finish took the body back.
 func (s *spill) wasTaken() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

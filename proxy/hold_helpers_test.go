@@ -23,53 +23,98 @@ import (
 )
 
 // switchApp is the app behind loopguard on a fixed loopback address that a
-// test stops and starts (an app restart), recording what it accepted.
+// test stops and starts (an app restart), recording what it accepted. The
+// address stays bound throughout (no other process can take it while the
+// app is "down"): while stopped, every connection is closed at once, as by
+// a crashed app.
 type switchApp struct {
-	addr string
-	rec  *recorder
-	mu   sync.Mutex
-	srv  *http.Server
+	ln  net.Listener
+	rec *recorder
+	mu  sync.Mutex
+	cur *chanListener // nil: stopped
+	srv *http.Server
 }
 
 func newSwitchApp(t *testing.T) *switchApp {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
-	a := &switchApp{addr: ln.Addr().String(), rec: &recorder{}}
-	must(t, ln.Close())
-	t.Cleanup(a.stop)
+	a := &switchApp{ln: ln, rec: &recorder{}}
+	go a.dispatch()
+	t.Cleanup(func() {
+		a.stop()
+		_ = ln.Close()
+	})
 	return a
 }
 
-func (a *switchApp) url() string { return "http://" + a.addr }
+// dispatch hands connections to the running app, or closes them.
+func (a *switchApp) dispatch() {
+	for {
+		c, err := a.ln.Accept()
+		if err != nil {
+			return
+		}
+		a.mu.Lock()
+		cur := a.cur
+		a.mu.Unlock()
+		if cur == nil {
+			_ = c.Close()
+			continue
+		}
+		select {
+		case cur.conns <- c:
+		case <-cur.done:
+			_ = c.Close()
+		}
+	}
+}
+
+func (a *switchApp) url() string { return "http://" + a.ln.Addr().String() }
 
 func (a *switchApp) start(t *testing.T) {
 	t.Helper()
-	var ln net.Listener
-	var err error
-	deadline := time.Now().Add(5 * time.Second)
-	for ln, err = net.Listen("tcp", a.addr); err != nil; ln, err = net.Listen("tcp", a.addr) {
-		if time.Now().After(deadline) {
-			t.Fatalf("app cannot listen on %s again: %v", a.addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	l := &chanListener{conns: make(chan net.Conn), done: make(chan struct{}), addr: a.ln.Addr()}
 	srv := &http.Server{Handler: a.rec, ReadHeaderTimeout: 5 * time.Second}
 	a.mu.Lock()
-	a.srv = srv
+	a.cur, a.srv = l, srv
 	a.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
+	go func() { _ = srv.Serve(l) }()
 }
 
 func (a *switchApp) stop() {
 	a.mu.Lock()
 	srv := a.srv
-	a.srv = nil
+	a.cur, a.srv = nil, nil
 	a.mu.Unlock()
 	if srv != nil {
 		_ = srv.Close()
 	}
 }
+
+// chanListener is a net.Listener fed by switchApp.dispatch.
+type chanListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+	addr  net.Addr
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
 
 // holdEnv is a sidecar from testdata/hold.yaml in front of a switchApp.
 type holdEnv struct {

@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/loopguard/loopguard/configs"
+	"github.com/loopguard/loopguard/filters/ledger"
 )
 
 // githubFixtures holds real public GitHub payloads (../shared/fixtures).
@@ -79,6 +81,38 @@ func TestGitHubFormPayload(t *testing.T) {
 		evs := []Event{{inForm: true}, {inForm: true}}
 		if _, err := h.p.Rewrite(&WebhookRoute{batch: "@this"}, []byte("payload=%5B%5D"), evs, []bool{true, false}); err == nil {
 			t.Fatal("rewrote a form delivery")
+		}
+	})
+}
+
+// FuzzFormPayload: any form body either yields events or ErrMalformed,
+// never a panic.
+func FuzzFormPayload(f *testing.F) {
+	l, err := configs.LoadBytes("gh.yaml", []byte("providers: [{use: github}]\n"), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	store, err := ledger.NewMemory(ledger.Options{Shards: 16, MaxSizeMB: 16})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = store.Close() })
+	p, err := NewProvider(l.Providers[0], testAgent, Deps{Store: store, Now: time.Now})
+	if err != nil {
+		f.Fatal(err)
+	}
+	route, _ := p.MatchWebhook(http.MethodPost, "/webhooks/github")
+	hdr := http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}, "X-Github-Event": {"issues"}}
+	f.Add([]byte("payload=%7B%22issue%22%3A%7B%22number%22%3A1%7D%7D"))
+	f.Add([]byte("payload=%zz"))
+	f.Add([]byte("payload=1&payload=2"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		evs, err := p.Extract(route, b, hdr, nil)
+		if err != nil && !errors.Is(err, ErrMalformed) {
+			t.Fatalf("error %v is not ErrMalformed", err)
+		}
+		if err == nil && len(evs) == 0 {
+			t.Fatal("no events and no error")
 		}
 	})
 }

@@ -22,7 +22,7 @@ const githubFixtures = "../../shared/fixtures/payloads/github"
 // same events as from the JSON delivery, and such a delivery is never
 // rewritten.
 func TestGitHubFormPayload(t *testing.T) {
-	l, err := configs.LoadBytes("gh.yaml", []byte("providers: [{use: github}]\n"), nil)
+	l, err := configs.LoadBytes("gh.yaml", []byte("providers: [{use: github, signature: {secret: s3cret}}]\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestGitHubFormPayload(t *testing.T) {
 // FuzzFormPayload: any form body either yields events or ErrMalformed,
 // never a panic.
 func FuzzFormPayload(f *testing.F) {
-	l, err := configs.LoadBytes("gh.yaml", []byte("providers: [{use: github}]\n"), nil)
+	l, err := configs.LoadBytes("gh.yaml", []byte("providers: [{use: github, signature: {secret: s3cret}}]\n"), nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -72,6 +72,7 @@ func TestLoadErrorsNameFieldAndReason(t *testing.T) {
 	}{
 		{"testdata/bad_route.yaml", []string{"writes[0].record_id", "recordId", "never match"}},
 		{"testdata/bad_values.yaml", []string{"log.format", `"xml"`, "cert_file and key_file"}},
+		{"testdata/bad_hold.yaml", []string{"spool.max_item_bytes", "inbound.max_body_bytes", "spool.dead_letter.max_attempts"}},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -94,6 +95,10 @@ func TestLoadErrorsNameFieldAndReason(t *testing.T) {
 	_, err = LoadBytes("v.yaml", []byte("providers: [{use: generic, hold_policy: maybe, layers: {finger: true}}]"), nil)
 	if err == nil || !strings.Contains(err.Error(), "hold_policy") || !strings.Contains(err.Error(), "finger") {
 		t.Fatalf("profile errors: %v", err)
+	}
+	_, err = LoadBytes("v.yaml", []byte("providers: [{use: generic, webhooks: [{path: /w, body: \"form_field:\"}]}]"), nil)
+	if err == nil || !strings.Contains(err.Error(), "webhooks[0].body") {
+		t.Fatalf("webhook body without a field name: %v", err)
 	}
 	_, err = LoadBytes("v.yaml", []byte("providers: [{use: nosuch}]"), nil)
 	if err == nil || !strings.Contains(err.Error(), `no profile named "nosuch"`) {

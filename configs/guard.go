@@ -34,19 +34,57 @@ type Spool struct {
 	MaxItems int `yaml:"max_items"`
 	// ReplayInterval is how often held deliveries are retried. Default "1s".
 	ReplayInterval Duration `yaml:"replay_interval"`
+	// ReplayBackoff is the first pause of a queue whose head the app did
+	// not accept, doubling per failure up to ReplayMaxBackoff. Defaults
+	// "2s" and "1m".
+	ReplayBackoff    Duration `yaml:"replay_backoff"`
+	ReplayMaxBackoff Duration `yaml:"replay_max_backoff"`
+	// MaxItemBytes bounds one held delivery. Deliveries of hold-policy
+	// providers over inbound.max_body_bytes are still held (read from the
+	// provider up to this bound) when the app cannot take them. Default
+	// "25MiB" (GitHub's largest delivery).
+	MaxItemBytes ByteSize `yaml:"max_item_bytes"`
+	// UnverifiedMaxBytes and UnverifiedMaxItems bound the held deliveries
+	// whose signature did not verify, apart from MaxBytes/MaxItems: they
+	// are replayed untouched and never take genuine deliveries' space; when
+	// full they are answered 503. Defaults "8MiB" and 1000.
+	UnverifiedMaxBytes ByteSize `yaml:"unverified_max_bytes"`
+	UnverifiedMaxItems int      `yaml:"unverified_max_items"`
+	// DeadLetter says when a held delivery the app keeps refusing leaves
+	// its queue for the dead letters (GET /spool/dead).
+	DeadLetter DeadLetter `yaml:"dead_letter"`
+}
+
+// DeadLetter bounds how long the app may refuse a held delivery. A 4xx
+// (other than 408, 425, 429) dead-letters it at once.
+type DeadLetter struct {
+	// MaxAttempts dead-letters a delivery after this many replays the app
+	// failed (5xx other than 502, 503, 504). Default 10; -1 never.
+	MaxAttempts int `yaml:"max_attempts"`
+	// MaxAge dead-letters a delivery held longer than this that the app
+	// still answers without accepting (an app that does not answer at all
+	// never dead-letters anything). Default "24h"; "-1s" never.
+	MaxAge Duration `yaml:"max_age"`
 }
 
 // Guard defaults.
 const (
-	DefaultLoopThreshold   = 5
-	DefaultLoopWindow      = 60 * time.Second
-	DefaultQuarantine      = 15 * time.Minute
-	DefaultTripAccount     = 3
-	defaultSpoolDir        = "./loopguard-data"
-	DefaultSpoolMaxBytes   = 256 << 20
-	DefaultSpoolMaxItems   = 100000
-	DefaultReplayInterval  = time.Second
-	maxLoopThresholdConfig = 1000
+	DefaultLoopThreshold           = 5
+	DefaultLoopWindow              = 60 * time.Second
+	DefaultQuarantine              = 15 * time.Minute
+	DefaultTripAccount             = 3
+	defaultSpoolDir                = "./loopguard-data"
+	DefaultSpoolMaxBytes           = 256 << 20
+	DefaultSpoolMaxItems           = 100000
+	DefaultReplayInterval          = time.Second
+	DefaultReplayBackoff           = 2 * time.Second
+	DefaultReplayMaxBackoff        = time.Minute
+	DefaultSpoolMaxItemBytes       = 25 << 20
+	DefaultSpoolUnverifiedMaxBytes = 8 << 20
+	DefaultSpoolUnverifiedMaxItems = 1000
+	DefaultDeadMaxAttempts         = 10
+	DefaultDeadMaxAge              = 24 * time.Hour
+	maxLoopThresholdConfig         = 1000
 )
 
 func applyGuardDefaults(c *Config) {
@@ -68,6 +106,21 @@ func applyGuardDefaults(c *Config) {
 		s.MaxItems = DefaultSpoolMaxItems
 	}
 	setDur(&s.ReplayInterval, DefaultReplayInterval)
+	setDur(&s.ReplayBackoff, DefaultReplayBackoff)
+	setDur(&s.ReplayMaxBackoff, DefaultReplayMaxBackoff)
+	if s.MaxItemBytes == 0 {
+		s.MaxItemBytes = DefaultSpoolMaxItemBytes
+	}
+	if s.UnverifiedMaxBytes == 0 {
+		s.UnverifiedMaxBytes = DefaultSpoolUnverifiedMaxBytes
+	}
+	if s.UnverifiedMaxItems == 0 {
+		s.UnverifiedMaxItems = DefaultSpoolUnverifiedMaxItems
+	}
+	if s.DeadLetter.MaxAttempts == 0 {
+		s.DeadLetter.MaxAttempts = DefaultDeadMaxAttempts
+	}
+	setDur(&s.DeadLetter.MaxAge, DefaultDeadMaxAge)
 	applyStoreDefaults(c)
 }
 
@@ -88,6 +141,20 @@ func validateGuard(c *Config) []error {
 	}
 	if c.Spool.ReplayInterval <= 0 {
 		errs = append(errs, fmt.Errorf("spool.replay_interval: must be positive"))
+	}
+	if c.Spool.ReplayBackoff <= 0 || c.Spool.ReplayMaxBackoff <= 0 {
+		errs = append(errs, fmt.Errorf("spool.replay_backoff and replay_max_backoff: must be positive"))
+	}
+	if c.Spool.MaxItemBytes < 0 || c.Spool.UnverifiedMaxBytes < 0 || c.Spool.UnverifiedMaxItems < 0 {
+		errs = append(errs, fmt.Errorf("spool: max_item_bytes (%d), unverified_max_bytes (%d) and unverified_max_items (%d) must not be negative",
+			c.Spool.MaxItemBytes, c.Spool.UnverifiedMaxBytes, c.Spool.UnverifiedMaxItems))
+	}
+	if c.Spool.MaxItemBytes > 0 && c.Spool.MaxItemBytes < c.Inbound.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("spool.max_item_bytes: %d is below inbound.max_body_bytes (%d): deliveries the app failed could not be held",
+			c.Spool.MaxItemBytes, c.Inbound.MaxBodyBytes))
+	}
+	if c.Spool.DeadLetter.MaxAttempts < -1 {
+		errs = append(errs, fmt.Errorf("spool.dead_letter.max_attempts: %d (want -1 for never, or positive)", c.Spool.DeadLetter.MaxAttempts))
 	}
 	errs = append(errs, validateAdmin(c)...)
 	return append(errs, validateStore(c)...)

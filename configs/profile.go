@@ -180,6 +180,12 @@ type WebhookRoute struct {
 	// Batch is the path of the events array: "@this" for a root array; empty
 	// for one event per delivery.
 	Batch string `yaml:"batch"`
+	// Body says where a delivery's JSON is: "" (default) the body itself;
+	// "form_field:NAME" also reads form-encoded deliveries
+	// (application/x-www-form-urlencoded), whose JSON is the url-decoded
+	// value of field NAME (GitHub's "payload" option); JSON deliveries are
+	// still read as sent. Routes sharing a path share one body.
+	Body string `yaml:"body"`
 	// EventID is one or more value specs joined with ":" (composite ids for
 	// providers whose event id alone is not unique).
 	EventID StringList `yaml:"event_id"`

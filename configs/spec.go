@@ -2,6 +2,10 @@ package configs
 
 import "strings"
 
+// FormFieldBody starts a webhook route's body setting that reads the JSON
+// from a form field: "form_field:payload".
+const FormFieldBody = "form_field:"
+
 // SpecSeparator separates the alternatives of a value spec: in
 // "comment.id ?? issue.id" the first alternative with a value wins.
 const SpecSeparator = " ?? "

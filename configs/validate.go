@@ -174,6 +174,9 @@ func ValidateProfile(p *Profile) error {
 		if (h.PropertyName == "") != (h.PropertyValue == "") {
 			add(fmt.Errorf("%s: property_name and property_value go together", field))
 		}
+		if name, ok := strings.CutPrefix(h.Body, FormFieldBody); h.Body != "" && (!ok || name == "") {
+			add(fmt.Errorf("%s.body: %q: want \"\" or %q followed by a form field name", field, h.Body, FormFieldBody))
+		}
 		if h.Record != "" && h.PropertyName != "" {
 			add(fmt.Errorf("%s: record and property_name are alternatives; set one", field))
 		}

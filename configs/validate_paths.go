@@ -103,6 +103,9 @@ func validatePaths(p *Profile) []error {
 			if e.Batch != h.Batch {
 				add("%s.batch: %q differs from webhooks[%d]'s %q; routes sharing a path share one batch", field, h.Batch, j, e.Batch)
 			}
+			if e.Body != h.Body {
+				add("%s.body: %q differs from webhooks[%d]'s %q; routes sharing a path share one body", field, h.Body, j, e.Body)
+			}
 			if e.When == nil {
 				add("%s: webhooks[%d] has the same method and path and no when, so it takes every event and this route can never match", field, j)
 				break

@@ -51,8 +51,11 @@ type Event struct {
 	Verified bool
 
 	route *WebhookRoute
-	dedup string // DedupKey(Provider, ID), built once on first use
-	pre   *prefetched
+	// inForm: the event came from a form field's JSON (its span is not in
+	// the delivery body), so its delivery is never rewritten.
+	inForm bool
+	dedup  string // DedupKey(Provider, ID), built once on first use
+	pre    *prefetched
 }
 
 // dedupKey is the event's dedup store key, built once (dedup layer, then

@@ -17,10 +17,25 @@ import (
 var ErrMalformed = errors.New("malformed delivery")
 
 // Extract splits a delivery into events using the route's paths. The
-// events' spans point into body. A body that is not JSON, or whose batch
-// path is not an array of objects, is ErrMalformed; on error dst is returned
-// as it came (no events of a malformed delivery are ever decided).
+// events' spans point into body (into the decoded form field, for a route
+// reading one: see payload). A body that is not JSON, or whose batch path
+// is not an array of objects, is ErrMalformed; on error dst is returned as
+// it came (no events of a malformed delivery are ever decided).
 func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Event) ([]Event, error) {
+	body, form, err := r.payload(body, h)
+	if err != nil {
+		return dst, fmt.Errorf("extract %s: %w", p.Name, err)
+	}
+	n0 := len(dst)
+	dst, err = p.extractJSON(r, body, h, dst)
+	for i := n0; form && err == nil && i < len(dst); i++ {
+		dst[i].inForm = true
+	}
+	return dst, err
+}
+
+// extractJSON splits a JSON payload into events.
+func (p *Provider) extractJSON(r *WebhookRoute, body []byte, h http.Header, dst []Event) ([]Event, error) {
 	if !gjson.ValidBytes(body) {
 		return dst, fmt.Errorf("extract %s: %w: not valid JSON", p.Name, ErrMalformed)
 	}

@@ -57,7 +57,9 @@ type WebhookRoute struct {
 	Method string
 	Tpl    *Template
 	batch  string
-	when   *condition
+	// formField: the JSON of form-encoded deliveries is this field's value.
+	formField string
+	when      *condition
 	// group is the routes sharing this route's method and path, in order;
 	// each event takes the first whose condition holds.
 	group    []*WebhookRoute
@@ -195,7 +197,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 			return nil, fmt.Errorf("webhooks[%d].path: %w", i, err)
 		}
 		r := &WebhookRoute{
-			Method: h.Method, Tpl: tpl, source: SourceWebhook, batch: h.Batch,
+			Method: h.Method, Tpl: tpl, source: SourceWebhook, batch: h.Batch, formField: formFieldOf(h.Body),
 			eventID: compileComposite(h.EventID), record: compileComposite(h.RecordID),
 			object: compileSpec(h.ObjectType), account: compileSpec(h.Account), actor: compileSpec(h.Actor),
 			occurred: compileSpec(h.OccurredAt), recPath: compileSpec(h.Record), partial: h.Partial,

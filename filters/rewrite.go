@@ -16,6 +16,9 @@ func (p *Provider) Rewrite(r *WebhookRoute, body []byte, events []Event, keep []
 	if r.batch == "" {
 		return nil, fmt.Errorf("rewrite %s: a single-event delivery is never rewritten", p.Name)
 	}
+	if len(events) > 0 && events[0].inForm {
+		return nil, fmt.Errorf("rewrite %s: a form-encoded delivery is never rewritten", p.Name)
+	}
 	start, end := 0, len(body)
 	if r.batch != "@this" {
 		arr := gjson.GetBytes(body, r.batch)

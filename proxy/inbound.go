@@ -14,6 +14,7 @@ import (
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/filters/signature"
+	"github.com/loopguard/loopguard/filters/spool"
 	"github.com/rs/zerolog"
 )
 
@@ -51,6 +52,12 @@ type delivery struct {
 	req       *http.Request // the provider's request, as forwarded
 	body      []byte        // the body forwarded to the app
 	outcome   string        // the last outcome counted (latency histogram)
+	// trust is whether the delivery's signature verified; a held copy
+	// keeps it (an untrusted one is replayed untouched, never accepted).
+	trust spool.Verification
+	// spill holds the body of an oversize delivery streamed to the app
+	// (body is nil then); see serveOversize.
+	spill *spill
 }
 
 // InboundOptions configure NewInbound.
@@ -146,23 +153,22 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, ok := in.readBody(r)
 	if !ok {
+		if in.holdsForApp(ip) {
+			tr.set(in.serveOversize(w, r, ip, &tr))
+			return
+		}
 		in.whole(&tr, p.Name, "oversize", filters.ReasonOversize, "body over inbound.max_body_bytes forwarded untouched")
 		in.rp.ServeHTTP(w, r)
 		return
 	}
-	verified, why := true, ""
-	if ip.scheme != nil {
-		err := ip.scheme.Verify(signRequest(r.Method, publicURI(r), r.Header), body, in.engine.Now())
-		if err != nil {
-			verified, why = false, err.Error()
-			in.m.SignatureFailures.WithLabelValues(p.Name, sigReason(err)).Inc()
-		}
-	}
+	trust, why := in.verify(ip, r, body)
+	verified := trust != spool.Unverified
 	events, err := p.Extract(route, body, r.Header, nil)
 	if err != nil {
 		in.whole(&tr, p.Name, "malformed", filters.ReasonMalformed, err.Error())
 		in.m.Doubts.WithLabelValues(p.Name, "malformed").Inc()
-		in.forward(w, r, body, nil)
+		// Not judged, but still held if the app fails it (hold policy).
+		tr.set(in.forward(w, r, body, &delivery{ip: ip, trust: trust}))
 		return
 	}
 	ds := make([]filters.Decision, len(events))
@@ -199,6 +205,9 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			if ok {
 				ds[i] = holdDecision(ds[i], h, p.Profile.HoldPolicy)
+				if !verified {
+					ds[i].Detail += "; unverified: held untouched, replayed with its original signature"
+				}
 				if holds == nil {
 					holds = map[string][]int{}
 				}
@@ -206,6 +215,11 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				holdInfo = h
 			}
 		}
+	}
+	if holds != nil && !verified {
+		holds = holdWhole(ds, holds, holdInfo, p.Profile.HoldPolicy)
+	}
+	for i := range ds {
 		in.report(ds[i])
 		if ds[i].Action == filters.Forward {
 			keep[i] = true
@@ -219,7 +233,7 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			in.m.Doubts.WithLabelValues(p.Name, "store_error").Inc()
 		}
 	}
-	if holds != nil && !in.holdEvents(w, r, ip, route, body, events, holds, holdInfo) {
+	if holds != nil && !in.holdEvents(w, r, ip, route, body, events, holds, holdInfo, trust) {
 		tr.outcome = "hold_failed"
 		if !in.holdsForApp(ip) {
 			tr.outcome = "rejected_held"
@@ -243,7 +257,7 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// Cannot rewrite: forward everything rather than lose anything.
 			in.log.Warn().Err(err).Str("provider", p.Name).Msg("rewrite failed; forwarding the whole delivery")
 			in.counted(&tr.outcome, p.Name, "rewrite_failed")
-			tr.set(in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds)}))
+			tr.set(in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds), trust: trust}))
 			return
 		}
 		h := r.Header
@@ -252,17 +266,30 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if err := ip.scheme.Sign(signRequest(r.Method, publicURI(r), r.Header), nb, in.engine.Now(), h); err != nil {
 				in.log.Warn().Err(err).Str("provider", p.Name).Msg("re-sign failed; forwarding the whole delivery")
 				in.counted(&tr.outcome, p.Name, "resign_failed")
-				tr.set(in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds)}))
+				tr.set(in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds), trust: trust}))
 				return
 			}
 		}
 		in.counted(&tr.outcome, p.Name, "rewritten")
 		r.Header = h
-		tr.set(in.forward(w, r, nb, &delivery{ip: ip, events: events, decisions: ds}))
+		tr.set(in.forward(w, r, nb, &delivery{ip: ip, events: events, decisions: ds, trust: trust}))
 	default:
 		in.counted(&tr.outcome, p.Name, "forwarded")
-		tr.set(in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: ds}))
+		tr.set(in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: ds, trust: trust}))
 	}
+}
+
+// verify checks a delivery's signature: Verified or Unverified (with why),
+// or Unsigned when the provider has no secret configured.
+func (in *Inbound) verify(ip *inProvider, r *http.Request, body []byte) (spool.Verification, string) {
+	if ip.scheme == nil {
+		return spool.Unsigned, ""
+	}
+	if err := ip.scheme.Verify(signRequest(r.Method, publicURI(r), r.Header), body, in.engine.Now()); err != nil {
+		in.m.SignatureFailures.WithLabelValues(ip.p.Name, sigReason(err)).Inc()
+		return spool.Unverified, err.Error()
+	}
+	return spool.Verified, ""
 }
 
 // forwardAll turns drops into forwards (used when a rewrite is impossible).
@@ -298,15 +325,8 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	ctx := r.Context()
 	if d != nil {
 		d.req, d.body = r, body
-		if in.holdsForApp(d.ip) {
-			// Deliveries kept while the app was down are replayed first.
-			if _, behind := in.holder.behind(appQueue(d.ip.p.Name)); behind && in.holdForApp(d) {
-				in.counted(&d.outcome, d.ip.p.Name, "behind_held")
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusOK)
-				_, _ = fmt.Fprintf(w, `{"loopguard":"held","events":%d}`+"\n", len(d.events))
-				return d.outcome
-			}
+		if in.holdsForApp(d.ip) && in.holdBehindApp(w, d) {
+			return d.outcome
 		}
 		ctx = context.WithValue(ctx, inKey{}, d)
 	}
@@ -323,21 +343,29 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 }
 
 // modifyResponse records, once the app accepted a delivery, what it now
-// knows (dedup ids, last genuine state).
+// knows (dedup ids, last genuine state). A 5xx of a hold-policy provider's
+// delivery is held instead of passed on (the provider would not redeliver).
 func (in *Inbound) modifyResponse(resp *http.Response) error {
 	d, ok := resp.Request.Context().Value(inKey{}).(*delivery)
 	if ok && resp.StatusCode >= 500 && in.holdsForApp(d.ip) {
-		if in.holdForApp(d) {
-			in.counted(&d.outcome, d.ip.p.Name, "app_error_held")
-			_ = resp.Body.Close()
-			heldResponse(resp, len(d.events))
+		status := resp.StatusCode
+		_ = resp.Body.Close()
+		if err := in.holdForApp(d); err != nil {
+			in.holdFailed(&d.outcome, d.ip.p.Name, "app answered "+strconv.Itoa(status), err)
+			retryResponse(resp, err)
+			return nil
 		}
+		in.counted(&d.outcome, d.ip.p.Name, "app_error_held")
+		heldResponse(resp, len(d.events))
 		return nil
 	}
 	if !ok || resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if ok {
 			in.counted(&d.outcome, d.ip.p.Name, "app_rejected")
 		}
+		return nil
+	}
+	if len(d.events) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(resp.Request.Context()), storeTimeout)
@@ -358,7 +386,12 @@ func (in *Inbound) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	if d, ok := r.Context().Value(inKey{}).(*delivery); ok {
 		name = d.ip.p.Name
 		in.counted(&d.outcome, name, "app_error")
-		if in.holdsForApp(d.ip) && in.holdForApp(d) {
+		if in.holdsForApp(d.ip) {
+			if herr := in.holdForApp(d); herr != nil {
+				in.holdFailed(&d.outcome, name, "app unreachable: "+err.Error(), herr)
+				writeRetry(w, http.StatusServiceUnavailable, holdRetryAfter, holdFailure(herr))
+				return
+			}
 			in.log.Warn().Err(err).Str("provider", name).Str("path", r.URL.Path).Msg("app unreachable; delivery held for replay")
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)

@@ -47,6 +47,12 @@ type Metrics struct {
 	Held *prometheus.CounterVec
 	// Replayed counts held deliveries the app accepted on replay.
 	Replayed *prometheus.CounterVec
+	// HeldUnverified counts held deliveries whose signature did not verify
+	// (kept apart, replayed untouched).
+	HeldUnverified *prometheus.CounterVec
+	// DeadLettered counts held deliveries moved to the dead letters, by
+	// provider and reason (refused, max_attempts, max_age).
+	DeadLettered *prometheus.CounterVec
 	// Quarantines counts records quarantined by the loop detector.
 	Quarantines *prometheus.CounterVec
 	// PullResponses counts matched read responses by outcome (filtered,
@@ -123,7 +129,14 @@ func NewMetrics(store ledger.Store) *Metrics {
 	m.UnsignedTrusted = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "loopguard_unsigned_trusted", Help: "1 for a signed provider running without its secret (signature.trust_unsigned), 0 when it verifies.",
 	}, []string{"provider"})
-	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines, m.PullResponses, m.EgressDenied, m.UnsignedTrusted)
+	m.HeldUnverified = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "loopguard_held_unverified_total", Help: "Held deliveries whose signature did not verify (own budget, replayed untouched).",
+	}, []string{"provider"})
+	m.DeadLettered = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "loopguard_dead_lettered_total", Help: "Held deliveries moved to the dead letters, by reason.",
+	}, []string{"provider", "reason"})
+	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines, m.PullResponses, m.EgressDenied, m.UnsignedTrusted,
+		m.HeldUnverified, m.DeadLettered)
 	m.InboundDuration, m.OutboundDuration = newLatency()
 	r.MustRegister(m.InboundDuration, m.OutboundDuration)
 	r.MustRegister(m.Decisions, m.Deliveries, m.Outbound, m.Untagged, m.WritesRecorded, m.RedundantWrites, m.Doubts, m.SignatureFailures)

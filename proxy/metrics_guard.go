@@ -8,13 +8,14 @@ import (
 
 // registerGuard adds the gauges read at scrape time from the spool, the
 // loop detector and the per-account quota trackers.
-func (m *Metrics) registerGuard(q spool.Queue, loops loopTracker, b *breaker.Breakers) {
+func (m *Metrics) registerGuard(q spool.Queue, providers []string, loops loopTracker, b *breaker.Breakers) {
 	if q != nil {
 		m.Registry.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "loopguard_spool_bytes", Help: "Bytes held in the spool."},
 				func() float64 { return float64(q.Bytes()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "loopguard_spool_items", Help: "Deliveries held in the spool."},
 				func() float64 { return float64(q.Len()) }),
+			&spoolCollector{q: q, providers: providers},
 		)
 	}
 	if loops != nil {
@@ -72,5 +73,44 @@ func (c *quotaCollector) Collect(ch chan<- prometheus.Metric) {
 			{descReset, reset}, {descCalls, st.CallsPerMin}, {descBaseline, st.BaselinePerMin}, {descBreakerSt, state}} {
 			ch <- prometheus.MustNewConstMetric(v.d, prometheus.GaugeValue, v.f, l...)
 		}
+	}
+}
+
+// spoolCollector exports the dead letters per provider and the unverified
+// budget's use, read from the spool at scrape time.
+type spoolCollector struct {
+	q         spool.Queue
+	providers []string // exported as 0 when they have no dead letters
+}
+
+var (
+	descDead            = prometheus.NewDesc("loopguard_dead_letters", "Held deliveries in the dead letters (the app kept refusing them).", []string{"provider"}, nil)
+	descUnverifiedItems = prometheus.NewDesc("loopguard_spool_unverified_items", "Held deliveries whose signature did not verify, queued and dead.", nil, nil)
+	descUnverifiedBytes = prometheus.NewDesc("loopguard_spool_unverified_bytes", "Bytes of held deliveries whose signature did not verify.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *spoolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descDead
+	ch <- descUnverifiedItems
+	ch <- descUnverifiedBytes
+}
+
+// Collect implements prometheus.Collector; a spool that cannot answer
+// (Redis down) exports nothing this scrape rather than zeros.
+func (c *spoolCollector) Collect(ch chan<- prometheus.Metric) {
+	if byProvider, err := c.q.DeadByProvider(); err == nil {
+		for _, p := range c.providers {
+			if _, ok := byProvider[p]; !ok {
+				byProvider[p] = 0
+			}
+		}
+		for p, n := range byProvider {
+			ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(n), p)
+		}
+	}
+	if st, err := c.q.Stats(); err == nil {
+		ch <- prometheus.MustNewConstMetric(descUnverifiedItems, prometheus.GaugeValue, float64(st.UnverifiedItems))
+		ch <- prometheus.MustNewConstMetric(descUnverifiedBytes, prometheus.GaugeValue, float64(st.UnverifiedBytes))
 	}
 }

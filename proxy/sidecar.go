@@ -144,7 +144,7 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 	s.Admin.Handle("POST /breakers/{provider}/{account}/reset", http.HandlerFunc(s.resetBreaker))
 	s.Admin.Handle("GET /quarantine", http.HandlerFunc(s.listQuarantine))
 	s.Admin.Handle("POST /quarantine/{key}/release", http.HandlerFunc(s.releaseQuarantine))
-	s.Admin.Handle("GET /spool", http.HandlerFunc(s.listSpool))
+	s.handleSpool()
 	return s, nil
 }
 

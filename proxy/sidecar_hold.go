@@ -33,7 +33,11 @@ func (s *Sidecar) openHold(c configs.Config, app *url.URL, tr http.RoundTripper)
 		}
 	})
 	s.guard.loops.OnRelease(func(breaker.QuarantineInfo) { s.holder.replayer.Kick() })
-	s.Metrics.registerGuard(sp, s.guard.loops, s.quota.b)
+	var names []string
+	for _, p := range s.Engine.Providers() {
+		names = append(names, p.Name)
+	}
+	s.Metrics.registerGuard(sp, names, s.guard.loops, s.quota.b)
 	s.Metrics.registerSpoolCapacity(c.Spool)
 	if n := sp.Len(); n > 0 {
 		s.log.Info().Int("items", n).Int64("bytes", sp.Bytes()).Msg("spool holds deliveries from a previous run; replay resumes")
@@ -95,13 +99,4 @@ func (s *Sidecar) releaseQuarantine(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Warn().Str("record", k.String()).Msg("quarantine released by admin")
 	writeJSON(w, http.StatusOK, map[string]string{"released": k.String()})
-}
-
-func (s *Sidecar) listSpool(w http.ResponseWriter, _ *http.Request) {
-	qs, err := s.spool.Queues()
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": s.spool.Len(), "bytes": s.spool.Bytes(), "queues": qs})
 }

@@ -67,7 +67,8 @@ func openState(c configs.Config, log zerolog.Logger) (*state, error) {
 	if err != nil {
 		return fail(err)
 	}
-	st.queue, err = redisq.New(redisq.Options{Client: client, Prefix: c.Redis.Prefix, MaxItems: c.Spool.MaxItems, MaxBytes: int64(c.Spool.MaxBytes)})
+	st.queue, err = redisq.New(redisq.Options{Client: client, Prefix: c.Redis.Prefix, MaxItems: c.Spool.MaxItems, MaxBytes: int64(c.Spool.MaxBytes),
+		UnverifiedMaxItems: c.Spool.UnverifiedMaxItems, UnverifiedMaxBytes: int64(c.Spool.UnverifiedMaxBytes), MaxItemBytes: int64(c.Spool.MaxItemBytes)})
 	if err != nil {
 		return fail(err)
 	}

@@ -62,10 +62,10 @@ type quarantineRow struct {
 
 // queueRow is one queue of GET /spool.
 type queueRow struct {
-	Queue  string
-	Count  int
-	Bytes  int64
-	Oldest time.Time
+	Queue  string    `json:"queue"`
+	Count  int       `json:"items"`
+	Bytes  int64     `json:"bytes"`
+	Oldest time.Time `json:"oldest"`
 }
 
 type spoolView struct {

@@ -12,18 +12,30 @@ import (
 )
 
 const (
-	// formatVersion is the record encoding version written by this package.
+	// formatVersion is the file format version kept in the meta bucket; it
+	// did not change when records gained a version 2 (new records are
+	// version 2, version-1 records of older files still read).
 	formatVersion byte = 1
-	// attemptsOff and heldAtOff locate the fixed-width fields of a record.
+	// recordV1 is the record encoding of earlier releases (no
+	// verification: read as VerifyUnknown); recordV2 is written now.
+	recordV1 byte = 1
+	recordV2 byte = 2
+	// attemptsOff, heldAtOff and verifyOff locate the fixed-width fields of
+	// a record (verifyOff in version 2 only).
 	attemptsOff = 1
 	heldAtOff   = 5
-	// fixedLen is the size of the fixed-width prefix (version, attempts, heldAt).
-	fixedLen = 13
+	verifyOff   = 13
+	// fixedLenV1 and fixedLen are the sizes of the fixed-width prefix of a
+	// version-1 record (version, attempts, heldAt) and a version-2 record
+	// (… and verification).
+	fixedLenV1 = 13
+	fixedLen   = 14
 	// crcLen is the size of the trailing checksum.
 	crcLen = 4
-	// minRecordLen is the smallest valid record: fixed prefix, six empty
-	// strings, zero header keys, empty body and the checksum.
-	minRecordLen = fixedLen + 6 + 1 + 1 + crcLen
+	// minRecordLen is the smallest valid record of any version: the
+	// version-1 fixed prefix, six empty strings, zero header keys, empty
+	// body and the checksum.
+	minRecordLen = fixedLenV1 + 6 + 1 + 1 + crcLen
 )
 
 // ErrCorrupt is matched (errors.Is) by every *CorruptError.
@@ -87,13 +99,14 @@ func uvarintLen(x uint64) int {
 	return n
 }
 
-// encodeItem returns the version-1 record for it. Attempts must already be
+// encodeItem returns the version-2 record for it. Attempts must already be
 // validated as fitting in a uint32.
 func encodeItem(it *Item) []byte {
 	buf := make([]byte, 0, it.Size())
-	buf = append(buf, formatVersion)
+	buf = append(buf, recordV2)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(it.Attempts))
 	buf = binary.BigEndian.AppendUint64(buf, uint64(it.HeldAt.UnixNano()))
+	buf = append(buf, byte(it.Verification))
 	for _, s := range it.metaStrings() {
 		buf = appendString(buf, s)
 	}
@@ -130,10 +143,40 @@ func verifyRecord(v []byte) error {
 	if got := checksum(body); got != sum {
 		return fmt.Errorf("checksum mismatch: stored %08x, computed %08x", sum, got)
 	}
-	if v[0] != formatVersion {
-		return fmt.Errorf("unsupported record version %d (want %d)", v[0], formatVersion)
+	switch {
+	case v[0] != recordV1 && v[0] != recordV2:
+		return fmt.Errorf("unsupported record version %d (want %d or %d)", v[0], recordV1, recordV2)
+	case v[0] == recordV2 && len(v) < minRecordLen+1:
+		return fmt.Errorf("version-2 record is %d bytes, shorter than the minimum %d", len(v), minRecordLen+1)
+	case v[0] == recordV2 && Verification(v[verifyOff]) > maxVerification:
+		return fmt.Errorf("unknown verification %d", v[verifyOff])
 	}
 	return nil
+}
+
+// prefixLen is the fixed-width prefix length of a checked record.
+func prefixLen(v []byte) int {
+	if v[0] == recordV1 {
+		return fixedLenV1
+	}
+	return fixedLen
+}
+
+// recordTrust is the verification a checked record was held with; a
+// version-1 record reads as VerifyUnknown.
+func recordTrust(v []byte) Verification {
+	if v[0] == recordV1 {
+		return VerifyUnknown
+	}
+	return Verification(v[verifyOff])
+}
+
+// countedUntrusted reports whether a checked record counts against the
+// unverified budget: version-2 records that are not trusted. Version-1
+// records were counted in the main budget when they were held and stay
+// there, although they replay as unverified.
+func countedUntrusted(v []byte) bool {
+	return v[0] == recordV2 && !Verification(v[verifyOff]).Trusted()
 }
 
 // decodeItem parses a record. Everything returned is copied out of v, which
@@ -142,11 +185,18 @@ func decodeItem(v []byte) (Item, error) {
 	if err := verifyRecord(v); err != nil {
 		return Item{}, err
 	}
+	return decodeRecord(v, true)
+}
+
+// decodeRecord parses a checked record; without body it does not copy the
+// body (listings), leaving Body nil.
+func decodeRecord(v []byte, body bool) (Item, error) {
 	it := Item{
-		Attempts: int(binary.BigEndian.Uint32(v[attemptsOff:])),
-		HeldAt:   time.Unix(0, int64(binary.BigEndian.Uint64(v[heldAtOff:]))),
+		Attempts:     int(binary.BigEndian.Uint32(v[attemptsOff:])),
+		HeldAt:       time.Unix(0, int64(binary.BigEndian.Uint64(v[heldAtOff:]))),
+		Verification: recordTrust(v),
 	}
-	r := reader{b: v[fixedLen : len(v)-crcLen]}
+	r := reader{b: v[prefixLen(v) : len(v)-crcLen]}
 	for _, f := range []*string{&it.Provider, &it.Account, &it.Record, &it.Reason, &it.Method, &it.Path} {
 		*f = string(r.bytes("string field"))
 	}
@@ -166,7 +216,10 @@ func decodeItem(v []byte) (Item, error) {
 		}
 		it.Header[k] = vals
 	}
-	it.Body = slices.Clone(r.bytes("body"))
+	b := r.bytes("body")
+	if body {
+		it.Body = slices.Clone(b)
+	}
 	if r.err == nil && r.off != len(r.b) {
 		r.err = fmt.Errorf("%d trailing bytes after body", len(r.b)-r.off)
 	}
@@ -189,7 +242,7 @@ func (r *reader) uvarint(what string) uint64 {
 	}
 	x, n := binary.Uvarint(r.b[r.off:])
 	if n <= 0 {
-		r.err = fmt.Errorf("bad uvarint for %s at offset %d", what, fixedLen+r.off)
+		r.err = fmt.Errorf("bad uvarint for %s at offset %d of the fields", what, r.off)
 		return 0
 	}
 	r.off += n

@@ -76,18 +76,19 @@ func TestDecodeRejects(t *testing.T) {
 		{"short", good[:minRecordLen-1], "shorter than the minimum"},
 		{"flipped body byte", func() []byte { b := bytes.Clone(good); b[len(b)-10] ^= 1; return b }(), "checksum mismatch"},
 		{"bad version", func() []byte { b := bytes.Clone(good); b[0] = 9; return withCRC(b) }(), "unsupported record version 9"},
+		{"bad verification", func() []byte { b := bytes.Clone(good); b[verifyOff] = 9; return withCRC(b) }(), "unknown verification 9"},
 		{"trailing bytes", func() []byte {
 			b := bytes.Clone(good[:len(good)-crcLen])
 			return withCRC(append(b, 0xAA, 0, 0, 0, 0))
 		}(), "trailing bytes"},
 		{"huge header count", func() []byte {
-			b := append([]byte{formatVersion}, make([]byte, 12)...)
+			b := append([]byte{recordV2}, make([]byte, 13)...)
 			b = append(b, 0, 0, 0, 0, 0, 0)    // six empty strings
 			b = binary.AppendUvarint(b, 1<<40) // header key count
 			return withCRC(append(b, make([]byte, crcLen)...))
 		}(), "header key count"},
 		{"string longer than record", func() []byte {
-			b := append([]byte{formatVersion}, make([]byte, 12)...)
+			b := append([]byte{recordV2}, make([]byte, 13)...)
 			b = binary.AppendUvarint(b, 1000)
 			return withCRC(append(b, make([]byte, 8+crcLen)...))
 		}(), "exceeds"},
@@ -109,32 +110,55 @@ func TestDecodeRejects(t *testing.T) {
 	})
 }
 
-// TestGoldenRecord pins the version-1 on-disk encoding: a change that breaks
-// reading existing spool files fails here. Regenerate only with a new version.
+// TestGoldenRecord pins the on-disk encodings: version 2 is what Append
+// writes now, and version-1 records of earlier files must still read (as
+// VerifyUnknown: treated as unverified). A change that breaks reading
+// existing spool files fails here. Regenerate only with a new version.
 func TestGoldenRecord(t *testing.T) {
 	it := testItem("hubspot/acme", 3)
 	it.Attempts = 2
-	path := filepath.Join("testdata", "record_v1.bin")
-	enc := encodeItem(&it)
-	if *update {
-		if err := os.WriteFile(path, enc, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	cases := []struct {
+		file      string
+		write     bool // the current encoding: compared byte for byte
+		wantTrust Verification
+	}{
+		{"record_v1.bin", false, VerifyUnknown},
+		{"record_v2.bin", true, Verified},
 	}
-	golden, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create): %v", err)
-	}
-	if !bytes.Equal(enc, golden) {
-		t.Fatalf("encoding changed:\n got %x\nwant %x", enc, golden)
-	}
-	got, err := decodeItem(golden)
-	if err != nil {
-		t.Fatalf("decode golden: %v", err)
-	}
-	if got.Attempts != 2 || got.Path != it.Path || string(got.Body) != string(it.Body) ||
-		!reflect.DeepEqual(got.Header, it.Header) || !got.HeldAt.Equal(it.HeldAt) {
-		t.Fatalf("golden decoded to %+v", got)
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tc.file)
+			if tc.write {
+				enc := encodeItem(&it)
+				if *update {
+					if err := os.WriteFile(path, enc, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				golden, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("read golden (run with -update to create): %v", err)
+				}
+				if !bytes.Equal(enc, golden) {
+					t.Fatalf("encoding changed:\n got %x\nwant %x", enc, golden)
+				}
+			}
+			golden, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := decodeItem(golden)
+			if err != nil {
+				t.Fatalf("decode golden: %v", err)
+			}
+			if got.Attempts != 2 || got.Path != it.Path || string(got.Body) != string(it.Body) || got.Verification != tc.wantTrust ||
+				!reflect.DeepEqual(got.Header, it.Header) || !got.HeldAt.Equal(it.HeldAt) {
+				t.Fatalf("golden decoded to %+v", got)
+			}
+			if got.Verification.Trusted() != (tc.wantTrust == Verified) {
+				t.Fatalf("trusted = %v", got.Verification.Trusted())
+			}
+		})
 	}
 }
 
@@ -154,6 +178,9 @@ func TestCorruptErrorMatching(t *testing.T) {
 func FuzzDecodeItem(f *testing.F) {
 	f.Add(encodeItem(new(testItem("q", 1))))
 	f.Add(encodeItem(&Item{Method: "GET", Path: "/"}))
+	if v1, err := os.ReadFile(filepath.Join("testdata", "record_v1.bin")); err == nil {
+		f.Add(v1)
+	}
 	f.Add([]byte{})
 	f.Add(bytes.Repeat([]byte{0xff}, 64))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -161,8 +188,18 @@ func FuzzDecodeItem(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// Whatever decodes must re-encode to the same bytes.
-		if re := encodeItem(&it); !bytes.Equal(re, b) {
+		// Whatever decodes must re-encode to the same bytes (version-1
+		// records re-encode as version 2: compare what they decode to).
+		re := encodeItem(&it)
+		if b[0] == recordV1 {
+			again, err := decodeItem(re)
+			if err != nil || again.Verification != VerifyUnknown || !reflect.DeepEqual(again.Header, it.Header) ||
+				!bytes.Equal(again.Body, it.Body) || again.Path != it.Path {
+				t.Fatalf("version-1 record does not survive re-encoding: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(re, b) {
 			t.Fatalf("decode/encode not stable:\n in  %x\n out %x", b, re)
 		}
 	})

@@ -11,9 +11,11 @@ import (
 type appendReq struct {
 	queue string
 	val   []byte // encoded record
-	seq   uint64 // set by the commit
-	err   error  // set by the commit
-	done  chan struct{}
+	// untrusted: the item counts against the unverified budget.
+	untrusted bool
+	seq       uint64 // set by the commit
+	err       error  // set by the commit
+	done      chan struct{}
 }
 
 // groupCommit lets concurrent Appends share one bbolt transaction (and so one
@@ -56,19 +58,14 @@ func (s *Spool) commitBatch(batch []*appendReq) {
 		addItems, addBytes = 0, 0
 		meta := tx.Bucket([]byte(metaBucket))
 		queues := tx.Bucket([]byte(queuesBucket))
-		items, bytes, err := readCounters(meta)
+		c, err := readCounters(meta)
 		if err != nil {
 			return err
 		}
 		for _, r := range batch {
 			r.seq, r.err = 0, nil
 			size := uint64(len(r.val))
-			switch {
-			case items+1 > uint64(s.maxItems):
-				r.err = fmt.Errorf("%w: %d items held, MaxItems %d", ErrFull, items, s.maxItems)
-				continue
-			case bytes+size > uint64(s.maxBytes):
-				r.err = fmt.Errorf("%w: %d bytes held + %d for this item exceeds MaxBytes %d", ErrFull, bytes, size, s.maxBytes)
+			if r.err = s.budget.admit(&c, r.untrusted, size); r.err != nil {
 				continue
 			}
 			qb, err := queues.CreateBucketIfNotExists([]byte(r.queue))
@@ -83,10 +80,13 @@ func (s *Spool) commitBatch(batch []*appendReq) {
 				return fmt.Errorf("put seq %d: %w", seq, err)
 			}
 			r.seq = seq
-			items, bytes = items+1, bytes+size
+			c.items, c.bytes = c.items+1, c.bytes+size
+			if r.untrusted {
+				c.uItems, c.uBytes = c.uItems+1, c.uBytes+size
+			}
 			addItems, addBytes = addItems+1, addBytes+int64(size)
 		}
-		return writeCounters(meta, items, bytes)
+		return writeCounters(meta, c)
 	})
 	for _, r := range batch {
 		if err != nil && r.err == nil {
@@ -98,4 +98,28 @@ func (s *Spool) commitBatch(batch []*appendReq) {
 		s.items.Add(addItems)
 		s.bytes.Add(addBytes)
 	}
+}
+
+// admit reports whether an item of size bytes fits its budget: the
+// unverified one for untrusted items, the main one (queued and dead trusted
+// items) otherwise. The error wraps ErrFull and names the budget.
+func (b Budget) admit(c *counters, untrusted bool, size uint64) error {
+	if untrusted {
+		switch {
+		case c.uItems+1 > uint64(b.UnverifiedMaxItems):
+			return fmt.Errorf("%w: unverified budget: %d items held, UnverifiedMaxItems %d", ErrFull, c.uItems, b.UnverifiedMaxItems)
+		case c.uBytes+size > uint64(b.UnverifiedMaxBytes):
+			return fmt.Errorf("%w: unverified budget: %d bytes held + %d for this item exceeds UnverifiedMaxBytes %d",
+				ErrFull, c.uBytes, size, b.UnverifiedMaxBytes)
+		}
+		return nil
+	}
+	items, bytes := c.trusted()
+	switch {
+	case items+1 > uint64(b.MaxItems):
+		return fmt.Errorf("%w: %d items held, MaxItems %d", ErrFull, items, b.MaxItems)
+	case bytes+size > uint64(b.MaxBytes):
+		return fmt.Errorf("%w: %d bytes held + %d for this item exceeds MaxBytes %d", ErrFull, bytes, size, b.MaxBytes)
+	}
+	return nil
 }

@@ -35,6 +35,8 @@ func testItem(queue string, i int) Item {
 		Header:   http.Header{"Content-Type": {"application/json"}, "X-Test": {"a", "b"}},
 		Body:     []byte(fmt.Sprintf(`{"queue":%q,"i":%d}`, queue, i)),
 		HeldAt:   time.Unix(1700000000, int64(i)).UTC(),
+		// Trusted, so the main budget applies (see the unverified tests).
+		Verification: Verified,
 	}
 }
 
@@ -56,3 +58,7 @@ func bodies(items []Item) []string {
 	}
 	return out
 }
+
+// testEpoch is the clock of replay tests: testItem's HeldAt, so that
+// DeadPolicy.MaxAge does not see the items as a year old.
+var testEpoch = func() time.Time { return time.Unix(1700000000, 0) }

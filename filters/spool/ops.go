@@ -37,6 +37,8 @@ func validate(it *Item) error {
 		return fmt.Errorf("attempts %d out of range", it.Attempts)
 	case !time.Unix(0, it.HeldAt.UnixNano()).Equal(it.HeldAt):
 		return fmt.Errorf("held-at time %s not representable in Unix nanoseconds", it.HeldAt)
+	case it.Verification > maxVerification:
+		return fmt.Errorf("verification %d unknown", it.Verification)
 	}
 	return nil
 }
@@ -53,7 +55,10 @@ func (s *Spool) Append(it Item) (uint64, error) {
 	if err := validate(&it); err != nil {
 		return 0, fmt.Errorf("spool: append: %w", err)
 	}
-	req := &appendReq{queue: it.Queue, val: encodeItem(&it), done: make(chan struct{})}
+	if n := int64(it.Size()); n > s.budget.MaxItemBytes {
+		return 0, fmt.Errorf("spool: append to queue %q: %w: %d bytes, MaxItemBytes %d", it.Queue, ErrTooLarge, n, s.budget.MaxItemBytes)
+	}
+	req := &appendReq{queue: it.Queue, val: encodeItem(&it), untrusted: !it.Verification.Trusted(), done: make(chan struct{})}
 	s.appendDurable(req)
 	if req.err != nil {
 		return 0, fmt.Errorf("spool: append to queue %q: %w", it.Queue, req.err)
@@ -113,34 +118,23 @@ func parseKey(k []byte) (uint64, error) {
 func (s *Spool) Remove(queue string, seq uint64) error {
 	var size uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		queues := tx.Bucket([]byte(queuesBucket))
-		qb := queues.Bucket([]byte(queue))
-		if qb == nil {
-			return ErrNotFound
-		}
-		k := seqKey(seq)
-		v := qb.Get(k)
-		if v == nil {
-			return ErrNotFound
-		}
-		size = uint64(len(v))
-		if err := qb.Delete(k); err != nil {
-			return fmt.Errorf("delete: %w", err)
-		}
-		meta := tx.Bucket([]byte(metaBucket))
-		items, bytes, err := readCounters(meta)
+		v, err := takeRecord(tx, queue, seq)
 		if err != nil {
 			return err
 		}
-		if err := writeCounters(meta, items-min(items, 1), bytes-min(bytes, size)); err != nil {
+		size = uint64(len(v))
+		meta := tx.Bucket([]byte(metaBucket))
+		c, err := readCounters(meta)
+		if err != nil {
 			return err
 		}
-		if first, _ := qb.Cursor().First(); first == nil {
-			if err := queues.DeleteBucket([]byte(queue)); err != nil {
-				return fmt.Errorf("delete empty queue bucket: %w", err)
-			}
+		sub(&c.items, 1)
+		sub(&c.bytes, size)
+		if verifyRecord(v) == nil && countedUntrusted(v) {
+			sub(&c.uItems, 1)
+			sub(&c.uBytes, size)
 		}
-		return nil
+		return writeCounters(meta, c)
 	})
 	if err != nil {
 		return fmt.Errorf("spool: remove queue %q seq %d: %w", queue, seq, err)
@@ -189,7 +183,7 @@ func (s *Spool) Queues() ([]QueueStat, error) {
 			st := QueueStat{Queue: string(name)}
 			c := queues.Bucket(name).Cursor()
 			for k, v := c.First(); k != nil; k, v = c.Next() {
-				if st.Count == 0 && len(v) >= fixedLen && v[0] == formatVersion {
+				if st.Count == 0 && len(v) >= fixedLenV1 && (v[0] == recordV1 || v[0] == recordV2) {
 					st.Oldest = time.Unix(0, int64(binary.BigEndian.Uint64(v[heldAtOff:])))
 				}
 				st.Count++
@@ -205,4 +199,29 @@ func (s *Spool) Queues() ([]QueueStat, error) {
 		return nil, fmt.Errorf("spool: list queues: %w", err)
 	}
 	return stats, nil
+}
+
+// takeRecord deletes one record from its queue (and the queue bucket when
+// it empties) and returns a copy of it; ErrNotFound when absent.
+func takeRecord(tx *bolt.Tx, queue string, seq uint64) ([]byte, error) {
+	queues := tx.Bucket([]byte(queuesBucket))
+	qb := queues.Bucket([]byte(queue))
+	if qb == nil {
+		return nil, ErrNotFound
+	}
+	k := seqKey(seq)
+	v := qb.Get(k)
+	if v == nil {
+		return nil, ErrNotFound
+	}
+	v = slices.Clone(v) // v points into the mmap, which the delete may change
+	if err := qb.Delete(k); err != nil {
+		return nil, fmt.Errorf("delete: %w", err)
+	}
+	if first, _ := qb.Cursor().First(); first == nil {
+		if err := queues.DeleteBucket([]byte(queue)); err != nil {
+			return nil, fmt.Errorf("delete empty queue bucket: %w", err)
+		}
+	}
+	return v, nil
 }

@@ -31,6 +31,7 @@ type Queue interface {
 	Len() int
 	Bytes() int64
 	Close() error
+	DeadLetters
 }
 
 var _ Queue = (*Spool)(nil)
@@ -39,6 +40,12 @@ var _ Queue = (*Spool)(nil)
 // status. Only a 2xx status with a nil error counts as delivered.
 type Sender interface {
 	Send(ctx context.Context, it Item) (status int, err error)
+}
+
+// AnswerKeeper is implemented by Senders that keep the app's last answers
+// to an item (bodies truncated), so that its dead letter shows them.
+type AnswerKeeper interface {
+	Answers(it Item) []Answer
 }
 
 // ReplayOptions tunes a Replayer. Zero values select the defaults.
@@ -51,6 +58,14 @@ type ReplayOptions struct {
 	// failed Remove/MarkAttempt, corrupt record) with its queue. It is called
 	// from the replay goroutine and must not block for long.
 	OnError func(queue string, err error)
+	// Dead says when an item the app keeps refusing leaves its queue for
+	// the dead letters, so the items behind it go on.
+	Dead DeadPolicy
+	// OnDead, if set, observes every item moved to the dead letters (to log
+	// and count it). Called from the replay goroutine.
+	OnDead func(DeadLetter)
+	// Now is the clock for ages; default time.Now.
+	Now func() time.Time
 }
 
 // withDefaults fills zero fields.
@@ -70,13 +85,19 @@ func (o ReplayOptions) withDefaults() ReplayOptions {
 	if o.Batch <= 0 {
 		o.Batch = DefaultReplayBatch
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.Dead = o.Dead.withDefaults()
 	return o
 }
 
 // Replayer drains a Spool's queues to a Sender, in arrival order per queue,
 // removing an item only after a 2xx. Delivery is at-least-once: if Remove
-// fails after a 2xx, the item is sent again later. A failing item blocks its
-// queue (order is kept) until it succeeds or an operator removes it.
+// fails after a 2xx, the item is sent again later. A failing item holds its
+// queue (order is kept) until it succeeds or its DeadPolicy moves it to the
+// dead letters: a refusal (4xx) at once, repeated failures after
+// MaxAttempts or MaxAge; then the queue goes on behind it.
 type Replayer struct {
 	spool Queue
 	send  Sender
@@ -228,8 +249,17 @@ func (r *Replayer) drainQueue(ctx context.Context, queue string) (sent int, full
 		if serr != nil {
 			ferr = fmt.Errorf("spool: replay queue %q seq %d: send: %w", queue, it.Seq, serr)
 		}
-		if merr := r.spool.MarkAttempt(queue, it.Seq); merr != nil {
-			ferr = errors.Join(ferr, merr)
+		outcome := Classify(status, serr)
+		if outcome == Failed || outcome == Refused {
+			it.Attempts++ // the app answered and did not accept it
+		}
+		if r.bury(queue, it, outcome, status, ferr) {
+			continue // the queue goes on behind it
+		}
+		if outcome == Failed {
+			if merr := r.spool.MarkAttempt(queue, it.Seq); merr != nil {
+				ferr = errors.Join(ferr, merr)
+			}
 		}
 		r.fail(queue)
 		r.report(queue, ferr)
@@ -237,6 +267,29 @@ func (r *Replayer) drainQueue(ctx context.Context, queue string) (sent int, full
 	}
 	delete(r.backoff, queue)
 	return sent, len(items) == r.opts.Batch, perr
+}
+
+// bury moves it to the dead letters when the DeadPolicy says so and reports
+// whether it did; it.Attempts already counts this replay. Caller holds
+// passMu.
+func (r *Replayer) bury(queue string, it Item, o Outcome, status int, ferr error) bool {
+	now := r.opts.Now()
+	why, dead := r.opts.Dead.verdict(o, it.Attempts, it.HeldAt, now)
+	if !dead {
+		return false
+	}
+	info := DeadInfo{Reason: why, At: now, Attempts: it.Attempts, LastStatus: status, LastError: ferr.Error()}
+	if k, ok := r.send.(AnswerKeeper); ok {
+		info.Answers = k.Answers(it)
+	}
+	if err := r.spool.Bury(queue, it.Seq, info); err != nil {
+		r.report(queue, err)
+		return false
+	}
+	if r.opts.OnDead != nil {
+		r.opts.OnDead(DeadLetter{Item: it, Size: int64(it.Size()), Info: info})
+	}
+	return true
 }
 
 // fail starts or doubles the backoff of queue. Caller holds passMu.

@@ -152,7 +152,7 @@ func TestReplayerDeliversInOrderExactlyOnceAfterRetries(t *testing.T) {
 				want[q] = append(want[q], string(it.Body))
 			}
 			var errCount atomic.Int32
-			r := NewReplayer(s, httpSender{srv.URL}, nil, ReplayOptions{
+			r := NewReplayer(s, httpSender{srv.URL}, nil, ReplayOptions{Now: testEpoch,
 				Interval: 20 * time.Millisecond, Backoff: 5 * time.Millisecond, Batch: tc.batch,
 				OnError: func(string, error) { errCount.Add(1) },
 			})
@@ -179,16 +179,16 @@ func TestReplayerDeliversInOrderExactlyOnceAfterRetries(t *testing.T) {
 func TestDrainOnceStopsQueueOnFailure(t *testing.T) {
 	s := openTemp(t, Options{})
 	app, srv := newTestApp(t, s, 0)
-	app.status.Store(http.StatusServiceUnavailable)
+	app.status.Store(http.StatusInternalServerError)
 	for i := range 3 {
 		mustAppend(t, s, testItem("asana/ws", i))
 	}
-	r := NewReplayer(s, httpSender{srv.URL}, nil, ReplayOptions{})
+	r := NewReplayer(s, httpSender{srv.URL}, nil, ReplayOptions{Now: testEpoch})
 	ctx := context.Background()
 
 	sent, err := r.DrainOnce(ctx)
-	if sent != 0 || err == nil || !strings.Contains(err.Error(), "app answered 503") || !strings.Contains(err.Error(), `"asana/ws"`) {
-		t.Fatalf("DrainOnce = %d, %v; want 0 and a 503 error naming the queue", sent, err)
+	if sent != 0 || err == nil || !strings.Contains(err.Error(), "app answered 500") || !strings.Contains(err.Error(), `"asana/ws"`) {
+		t.Fatalf("DrainOnce = %d, %v; want 0 and a 500 error naming the queue", sent, err)
 	}
 	if requests, _, _ := app.snapshot(); requests != 1 {
 		t.Fatalf("%d requests, want 1 (queue must stop at its first failure)", requests)
@@ -212,9 +212,13 @@ func TestReplayerSenderErrors(t *testing.T) {
 		wantAttempts int
 		wantBackoff  bool
 	}{
-		{"transport error counts as attempt", func(context.Context, Item) (int, error) {
+		{"transport error is not an attempt (the app never answered)", func(context.Context, Item) (int, error) {
 			return 0, errors.New("connection refused")
-		}, false, 1, true},
+		}, false, 0, true},
+		{"503 is not an attempt (the app is unavailable)", func(context.Context, Item) (int, error) {
+			return http.StatusServiceUnavailable, nil
+		}, false, 0, true},
+		{"500 is an attempt", func(context.Context, Item) (int, error) { return http.StatusInternalServerError, nil }, false, 1, true},
 		{"redirect is not success", func(context.Context, Item) (int, error) { return http.StatusFound, nil }, false, 1, true},
 		{"shutdown is not the app's fault", func(ctx context.Context, _ Item) (int, error) {
 			<-ctx.Done()
@@ -225,7 +229,7 @@ func TestReplayerSenderErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := openTemp(t, Options{})
 			mustAppend(t, s, testItem("q/a", 1))
-			r := NewReplayer(s, tc.send, nil, ReplayOptions{})
+			r := NewReplayer(s, tc.send, nil, ReplayOptions{Now: testEpoch})
 			ctx, cancel := context.WithCancel(context.Background())
 			if tc.cancel {
 				cancel()
@@ -254,7 +258,7 @@ func TestReadyFalseHoldsQueueWhileOthersDrain(t *testing.T) {
 	}
 	var heldReady atomic.Bool
 	ready := func(q string) bool { return q != "hubspot/held" || heldReady.Load() }
-	r := NewReplayer(s, httpSender{srv.URL}, ready, ReplayOptions{Interval: time.Hour})
+	r := NewReplayer(s, httpSender{srv.URL}, ready, ReplayOptions{Interval: time.Hour, Now: testEpoch})
 
 	if sent, err := r.DrainOnce(context.Background()); sent != 3 || err != nil {
 		t.Fatalf("DrainOnce = %d, %v; want 3 from the open queue", sent, err)
@@ -289,7 +293,7 @@ func TestKickWakesPromptly(t *testing.T) {
 		return true
 	}
 	mustAppend(t, s, testItem("probe/x", 0)) // makes every pass observable
-	r := NewReplayer(s, httpSender{srv.URL}, ready, ReplayOptions{Interval: time.Hour})
+	r := NewReplayer(s, httpSender{srv.URL}, ready, ReplayOptions{Interval: time.Hour, Now: testEpoch})
 	runReplayer(t, r)
 	select {
 	case <-passes:
@@ -317,7 +321,7 @@ func TestRunHonorsBackoffDrainOnceIgnoresIt(t *testing.T) {
 	s := openTemp(t, Options{})
 	app, srv := newTestApp(t, s, 1)
 	mustAppend(t, s, testItem("q/a", 1))
-	r := NewReplayer(s, httpSender{srv.URL}, nil, ReplayOptions{Interval: 10 * time.Millisecond, Backoff: time.Hour})
+	r := NewReplayer(s, httpSender{srv.URL}, nil, ReplayOptions{Interval: 10 * time.Millisecond, Backoff: time.Hour, Now: testEpoch})
 	runReplayer(t, r)
 	waitFor(t, 2*time.Second, "first (failing) request", func() bool { n, _, _ := app.snapshot(); return n == 1 })
 	r.Kick()
@@ -331,7 +335,7 @@ func TestRunHonorsBackoffDrainOnceIgnoresIt(t *testing.T) {
 }
 
 func TestBackoffDoublesToCap(t *testing.T) {
-	r := NewReplayer(nil, nil, nil, ReplayOptions{})
+	r := NewReplayer(nil, nil, nil, ReplayOptions{Now: testEpoch})
 	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second,
 		32 * time.Second, time.Minute, time.Minute}
 	for i, w := range want {
@@ -350,13 +354,21 @@ func TestReplayOptionsDefaults(t *testing.T) {
 		in   ReplayOptions
 		want ReplayOptions
 	}{
-		{"zero", ReplayOptions{}, ReplayOptions{Interval: time.Second, Backoff: 2 * time.Second, MaxBackoff: time.Minute, Batch: 50}},
-		{"cap below backoff", ReplayOptions{Backoff: 5 * time.Minute}, ReplayOptions{Interval: time.Second, Backoff: 5 * time.Minute, MaxBackoff: 5 * time.Minute, Batch: 50}},
-		{"kept", ReplayOptions{Interval: 3, Backoff: 4, MaxBackoff: 5, Batch: 6}, ReplayOptions{Interval: 3, Backoff: 4, MaxBackoff: 5, Batch: 6}},
+		{"zero", ReplayOptions{}, ReplayOptions{Interval: time.Second, Backoff: 2 * time.Second, MaxBackoff: time.Minute, Batch: 50,
+			Dead: DeadPolicy{MaxAttempts: 10, MaxAge: 24 * time.Hour}}},
+		{"cap below backoff", ReplayOptions{Backoff: 5 * time.Minute}, ReplayOptions{Interval: time.Second, Backoff: 5 * time.Minute,
+			MaxBackoff: 5 * time.Minute, Batch: 50, Dead: DeadPolicy{MaxAttempts: 10, MaxAge: 24 * time.Hour}}},
+		{"kept", ReplayOptions{Interval: 3, Backoff: 4, MaxBackoff: 5, Batch: 6, Dead: DeadPolicy{MaxAttempts: -1, MaxAge: time.Minute}},
+			ReplayOptions{Interval: 3, Backoff: 4, MaxBackoff: 5, Batch: 6, Dead: DeadPolicy{MaxAttempts: -1, MaxAge: time.Minute}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.in.withDefaults(); !reflect.DeepEqual(got, tc.want) {
+			got := tc.in.withDefaults()
+			if got.Now == nil {
+				t.Fatal("Now not defaulted")
+			}
+			got.Now = nil
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
 		})
@@ -377,7 +389,7 @@ func TestReplayerReportsCorruptAndDeliversRest(t *testing.T) {
 			t.Errorf("corrupt record was sent")
 		}
 		return httpSender{srv.URL}.Send(ctx, it)
-	}), nil, ReplayOptions{OnError: func(_ string, err error) { reported = append(reported, err) }})
+	}), nil, ReplayOptions{Now: testEpoch, OnError: func(_ string, err error) { reported = append(reported, err) }})
 	app.noHead = true
 	sent, err := r.DrainOnce(context.Background())
 	var ce *CorruptError

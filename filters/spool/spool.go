@@ -18,6 +18,14 @@ const (
 	DefaultMaxBytes int64 = 256 << 20
 	// DefaultMaxItems bounds the number of held items.
 	DefaultMaxItems = 100000
+	// DefaultMaxItemBytes bounds one item (25 MiB: GitHub's largest
+	// delivery; larger ones are refused with ErrTooLarge).
+	DefaultMaxItemBytes int64 = 25 << 20
+	// DefaultUnverifiedMaxBytes and DefaultUnverifiedMaxItems bound the
+	// untrusted items (signature failed or unknown), held apart from the
+	// main budget so that forged deliveries never take its space.
+	DefaultUnverifiedMaxBytes int64 = 8 << 20
+	DefaultUnverifiedMaxItems       = 1000
 	// DefaultOpenTimeout is how long Open waits for bbolt's file lock, so a
 	// second holder of the file yields a clear error instead of a hang.
 	DefaultOpenTimeout = time.Second
@@ -32,9 +40,14 @@ const (
 const (
 	metaBucket   = "meta"
 	queuesBucket = "queues"
+	deadBucket   = "dead"
 	keyFormat    = "format"
 	keyItems     = "items"
 	keyBytes     = "bytes"
+	keyUItems    = "u_items"
+	keyUBytes    = "u_bytes"
+	keyDItems    = "d_items"
+	keyDBytes    = "d_bytes"
 )
 
 var (
@@ -47,6 +60,9 @@ var (
 	// ErrLocked is returned (wrapped) by Open when another process or Spool
 	// holds the file's lock for longer than Options.OpenTimeout.
 	ErrLocked = errors.New("spool: file is locked by another holder")
+	// ErrTooLarge is returned (wrapped) by Append and AppendFrom when one
+	// item is larger than Options.MaxItemBytes.
+	ErrTooLarge = errors.New("spool: item too large")
 )
 
 // Item is one held delivery.
@@ -63,26 +79,125 @@ type Item struct {
 	Body     []byte
 	HeldAt   time.Time // when it was held; Append sets time.Now() when zero
 	Attempts int       // failed replay attempts so far; MarkAttempt increments it
+	// Verification says whether the delivery's signature verified. An
+	// untrusted item (see Verification.Trusted) is replayed as it came,
+	// never re-signed nor recorded as accepted, and counts against the
+	// unverified budget (Options.UnverifiedMaxBytes/Items), never against
+	// the main one. Items held by earlier releases read as VerifyUnknown.
+	Verification Verification
 }
+
+// Verification records whether a held delivery's signature was checked and
+// held.
+type Verification uint8
+
+// Verifications. The zero value is VerifyUnknown: an item whose
+// verification was not recorded counts as unverified.
+const (
+	// VerifyUnknown: not recorded (held by an earlier release); treated as
+	// unverified.
+	VerifyUnknown Verification = iota
+	// Verified: the delivery's signature verified with the configured secret.
+	Verified
+	// Unverified: the signature was missing or wrong.
+	Unverified
+	// Unsigned: the provider has no signature secret configured, so its
+	// deliveries are trusted by configuration (nothing to verify).
+	Unsigned
+
+	maxVerification = Unsigned
+)
+
+var verificationNames = [...]string{VerifyUnknown: "unknown", Verified: "verified", Unverified: "unverified", Unsigned: "unsigned"}
+
+// String is the name used in logs and the admin API.
+func (v Verification) String() string {
+	if v <= maxVerification {
+		return verificationNames[v]
+	}
+	return "invalid"
+}
+
+// Trusted reports whether the item may be re-signed and recorded as
+// accepted on replay: its signature verified, or its provider has no
+// secret configured (nothing could be verified, by configuration).
+func (v Verification) Trusted() bool { return v == Verified || v == Unsigned }
 
 // Options configures Open.
 type Options struct {
-	Path        string        // bbolt file; required. Created 0600 with its directory 0700.
-	MaxBytes    int64         // bound on the sum of Item.Size over held items; 0 means DefaultMaxBytes (256 MiB)
-	MaxItems    int           // bound on the number of held items; 0 means DefaultMaxItems (100000)
-	OpenTimeout time.Duration // wait for the file lock; 0 means DefaultOpenTimeout (1s)
+	Path string // bbolt file; required. Created 0600 with its directory 0700.
+	// MaxBytes and MaxItems bound the trusted items held, queued and dead
+	// letters together (sum of Item.Size, count); 0 means DefaultMaxBytes
+	// (256 MiB) and DefaultMaxItems (100000).
+	MaxBytes int64
+	MaxItems int
+	// UnverifiedMaxBytes and UnverifiedMaxItems bound the untrusted items,
+	// queued and dead, apart from MaxBytes/MaxItems; 0 means
+	// DefaultUnverifiedMaxBytes (8 MiB) and DefaultUnverifiedMaxItems (1000).
+	UnverifiedMaxBytes int64
+	UnverifiedMaxItems int
+	// MaxItemBytes bounds one item's Size; 0 means DefaultMaxItemBytes (25 MiB).
+	MaxItemBytes int64
+	OpenTimeout  time.Duration // wait for the file lock; 0 means DefaultOpenTimeout (1s)
+}
+
+// Budget is the resolved bounds of a spool, shared by both backends.
+type Budget struct {
+	MaxBytes, UnverifiedMaxBytes, MaxItemBytes int64
+	MaxItems, UnverifiedMaxItems               int
+}
+
+// WithDefaults fills zero fields with the package defaults.
+func (b Budget) WithDefaults() Budget {
+	if b.MaxBytes == 0 {
+		b.MaxBytes = DefaultMaxBytes
+	}
+	if b.MaxItems == 0 {
+		b.MaxItems = DefaultMaxItems
+	}
+	if b.UnverifiedMaxBytes == 0 {
+		b.UnverifiedMaxBytes = DefaultUnverifiedMaxBytes
+	}
+	if b.UnverifiedMaxItems == 0 {
+		b.UnverifiedMaxItems = DefaultUnverifiedMaxItems
+	}
+	if b.MaxItemBytes == 0 {
+		b.MaxItemBytes = DefaultMaxItemBytes
+	}
+	return b
+}
+
+// Negative reports the first negative bound, for option validation.
+func (b Budget) Negative() error {
+	if b.MaxBytes < 0 || b.MaxItems < 0 || b.UnverifiedMaxBytes < 0 || b.UnverifiedMaxItems < 0 || b.MaxItemBytes < 0 {
+		return fmt.Errorf("MaxBytes (%d), MaxItems (%d), UnverifiedMaxBytes (%d), UnverifiedMaxItems (%d) and MaxItemBytes (%d) must not be negative",
+			b.MaxBytes, b.MaxItems, b.UnverifiedMaxBytes, b.UnverifiedMaxItems, b.MaxItemBytes)
+	}
+	return nil
+}
+
+// Stats is what a spool holds: queued items (Items, Bytes: Len and Bytes),
+// dead letters, and the untrusted part of both (queued + dead), which
+// counts against the unverified budget.
+type Stats struct {
+	Items           int   `json:"items"`
+	Bytes           int64 `json:"bytes"`
+	DeadItems       int   `json:"dead_items"`
+	DeadBytes       int64 `json:"dead_bytes"`
+	UnverifiedItems int   `json:"unverified_items"`
+	UnverifiedBytes int64 `json:"unverified_bytes"`
 }
 
 // Spool is a durable, bounded, per-queue FIFO of held deliveries backed by
 // one bbolt file. It is safe for concurrent use.
 type Spool struct {
-	db       *bolt.DB
-	path     string
-	maxBytes int64
-	maxItems int
-	items    atomic.Int64 // mirrors meta "items" after each commit
-	bytes    atomic.Int64 // mirrors meta "bytes" after each commit
-	commits  groupCommit  // batches concurrent Appends into shared commits
+	db      *bolt.DB
+	path    string
+	budget  Budget
+	items   atomic.Int64 // mirrors meta "items" after each commit
+	bytes   atomic.Int64 // mirrors meta "bytes" after each commit
+	dead    atomic.Int64 // mirrors meta "d_items" after each commit
+	commits groupCommit  // batches concurrent Appends into shared commits
 }
 
 // Open opens or creates the spool file and restores its counters and
@@ -92,17 +207,15 @@ func Open(opts Options) (*Spool, error) {
 	if opts.Path == "" {
 		return nil, errors.New("spool: open: Options.Path is required")
 	}
-	if opts.MaxBytes < 0 || opts.MaxItems < 0 || opts.OpenTimeout < 0 {
-		return nil, fmt.Errorf("spool: open %s: MaxBytes (%d), MaxItems (%d) and OpenTimeout (%s) must not be negative",
-			opts.Path, opts.MaxBytes, opts.MaxItems, opts.OpenTimeout)
+	b := Budget{MaxBytes: opts.MaxBytes, MaxItems: opts.MaxItems, UnverifiedMaxBytes: opts.UnverifiedMaxBytes,
+		UnverifiedMaxItems: opts.UnverifiedMaxItems, MaxItemBytes: opts.MaxItemBytes}
+	if err := b.Negative(); err != nil {
+		return nil, fmt.Errorf("spool: open %s: %w", opts.Path, err)
 	}
-	s := &Spool{path: opts.Path, maxBytes: opts.MaxBytes, maxItems: opts.MaxItems}
-	if s.maxBytes == 0 {
-		s.maxBytes = DefaultMaxBytes
+	if opts.OpenTimeout < 0 {
+		return nil, fmt.Errorf("spool: open %s: OpenTimeout (%s) must not be negative", opts.Path, opts.OpenTimeout)
 	}
-	if s.maxItems == 0 {
-		s.maxItems = DefaultMaxItems
-	}
+	s := &Spool{path: opts.Path, budget: b.WithDefaults()}
 	timeout := opts.OpenTimeout
 	if timeout == 0 {
 		timeout = DefaultOpenTimeout
@@ -136,6 +249,9 @@ func (s *Spool) initMeta(tx *bolt.Tx) error {
 	if _, err := tx.CreateBucketIfNotExists([]byte(queuesBucket)); err != nil {
 		return fmt.Errorf("create queues bucket: %w", err)
 	}
+	if _, err := tx.CreateBucketIfNotExists([]byte(deadBucket)); err != nil {
+		return fmt.Errorf("create dead-letter bucket: %w", err)
+	}
 	switch v := meta.Get([]byte(keyFormat)); {
 	case v == nil:
 		if err := meta.Put([]byte(keyFormat), []byte{formatVersion}); err != nil {
@@ -144,12 +260,13 @@ func (s *Spool) initMeta(tx *bolt.Tx) error {
 	case len(v) != 1 || v[0] != formatVersion:
 		return fmt.Errorf("unsupported spool format %x (want %d)", v, formatVersion)
 	}
-	items, bytes, err := readCounters(meta)
+	c, err := readCounters(meta)
 	if err != nil {
 		return err
 	}
-	s.items.Store(int64(items))
-	s.bytes.Store(int64(bytes))
+	s.items.Store(int64(c.items))
+	s.bytes.Store(int64(c.bytes))
+	s.dead.Store(int64(c.dItems))
 	return nil
 }
 
@@ -167,34 +284,57 @@ func (s *Spool) Len() int { return int(s.items.Load()) }
 // Bytes returns the sum of Item.Size over held items.
 func (s *Spool) Bytes() int64 { return s.bytes.Load() }
 
-// readCounters loads the item and byte counters; absent keys read as zero.
-func readCounters(meta *bolt.Bucket) (items, bytes uint64, err error) {
-	for _, c := range []struct {
+// counters are the meta bucket's counters: queued items and bytes (all
+// verifications), untrusted items and bytes (queued and dead), and dead
+// letters (all verifications). Files of earlier releases lack the last
+// four: they read as zero.
+type counters struct {
+	items, bytes, uItems, uBytes, dItems, dBytes uint64
+}
+
+func (c *counters) fields() []struct {
+	key string
+	dst *uint64
+} {
+	return []struct {
 		key string
 		dst *uint64
-	}{{keyItems, &items}, {keyBytes, &bytes}} {
-		v := meta.Get([]byte(c.key))
+	}{{keyItems, &c.items}, {keyBytes, &c.bytes}, {keyUItems, &c.uItems}, {keyUBytes, &c.uBytes}, {keyDItems, &c.dItems}, {keyDBytes, &c.dBytes}}
+}
+
+// trusted returns the items and bytes counted in the main budget.
+func (c *counters) trusted() (items, bytes uint64) {
+	return c.items + c.dItems - min(c.uItems, c.items+c.dItems), c.bytes + c.dBytes - min(c.uBytes, c.bytes+c.dBytes)
+}
+
+// readCounters loads the counters; absent keys read as zero.
+func readCounters(meta *bolt.Bucket) (counters, error) {
+	var c counters
+	for _, f := range c.fields() {
+		v := meta.Get([]byte(f.key))
 		switch len(v) {
 		case 0:
 		case 8:
-			*c.dst = binary.BigEndian.Uint64(v)
+			*f.dst = binary.BigEndian.Uint64(v)
 		default:
-			return 0, 0, fmt.Errorf("meta counter %q has %d bytes, want 8", c.key, len(v))
+			return counters{}, fmt.Errorf("meta counter %q has %d bytes, want 8", f.key, len(v))
 		}
 	}
-	return items, bytes, nil
+	return c, nil
 }
 
 // writeCounters stores the counters in the current write transaction.
-func writeCounters(meta *bolt.Bucket, items, bytes uint64) error {
-	if err := meta.Put([]byte(keyItems), binary.BigEndian.AppendUint64(nil, items)); err != nil {
-		return fmt.Errorf("write item counter: %w", err)
-	}
-	if err := meta.Put([]byte(keyBytes), binary.BigEndian.AppendUint64(nil, bytes)); err != nil {
-		return fmt.Errorf("write byte counter: %w", err)
+func writeCounters(meta *bolt.Bucket, c counters) error {
+	for _, f := range c.fields() {
+		if err := meta.Put([]byte(f.key), binary.BigEndian.AppendUint64(nil, *f.dst)); err != nil {
+			return fmt.Errorf("write counter %q: %w", f.key, err)
+		}
 	}
 	return nil
 }
+
+// sub decrements without wrapping below zero.
+func sub(x *uint64, by uint64) { *x -= min(*x, by) }
 
 // seqKey is the big-endian key so that cursor order equals arrival order.
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }

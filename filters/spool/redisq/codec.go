@@ -28,8 +28,12 @@ const (
 	fieldPath     = "u"
 	fieldHeader   = "h" // see encodeHeader
 	fieldBody     = "b"
-	// entryFields is the number of fields of one entry.
-	entryFields = 9
+	fieldVerify   = "v" // spool.Verification, decimal; absent in entries of earlier releases
+	// entryFields is the number of fields of one entry; entries held by
+	// earlier releases have entryFieldsV1 (no verification: read as
+	// spool.VerifyUnknown, treated as unverified).
+	entryFields   = 10
+	entryFieldsV1 = 9
 )
 
 // validate reports the first problem with an item about to be appended,
@@ -50,6 +54,8 @@ func validate(it *spool.Item) error {
 		return fmt.Errorf("attempts %d out of range", it.Attempts)
 	case !time.Unix(0, it.HeldAt.UnixNano()).Equal(it.HeldAt):
 		return fmt.Errorf("held-at time %s not representable in Unix nanoseconds", it.HeldAt)
+	case it.Verification.String() == "invalid":
+		return fmt.Errorf("verification %d unknown", it.Verification)
 	}
 	return nil
 }
@@ -60,13 +66,15 @@ func entryArgs(args []any, it *spool.Item) []any {
 		fieldHeldAt, strconv.FormatInt(it.HeldAt.UnixNano(), 10),
 		fieldProvider, it.Provider, fieldAccount, it.Account, fieldRecord, it.Record,
 		fieldReason, it.Reason, fieldMethod, it.Method, fieldPath, it.Path,
-		fieldHeader, encodeHeader(it.Header), fieldBody, it.Body)
+		fieldHeader, encodeHeader(it.Header), fieldBody, it.Body,
+		fieldVerify, strconv.Itoa(int(it.Verification)))
 }
 
 // decodeEntry rebuilds an item from a stream entry's field/value list.
 func decodeEntry(kv []any, it *spool.Item) error {
-	if len(kv) != 2*entryFields {
-		return fmt.Errorf("entry has %d fields, want %d", len(kv)/2, entryFields)
+	n := len(kv) / 2
+	if len(kv)%2 != 0 || (n != entryFields && n != entryFieldsV1) {
+		return fmt.Errorf("entry has %d fields, want %d (or %d from earlier releases)", n, entryFields, entryFieldsV1)
 	}
 	seen := 0
 	for i := 0; i < len(kv); i += 2 {
@@ -102,12 +110,18 @@ func decodeEntry(kv []any, it *spool.Item) error {
 			it.Header = h
 		case fieldBody:
 			it.Body = []byte(val)
+		case fieldVerify:
+			v, err := strconv.ParseUint(val, 10, 8)
+			if err != nil || spool.Verification(v).String() == "invalid" {
+				return fmt.Errorf("verification %q unknown", val)
+			}
+			it.Verification = spool.Verification(v)
 		default:
 			return fmt.Errorf("unknown field %q", name)
 		}
 		seen++
 	}
-	if seen != entryFields || it.Header == nil || it.Method == "" {
+	if seen != n || it.Header == nil || it.Method == "" {
 		return errors.New("entry lacks required fields")
 	}
 	return nil
@@ -218,8 +232,10 @@ func parseID(id string) (uint64, error) {
 	return strconv.ParseUint(ms, 10, 64)
 }
 
-// parseInfo reads a queue info value "<size> <attempts>".
+// parseInfo reads a queue info value "<size> <attempts>", followed by
+// " u" when the item counts against the unverified budget.
 func parseInfo(v string) (size int64, attempts int, err error) {
+	v = strings.TrimSuffix(v, " u")
 	a, b, ok := strings.Cut(v, " ")
 	if !ok {
 		return 0, 0, fmt.Errorf("info %q is not \"<size> <attempts>\"", v)

@@ -18,11 +18,19 @@
 // counters atomically); queue names, which hold account ids, are hashed
 // (redisstore.HashID) in key names:
 //
-//	<prefix>{spool}:meta        hash: seq (last handed out), items, bytes
+//	<prefix>{spool}:meta        hash: seq (last handed out), items, bytes (queued),
+//	                            u_items, u_bytes (untrusted, queued and dead),
+//	                            d_items, d_bytes (dead letters)
 //	<prefix>{spool}:queues      hash: n:<id> queue name, c:<id> items, b:<id> bytes
 //	<prefix>{spool}:s:<id>      stream: one entry per item, id "<seq>-0"
-//	<prefix>{spool}:i:<id>      hash: seq → "<size> <attempts>" (entries are immutable)
+//	<prefix>{spool}:i:<id>      hash: seq → "<size> <attempts>", plus " u" for an
+//	                            untrusted item (entries are immutable)
 //	<prefix>{spool}:l:<id>      string: replay lease owner, with a TTL
+//	<prefix>{spool}:dead, d:<seq>, deadp   dead letters (see dead_scripts.go)
+//
+// Entries carry the item's verification (field "v"); entries of earlier
+// releases lack it and read as spool.VerifyUnknown (treated as unverified,
+// still counted in the main budget).
 //
 // Spool keys have no TTL on purpose: a held delivery must never vanish
 // silently; MaxItems and MaxBytes bound them instead, and an emptied queue

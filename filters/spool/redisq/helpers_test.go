@@ -51,6 +51,8 @@ func testItem(queue string, i int) spool.Item {
 		Header:   http.Header{"Content-Type": {"application/json"}, "X-Test": {"a", "b"}, "X-Bin": {"caf\xe9 \xff"}},
 		Body:     []byte(fmt.Sprintf("{\"queue\":%q,\"i\":%d}\x00\xff", queue, i)),
 		HeldAt:   time.Unix(1700000000, int64(i)).UTC(),
+		// Trusted, so the main budget applies (see the unverified tests).
+		Verification: spool.Verified,
 	}
 }
 

@@ -27,8 +27,17 @@ func (q *Queue) Append(it spool.Item) (uint64, error) {
 	}
 	k := q.keysFor(it.Queue)
 	size := it.Size()
-	args := make([]any, 0, 6+2*entryFields)
-	args = append(args, q.opts.MaxItems, q.opts.MaxBytes, size, k.id, it.Queue, it.Attempts)
+	if int64(size) > q.budget.MaxItemBytes {
+		return 0, fmt.Errorf("redisq: append to queue %q: %w: %d bytes, MaxItemBytes %d", it.Queue, spool.ErrTooLarge, size, q.budget.MaxItemBytes)
+	}
+	untrusted := !it.Verification.Trusted()
+	flag := "0"
+	if untrusted {
+		flag = "1"
+	}
+	args := make([]any, 0, 9+2*entryFields)
+	args = append(args, q.budget.MaxItems, q.budget.MaxBytes, size, k.id, it.Queue, it.Attempts, flag,
+		q.budget.UnverifiedMaxItems, q.budget.UnverifiedMaxBytes)
 	args = entryArgs(args, &it)
 	ctx, cancel := q.ctx()
 	defer cancel()
@@ -39,14 +48,18 @@ func (q *Queue) Append(it spool.Item) (uint64, error) {
 	if len(res) != 2 {
 		return 0, fmt.Errorf("redisq: append to queue %q: unexpected reply %v", it.Queue, res)
 	}
+	items, bytes, maxItems, maxBytes := "MaxItems", "MaxBytes", q.budget.MaxItems, q.budget.MaxBytes
+	if untrusted {
+		items, bytes, maxItems, maxBytes = "UnverifiedMaxItems", "UnverifiedMaxBytes", q.budget.UnverifiedMaxItems, q.budget.UnverifiedMaxBytes
+	}
 	switch res[0] {
 	case 1:
 		return uint64(res[1]), nil
 	case 0:
-		return 0, fmt.Errorf("redisq: append to queue %q: %w: %d items held, MaxItems %d", it.Queue, spool.ErrFull, res[1], q.opts.MaxItems)
+		return 0, fmt.Errorf("redisq: append to queue %q: %w: %d items held, %s %d", it.Queue, spool.ErrFull, res[1], items, maxItems)
 	default:
-		return 0, fmt.Errorf("redisq: append to queue %q: %w: %d bytes held + %d for this item exceeds MaxBytes %d",
-			it.Queue, spool.ErrFull, res[1], size, q.opts.MaxBytes)
+		return 0, fmt.Errorf("redisq: append to queue %q: %w: %d bytes held + %d for this item exceeds %s %d",
+			it.Queue, spool.ErrFull, res[1], size, bytes, maxBytes)
 	}
 }
 

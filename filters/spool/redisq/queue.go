@@ -50,8 +50,17 @@ type Options struct {
 	// spool.DefaultMaxItems (100000).
 	MaxItems int
 	// MaxBytes bounds the sum of Item.Size over held items, all replicas
-	// together. Default spool.DefaultMaxBytes (256 MiB).
+	// together. Default spool.DefaultMaxBytes (256 MiB). MaxItems and
+	// MaxBytes count trusted items, queued and dead letters.
 	MaxBytes int64
+	// UnverifiedMaxItems and UnverifiedMaxBytes bound the untrusted items
+	// (spool.Verification not Trusted), queued and dead, apart from the
+	// main budget. Defaults spool.DefaultUnverifiedMaxItems (1000) and
+	// spool.DefaultUnverifiedMaxBytes (8 MiB).
+	UnverifiedMaxItems int
+	UnverifiedMaxBytes int64
+	// MaxItemBytes bounds one item's Size. Default spool.DefaultMaxItemBytes.
+	MaxItemBytes int64
 	// Timeout bounds each operation. Default DefaultTimeout (1s).
 	Timeout time.Duration
 	// Lease is how long this instance's claim on a queue lasts (see Peek).
@@ -65,6 +74,7 @@ type Options struct {
 // concurrent use.
 type Queue struct {
 	opts      Options
+	budget    spool.Budget
 	client    redis.UniversalClient
 	ownClient bool
 	owner     string
@@ -73,6 +83,7 @@ type Queue struct {
 	queues    string
 
 	appendSc, peekSc, removeSc, markSc, releaseSc *redis.Script
+	burySc, requeueSc, deleteDeadSc               *redis.Script
 
 	items atomic.Int64 // last counters read, for Len/Bytes when Redis is down
 	bytes atomic.Int64
@@ -90,9 +101,13 @@ func New(opts Options) (*Queue, error) {
 	if opts.Client == nil && opts.URL == "" {
 		return nil, errors.New("redisq: new: one of Options.URL and Options.Client is required")
 	}
-	if opts.MaxItems < 0 || opts.MaxBytes < 0 || opts.Timeout < 0 || opts.Lease < 0 {
-		return nil, fmt.Errorf("redisq: new: MaxItems (%d), MaxBytes (%d), Timeout (%s) and Lease (%s) must not be negative",
-			opts.MaxItems, opts.MaxBytes, opts.Timeout, opts.Lease)
+	b := spool.Budget{MaxBytes: opts.MaxBytes, MaxItems: opts.MaxItems, UnverifiedMaxBytes: opts.UnverifiedMaxBytes,
+		UnverifiedMaxItems: opts.UnverifiedMaxItems, MaxItemBytes: opts.MaxItemBytes}
+	if err := b.Negative(); err != nil {
+		return nil, fmt.Errorf("redisq: new: %w", err)
+	}
+	if opts.Timeout < 0 || opts.Lease < 0 {
+		return nil, fmt.Errorf("redisq: new: Timeout (%s) and Lease (%s) must not be negative", opts.Timeout, opts.Lease)
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
@@ -114,18 +129,22 @@ func New(opts Options) (*Queue, error) {
 		return nil, fmt.Errorf("redisq: new: owner id: %w", err)
 	}
 	q := &Queue{
-		opts:      opts,
-		client:    opts.Client,
-		owner:     hex.EncodeToString(id[:]),
-		keyPrefix: opts.Prefix + space,
-		meta:      opts.Prefix + space + "meta",
-		queues:    opts.Prefix + space + "queues",
-		appendSc:  redis.NewScript(appendScript),
-		peekSc:    redis.NewScript(peekScript),
-		removeSc:  redis.NewScript(removeScript),
-		markSc:    redis.NewScript(markAttemptScript),
-		releaseSc: redis.NewScript(releaseScript),
-		leased:    make(map[string]bool),
+		opts:         opts,
+		budget:       b.WithDefaults(),
+		client:       opts.Client,
+		owner:        hex.EncodeToString(id[:]),
+		keyPrefix:    opts.Prefix + space,
+		meta:         opts.Prefix + space + "meta",
+		queues:       opts.Prefix + space + "queues",
+		appendSc:     redis.NewScript(appendScript),
+		peekSc:       redis.NewScript(peekScript),
+		removeSc:     redis.NewScript(removeScript),
+		markSc:       redis.NewScript(markAttemptScript),
+		releaseSc:    redis.NewScript(releaseScript),
+		burySc:       redis.NewScript(buryScript),
+		requeueSc:    redis.NewScript(requeueScript),
+		deleteDeadSc: redis.NewScript(deleteDeadScript),
+		leased:       make(map[string]bool),
 	}
 	if q.client == nil {
 		c, err := redisstore.NewClient(opts.URL)

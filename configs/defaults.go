@@ -112,6 +112,7 @@ func applyProfileDefaults(p *Profile, agent string) {
 		layers[k] = v
 	}
 	p.Layers = layers
+	applyBatchDefaults(p)
 	for i := range p.Writes {
 		w := &p.Writes[i]
 		if len(w.Methods) == 0 {

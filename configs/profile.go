@@ -158,6 +158,12 @@ type WriteRoute struct {
 	// is not one record (e.g. Smartsheet's row arrays); their echoes must be
 	// recognised by a marker or the actor. Default false.
 	TagOnly bool `yaml:"tag_only"`
+	// Batch makes the route a batch write: the body holds a list of
+	// records, each tagged and recorded on its own (see BatchSpec).
+	Batch *BatchSpec `yaml:"batch,omitempty"`
+	// GraphQL makes the route a GraphQL mutation, matched by its root
+	// field (see GraphQLWrite).
+	GraphQL *GraphQLWrite `yaml:"graphql,omitempty"`
 }
 
 // WebhookRoute matches inbound deliveries and says how to split them into
@@ -254,6 +260,10 @@ type ReadRoute struct {
 	Sentinel string `yaml:"sentinel"`
 	// Markers recognise our change-agent / origin marker in a record.
 	Markers []Marker `yaml:"markers"`
+	// GraphQL makes the route a GraphQL query matched by its root field;
+	// List and Record are then relative to the field's result (see
+	// GraphQLRead). Method defaults to POST.
+	GraphQL *GraphQLRead `yaml:"graphql,omitempty"`
 }
 
 // Marker recognises our own change agent or origin in an event.

@@ -194,6 +194,7 @@ func ValidateProfile(p *Profile) error {
 	}
 	errs = append(errs, validatePaths(p)...)
 	errs = append(errs, validateReads(p)...)
+	errs = append(errs, validateBatch(p)...)
 	for i, h := range p.Handshakes {
 		if h.Header == "" && h.Query == "" {
 			add(fmt.Errorf("handshakes[%d]: set header or query", i))

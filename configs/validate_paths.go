@@ -122,7 +122,7 @@ func validateWritePaths(p *Profile) []error {
 		field := fmt.Sprintf("writes[%d]", i)
 		params, _ := TemplateParams(w.Path)
 		hasID := w.RecordID != "" || slices.Contains(params, "id")
-		if !hasID && !w.TagOnly && !isCreate(w, params) {
+		if !hasID && !w.TagOnly && !isCreate(w, params) && w.Batch == nil && w.GraphQL == nil {
 			add("%s: %s %s has no record id ({id} in the path or record_id) and is not a create (POST), so its writes can never be recorded: add one, or set tag_only", field, strings.Join(w.Methods, ","), w.Path)
 		}
 		if f := w.Fields; f != "" {
@@ -137,7 +137,7 @@ func validateWritePaths(p *Profile) []error {
 		}
 		for j := 0; j < i; j++ {
 			e := p.Writes[j]
-			if e.Path != w.Path {
+			if e.Path != w.Path || multiRoute(e, w) {
 				continue
 			}
 			for _, m := range w.Methods {

@@ -108,12 +108,12 @@ func readShadowed(p *Profile, i int) []error {
 	r := p.Reads[i]
 	var errs []error
 	for j, w := range p.Writes {
-		if w.Path == r.Path && slices.Contains(w.Methods, r.Method) {
+		if w.Path == r.Path && slices.Contains(w.Methods, r.Method) && !graphQLShared(r, &w, nil) {
 			errs = append(errs, fmt.Errorf("reads[%d]: %s %s is matched by writes[%d] first, so this read route can never match", i, r.Method, r.Path, j))
 		}
 	}
 	for j := 0; j < i; j++ {
-		if e := p.Reads[j]; e.Method == r.Method && e.Path == r.Path {
+		if e := p.Reads[j]; e.Method == r.Method && e.Path == r.Path && !graphQLShared(r, nil, &e) {
 			errs = append(errs, fmt.Errorf("reads[%d]: %s %s is already matched by reads[%d], so this route can never match", i, r.Method, r.Path, j))
 		}
 	}

@@ -48,6 +48,9 @@ type WriteRoute struct {
 	// ResponseTime the spec of its provider time or version.
 	Response     string
 	ResponseTime valueSpec
+	// batch and gql make the route a multi-record write (see Multi).
+	batch *batchRoute
+	gql   *gqlRoute
 }
 
 // WebhookRoute is a compiled webhook route, or a compiled read route: a
@@ -80,6 +83,9 @@ type WebhookRoute struct {
 	// objParam names the path parameter that is the object type (reads
 	// only: "{object}" in /crm/v3/objects/{object}).
 	objParam string
+	// gql is a GraphQL read's query field and its list and record paths
+	// relative to the field's result (see GraphQLReads).
+	gql *gqlRead
 }
 
 type marker struct {
@@ -189,6 +195,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 		if r.RecordID == "" && slices.Contains(params, "id") {
 			r.RecordID = "{id}"
 		}
+		r.compileMulti(&w)
 		p.writes = append(p.writes, r)
 	}
 	for i, h := range pr.Webhooks {

@@ -40,6 +40,9 @@ func (p *Provider) compileReads(rs []configs.ReadRoute) error {
 		} else {
 			r.object = compileSpec(rr.ObjectType)
 		}
+		if rr.GraphQL != nil {
+			r.gql = &gqlRead{query: rr.GraphQL.Query, list: rr.List, record: rr.Record}
+		}
 		// A read route is a group of one: reads have no when conditions.
 		r.group = []*WebhookRoute{r}
 		p.reads = append(p.reads, r)

@@ -71,6 +71,10 @@ type Metrics struct {
 	// scheme but that runs without its secret (signature.trust_unsigned),
 	// 0 for one that verifies.
 	UnsignedTrusted *prometheus.GaugeVec
+	// BatchRecords counts the records of batch and GraphQL writes by
+	// provider, kind (batch, graphql) and outcome (tagged, recorded,
+	// failed, unmatched, empty, store_error).
+	BatchRecords *prometheus.CounterVec
 }
 
 // NewMetrics builds the registry and registers every metric, plus ledger
@@ -137,6 +141,10 @@ func NewMetrics(store ledger.Store) *Metrics {
 	}, []string{"provider", "reason"})
 	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines, m.PullResponses, m.EgressDenied, m.UnsignedTrusted,
 		m.HeldUnverified, m.DeadLettered)
+	m.BatchRecords = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "loopguard_batch_records_total", Help: "Records of batch and GraphQL writes, by kind and outcome.",
+	}, []string{"provider", "kind", "outcome"})
+	r.MustRegister(m.BatchRecords)
 	m.InboundDuration, m.OutboundDuration = newLatency()
 	r.MustRegister(m.InboundDuration, m.OutboundDuration)
 	r.MustRegister(m.Decisions, m.Deliveries, m.Outbound, m.Untagged, m.WritesRecorded, m.RedundantWrites, m.Doubts, m.SignatureFailures)

@@ -41,6 +41,9 @@ type pullCall struct {
 	account string
 	// identityOK: the app accepts an uncompressed answer.
 	identityOK bool
+	// gql are a GraphQL query's read routes, one per selected root field
+	// a route names (see pull_graphql.go); nil for a REST read.
+	gql []*filters.WebhookRoute
 }
 
 func newPuller(e *filters.Engine, m *Metrics, log zerolog.Logger, maxBody int64) *puller {
@@ -64,6 +67,11 @@ func (pl *puller) begin(req *http.Request, p *filters.Provider, host string) *pu
 		return nil
 	}
 	pc := &pullCall{p: p, ap: ap, route: r, params: ps, account: account}
+	if r.GraphQLRead() {
+		if pc.gql = pl.graphQLRoutes(req, ap); pc.gql == nil {
+			return nil
+		}
+	}
 	pc.identityOK = narrowAcceptEncoding(req.Header)
 	return pc
 }
@@ -94,6 +102,10 @@ func (pl *puller) end(ctx context.Context, pc *pullCall, resp *http.Response) {
 	}
 	if err != nil {
 		pl.whole(pc, filters.ReasonMalformed, err.Error())
+		return
+	}
+	if pc.gql != nil {
+		pl.endGraphQL(ctx, pc, resp, body, coding)
 		return
 	}
 	evs, err := pc.ap.ExtractRead(pc.route, &pc.params, pc.account, body, resp.Header, nil)

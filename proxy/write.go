@@ -31,6 +31,10 @@ type outCall struct {
 	write *filters.Write
 	start time.Time // when the app's request arrived (latency histogram)
 	kind  string    // passthrough, write_tagged or write_untagged
+	// multi is a matched batch or GraphQL write (write is then nil), of
+	// multiKind batch or graphql; see write_batch.go.
+	multi     *filters.Multi
+	multiKind string
 }
 
 // begin inspects an outgoing request to p's API. The account's breaker is
@@ -41,6 +45,9 @@ type outCall struct {
 func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc *outCall, local *http.Response) {
 	start := time.Now()
 	route, ps, isWrite := p.MatchWrite(req.Method, req.URL.Path)
+	if isWrite && route.Multi() {
+		return wr.beginMulti(req, p, host, route, ps, start)
+	}
 	account := p.AccountOf(host, req.URL, req.Header, &ps)
 	if wr.guard != nil {
 		wr.guard.sawAccount(p.Name, account)
@@ -126,6 +133,10 @@ func (wr *writer) end(ctx context.Context, oc *outCall, resp *http.Response) {
 		wr.latency.observe(oc.call.key.Provider, oc.kind, time.Since(oc.start))
 	}
 	wr.quota.observe(oc.call, resp)
+	if oc.multi != nil {
+		wr.recordMulti(ctx, oc, resp)
+		return
+	}
 	wr.record(ctx, oc.write, resp)
 }
 

@@ -5,134 +5,45 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/filters/multitest"
 	"github.com/loopguard/loopguard/tagging"
 	"github.com/tidwall/gjson"
-	"go.yaml.in/yaml/v3"
 )
 
-// multiDir holds one folder per batch or GraphQL write route case: a
-// case.yaml (MultiCase), the request and response bodies, and the echo and
-// genuine deliveries that follow (proxy tests run the same cases through
-// the forward proxy and the gateway).
+// multiDir holds one folder per batch or GraphQL write route case (see
+// package multitest); proxy tests run the same cases through the forward
+// proxy and the gateway.
 const multiDir = "testdata/multi"
-
-// MultiCase is one batch or GraphQL write route case.
-type MultiCase struct {
-	// ProfileFile is a provider_files entry in the case's folder.
-	ProfileFile string `yaml:"profile_file"`
-	// Config is the deployment's providers list ({{upstream_host}} and
-	// {{upstream_url}} are filled in).
-	Config string `yaml:"config"`
-	Write  struct {
-		Method, Path, Query, Body, Response string
-		Status                              int
-		// Headers must be set on the tagged request.
-		Headers map[string]string `yaml:"headers"`
-	} `yaml:"write"`
-	Records []struct {
-		Object, Record string
-		// Sentinel is where the record's sentinel must be in the tagged
-		// body ("": none).
-		Sentinel string
-		Recorded bool
-	} `yaml:"records"`
-	Webhook struct {
-		Path string `yaml:"path"`
-	} `yaml:"webhook"`
-	Echo           []string            `yaml:"echo"`
-	EchoHeaders    []map[string]string `yaml:"echo_headers"`
-	Genuine        []string            `yaml:"genuine"`
-	GenuineHeaders []map[string]string `yaml:"genuine_headers"`
-	Read           *struct {
-		Method, Path, Body, Response, IDs, Keeps string
-		Kept                                     []string
-	} `yaml:"read"`
-}
-
-// loadMultiCase reads a case folder.
-func loadMultiCase(t testing.TB, dir string) *MultiCase {
-	t.Helper()
-	var c MultiCase
-	b, err := os.ReadFile(filepath.Join(dir, "case.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(b, &c); err != nil {
-		t.Fatalf("%s/case.yaml: %v", dir, err)
-	}
-	return &c
-}
-
-// MultiConfig renders a case's deployment YAML.
-func MultiConfig(dir string, c *MultiCase, vars map[string]string) string {
-	var sb strings.Builder
-	sb.WriteString("agent: loopguard\n")
-	if c.ProfileFile != "" {
-		abs, _ := filepath.Abs(filepath.Join(dir, c.ProfileFile))
-		sb.WriteString("provider_files: [\"" + abs + "\"]\n")
-	}
-	cfg := c.Config
-	for k, v := range vars {
-		cfg = strings.ReplaceAll(cfg, "{{"+k+"}}", v)
-	}
-	sb.WriteString("providers:\n" + cfg)
-	return sb.String()
-}
-
-var fillRe = regexp.MustCompile(`\{\{(req|resp):([^}]+)\}\}`)
-
-// FillMulti replaces {{req:path}} and {{resp:path}} in a payload with the
-// values at those paths of the tagged request and the response.
-func FillMulti(b, req, resp []byte) []byte {
-	return fillRe.ReplaceAllFunc(b, func(m []byte) []byte {
-		g := fillRe.FindSubmatch(m)
-		src := req
-		if string(g[1]) == "resp" {
-			src = resp
-		}
-		return []byte(gjson.GetBytes(src, string(g[2])).String())
-	})
-}
-
-func multiCases(t testing.TB) []string {
-	t.Helper()
-	ds, err := os.ReadDir(multiDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, d := range ds {
-		if d.IsDir() {
-			out = append(out, d.Name())
-		}
-	}
-	return out
-}
 
 // TestMultiWrites runs every case's write through matching, tagging and
 // recording as proxy/write_batch.go does, then its echo and genuine
 // deliveries (and pulled list) through the engine.
 func TestMultiWrites(t *testing.T) {
-	for _, name := range multiCases(t) {
+	names, err := multitest.Names(multiDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(multiDir, name)
-			c := loadMultiCase(t, dir)
+			c, err := multitest.Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
 			read := func(f string) []byte {
-				b, err := os.ReadFile(filepath.Join(dir, f))
+				b, err := c.File(f)
 				if err != nil {
 					t.Fatal(err)
 				}
 				return b
 			}
-			cfg := MultiConfig(dir, c, map[string]string{"upstream_host": "api.test", "upstream_url": "https://api.test"})
+			cfg := c.Deployment("", map[string]string{"upstream_host": "api.test", "upstream_url": "https://api.test"})
 			l, err := configs.LoadBytes(filepath.Join(dir, "loopguard.yaml"), []byte(cfg), nil)
 			if err != nil {
 				t.Fatalf("load: %v\n%s", err, cfg)
@@ -177,7 +88,9 @@ func TestMultiWrites(t *testing.T) {
 			if m.Body != nil {
 				sent = m.Body
 			}
-			checkOnlyInserted(t, body, sent, p.Profile.Tagging.SentinelField)
+			if back := multitest.StripSentinels(sent); !bytes.Equal(back, body) {
+				t.Errorf("tagged body differs beyond the sentinels:\n got %s\nwant %s", back, body)
+			}
 			if len(m.Writes) != len(c.Records) {
 				t.Fatalf("%d records, want %d", len(m.Writes), len(c.Records))
 			}
@@ -204,7 +117,7 @@ func TestMultiWrites(t *testing.T) {
 					}
 				}
 			}
-			resp := FillMulti(read(c.Write.Response), sent, nil)
+			resp := multitest.Fill(read(c.Write.Response), sent, nil)
 			out := eng.RecordMulti(ctx, m, resp)
 			if out.Err != nil {
 				t.Fatal(out.Err)
@@ -226,40 +139,19 @@ func TestMultiWrites(t *testing.T) {
 			}
 			clock.Advance(1e9)
 			if c.Read != nil {
-				checkPull(t, p, eng, c, FillMulti(read(c.Read.Response), sent, resp), read)
+				checkPull(t, p, eng, c, multitest.Fill(read(c.Read.Response), sent, resp), read)
 			}
 			for i, f := range c.Echo {
-				deliverMulti(t, p, eng, c, FillMulti(read(f), sent, resp), headerAt(c.EchoHeaders, i), Drop)
+				deliverMulti(t, p, eng, c, multitest.Fill(read(f), sent, resp), multitest.HeaderAt(c.EchoHeaders, i), Drop)
 			}
 			for i, f := range c.Genuine {
-				deliverMulti(t, p, eng, c, FillMulti(read(f), sent, resp), headerAt(c.GenuineHeaders, i), Forward)
+				deliverMulti(t, p, eng, c, multitest.Fill(read(f), sent, resp), multitest.HeaderAt(c.GenuineHeaders, i), Forward)
 			}
 		})
 	}
 }
 
-func headerAt(hs []map[string]string, i int) map[string]string {
-	if i < len(hs) {
-		return hs[i]
-	}
-	return nil
-}
-
-// checkOnlyInserted checks that a tagged body differs from the original
-// only by inserted sentinel values: removing every sentinel pair (and the
-// comma that led it) gives back the original bytes.
-func checkOnlyInserted(t *testing.T, orig, sent []byte, field string) {
-	t.Helper()
-	if bytes.Equal(orig, sent) {
-		return
-	}
-	pair := regexp.MustCompile(`,?"[A-Za-z _]+":"loopguard:[0-9a-f]{16}\.[0-9a-f]{16}"`)
-	if back := pair.ReplaceAll(sent, nil); !bytes.Equal(back, orig) {
-		t.Errorf("tagged body differs beyond the sentinels:\n got %s\nwant %s", back, orig)
-	}
-}
-
-func deliverMulti(t *testing.T, p *Provider, eng *Engine, c *MultiCase, body []byte, headers map[string]string, want Action) {
+func deliverMulti(t *testing.T, p *Provider, eng *Engine, c *multitest.Case, body []byte, headers map[string]string, want Action) {
 	t.Helper()
 	route, ok := p.MatchWebhook(http.MethodPost, c.Webhook.Path)
 	if !ok {
@@ -285,7 +177,7 @@ func deliverMulti(t *testing.T, p *Provider, eng *Engine, c *MultiCase, body []b
 	}
 }
 
-func checkPull(t *testing.T, p *Provider, eng *Engine, c *MultiCase, body []byte, read func(string) []byte) {
+func checkPull(t *testing.T, p *Provider, eng *Engine, c *multitest.Case, body []byte, read func(string) []byte) {
 	t.Helper()
 	r, ps, ok := p.MatchRead(c.Read.Method, c.Read.Path)
 	if !ok {

@@ -30,18 +30,30 @@ type multiAPI struct {
 	mu   sync.Mutex
 	sent []byte // the write's body as received
 	resp []byte // the write's answer
+	hdr  http.Header
+	// echoAll answers every request with its own body.
+	echoAll bool
 }
 
 func (a *multiAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	c := a.c
 	w.Header().Set("Content-Type", "application/json")
+	a.mu.Lock()
+	echoAll := a.echoAll
+	a.mu.Unlock()
 	switch {
+	case echoAll:
+		w.Header().Set("X-Echo", "1")
+		if r.Header.Get("X-Sync-Agent") != "" {
+			w.Header().Set("X-Echo", "tagged")
+		}
+		_, _ = w.Write(body)
 	case r.Method == c.Write.Method && strings.HasSuffix(r.URL.Path, c.Write.Path) && r.URL.RawQuery == c.Write.Query && a.isWrite(body):
 		tpl, _ := c.File(c.Write.Response)
 		out := multitest.Fill(tpl, body, nil)
 		a.mu.Lock()
-		a.sent, a.resp = body, out
+		a.sent, a.resp, a.hdr = body, out, r.Header.Clone()
 		a.mu.Unlock()
 		w.WriteHeader(c.Write.Status)
 		_, _ = w.Write(out)
@@ -55,6 +67,9 @@ func (a *multiAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// An operation the case does not configure: echo the request, so
 		// the test can see it arrived untouched.
 		w.Header().Set("X-Echo", "1")
+		if r.Header.Get("X-Sync-Agent") != "" {
+			w.Header().Set("X-Echo", "tagged")
+		}
 		_, _ = w.Write(body)
 	}
 }
@@ -141,6 +156,14 @@ func TestBatchAndGraphQLWritesEndToEnd(t *testing.T) {
 				}
 				if back := multitest.StripSentinels(sent); !bytes.Equal(back, body) {
 					t.Errorf("the API got a body that differs beyond the sentinels:\n got %s\nwant %s", back, body)
+				}
+				e.api.mu.Lock()
+				hdr := e.api.hdr
+				e.api.mu.Unlock()
+				for k, v := range c.Write.Headers {
+					if got := hdr.Get(k); got != v {
+						t.Errorf("the API got %s: %q, want %q", k, got, v)
+					}
 				}
 				e.checkRecords(t, sent)
 				if c.Read != nil {
@@ -236,5 +259,40 @@ func (e *multiEnv) deliver(t *testing.T, file string, headers map[string]string,
 		t.Errorf("genuine delivery %s did not reach the app as sent (%d requests before, %d after)", file, before, len(after))
 	case !genuine && len(after) != before:
 		t.Errorf("echo delivery %s reached the app: %s", file, after[len(after)-1].Body)
+	}
+}
+
+// TestGraphQLUnconfiguredPassesUntouched sends operations no route names
+// to a GraphQL path through both modes: the API gets the request's bytes
+// and no tagging header, and the app gets the API's answer as sent.
+func TestGraphQLUnconfiguredPassesUntouched(t *testing.T) {
+	bodies := map[string]string{
+		"other mutation":          `{"query":"mutation { commentCreate(input: {issueId: \"i1\", body: \"hi\"}) { success } }"}`,
+		"unlisted query":          `{"query":"query { viewer { id name } }","variables":{}}`,
+		"persisted query":         `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"ecf4edb46db40b5132295c0291d62fb65d6759a9eedfa4d5d612dd5ec54a6b38"}}}`,
+		"batched array":           `[{"query":"mutation($id: String!, $input: IssueUpdateInput!) { issueUpdate(id: $id, input: $input) { success } }","variables":{"id":"x","input":{"title":"t"}}}]`,
+		"not graphql":             `{"hello": "world"}`,
+		"unparsable query":        `{"query":"mutation { issueUpdate(id: "}`,
+		"query named issueUpdate": `{"query":"query { issueUpdate: issues { nodes { id } } }"}`,
+	}
+	for _, mode := range []string{"mitm", "gateway"} {
+		e := newMultiEnv(t, filepath.Join(multiCases, "linear_issue_update"), mode)
+		e.api.mu.Lock()
+		e.api.echoAll = true
+		e.api.mu.Unlock()
+		for name, body := range bodies {
+			t.Run(mode+"/"+name, func(t *testing.T) {
+				resp, got := mustDo(t, e.http, http.MethodPost, e.base+"/graphql", "application/json", body)
+				if resp.StatusCode != 200 || got != body || resp.Header.Get("X-Echo") != "1" {
+					t.Fatalf("answer %d %q, want the API's echo of the request bytes", resp.StatusCode, got)
+				}
+				if sent, _ := e.api.written(); sent != nil {
+					t.Fatalf("taken for the configured write: %s", sent)
+				}
+			})
+		}
+		if n := testutil.ToFloat64(e.s.Metrics.WritesRecorded.WithLabelValues(e.name)); n != 0 {
+			t.Errorf("%s: %v writes recorded", mode, n)
+		}
 	}
 }

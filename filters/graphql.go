@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -116,7 +117,11 @@ func (q *GraphQLRequest) rootFields(sel ast.SelectionSet, dst []gqlField, depth 
 		}
 		switch s := s.(type) {
 		case *ast.Field:
-			dst = append(dst, gqlField{name: s.Name, alias: s.Alias, f: s})
+			// Fields with one response key are merged into one by the
+			// server (GraphQL field merging): one record per alias.
+			if !slices.ContainsFunc(dst, func(f gqlField) bool { return f.alias == s.Alias }) {
+				dst = append(dst, gqlField{name: s.Name, alias: s.Alias, f: s})
+			}
 		case *ast.InlineFragment:
 			dst = q.rootFields(s.SelectionSet, dst, depth+1)
 		case *ast.FragmentSpread:

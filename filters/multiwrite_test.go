@@ -112,7 +112,7 @@ func TestMultiWrites(t *testing.T) {
 					if w.Created {
 						bound = ""
 					}
-					if !tagging.VerifySentinel(p.key, tagging.Binding{Provider: p.Name, Object: w.Object, Record: bound, Nonce: nonce, FP: w.FP}, mac) {
+					if !p.key.Verify(tagging.Binding{Provider: p.Name, Object: w.Object, Record: bound, Nonce: nonce, FP: w.FP}, mac) {
 						t.Errorf("record %d: sentinel not bound to %s/%q", i, w.Object, bound)
 					}
 				}

@@ -10,9 +10,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/loopguard/loopguard/filters/ledger"
 	"github.com/loopguard/loopguard/filters/multitest"
+	"github.com/loopguard/loopguard/filters/signature"
 	"github.com/loopguard/loopguard/tagging"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/tidwall/gjson"
@@ -244,9 +246,21 @@ func (e *multiEnv) deliver(t *testing.T, file string, headers map[string]string,
 	tpl, err := e.c.File(file)
 	must(t, err)
 	body := multitest.Fill(tpl, sent, answer)
-	var hdr []string
+	h := http.Header{"Content-Type": {"application/json"}}
 	for k, v := range headers {
-		hdr = append(hdr, k, v)
+		h.Set(k, v)
+	}
+	if sig := e.s.Engine.Providers()[0].Profile.Signature; sig.Scheme != "" {
+		// Signed as the provider would, with the deployment's secret.
+		scheme, err := signature.New(signature.Config{Scheme: sig.Scheme, Secret: sig.Secret.Value(), Header: sig.Header,
+			Encoding: sig.Encoding, Prefix: sig.Prefix, TimestampHeader: sig.TimestampHeader, Payload: sig.Payload})
+		must(t, err)
+		uri := "http://" + e.s.Addr("inbound") + e.c.Webhook.Path
+		must(t, scheme.Sign(signature.Request{Method: http.MethodPost, URI: uri, Header: h}, body, time.Now(), h))
+	}
+	var hdr []string
+	for k := range h {
+		hdr = append(hdr, k, h.Get(k))
 	}
 	before := len(e.app.all())
 	resp, got := mustDo(t, http.DefaultClient, http.MethodPost, "http://"+e.s.Addr("inbound")+e.c.Webhook.Path, "application/json", string(body), hdr...)

@@ -112,9 +112,11 @@ func checkGraphQLWrite(p *Profile, field string, w WriteRoute, g *GraphQLWrite) 
 			add("%s.%s: %w", field, s.name, err)
 		}
 	}
-	for k, t := range p.TrackedFields {
-		if under(t, g.Fields) {
-			add("tracked_fields[%d]: %q is relative to the record, which %s reads from the argument %q, so it can never match: write %q", k, t, field, g.Fields, strings.TrimPrefix(t, g.Fields+"."))
+	for _, f := range SpecAlternatives(g.Fields) {
+		for k, t := range p.TrackedFields {
+			if under(t, f) {
+				add("tracked_fields[%d]: %q is relative to the record, which %s reads from the argument %q, so it can never match: write %q", k, t, field, f, strings.TrimPrefix(t, f+"."))
+			}
 		}
 	}
 	return errs

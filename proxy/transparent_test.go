@@ -103,8 +103,10 @@ func startTransparentSidecar(t *testing.T, yaml string, vars map[string]string, 
 func capturedClient(s *Sidecar, src string, roots *x509.CertPool) *http.Client {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		Proxy:           nil,
-		DialContext:     func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, "tcp", s.Addr("transparent")) },
+		Proxy: nil,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "tcp", s.Addr("transparent"))
+		},
 		TLSClientConfig: &tls.Config{RootCAs: roots},
 	}}
 }

@@ -33,7 +33,6 @@ func (s *Sidecar) openTransparent(tr *http.Transport, tweak func(*transparent.Op
 		return nil
 	}
 	d := transparentDialer(s.cfg)
-	s.Outbound.pinned = newPinnedTransport(tr, d)
 	if s.transparentConns == nil {
 		s.transparentConns = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loopguard_transparent_connections_total",
@@ -59,6 +58,7 @@ func (s *Sidecar) openTransparent(tr *http.Transport, tweak func(*transparent.Op
 		return fmt.Errorf("listen.transparent: %w", err)
 	}
 	s.Transparent = srv
+	s.Outbound.pinned = newPinnedTransport(tr, srv.OwnDialer(d))
 	return nil
 }
 

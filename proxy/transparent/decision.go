@@ -66,13 +66,17 @@ const (
 	// ReasonNotRedirected: the original destination is the listener itself:
 	// a direct connection, not a captured one (Refuse).
 	ReasonNotRedirected
+	// ReasonSelfCapture: the connection is one loopguard itself opened
+	// upstream, redirected back by rules that do not exclude loopguard's
+	// UID: refused, so a misconfiguration cannot loop (Refuse).
+	ReasonSelfCapture
 )
 
 var reasonNames = [...]string{
 	ReasonProviderHost: "provider_host", ReasonOtherHost: "other_host", ReasonNoSNI: "no_sni",
 	ReasonNoHost: "no_host", ReasonUnknownProtocol: "unknown_protocol", ReasonMalformed: "malformed",
 	ReasonPeekTimeout: "peek_timeout", ReasonPeekLimit: "peek_limit", ReasonClientClosed: "client_closed",
-	ReasonNoOriginalDst: "no_original_dst", ReasonNotRedirected: "not_redirected",
+	ReasonNoOriginalDst: "no_original_dst", ReasonNotRedirected: "not_redirected", ReasonSelfCapture: "self_capture",
 }
 
 func (r Reason) String() string {

@@ -82,6 +82,10 @@ type Server struct {
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 	done  bool
+	// own holds the local addresses of the upstream connections loopguard
+	// opened (splices and OwnDialer), to recognise them if rules redirect
+	// them back (see ReasonSelfCapture).
+	own sync.Map // netip.AddrPort → struct{}
 }
 
 // New validates o and fills its defaults.
@@ -152,6 +156,9 @@ func (s *Server) handle(c net.Conn) {
 		d.Action, d.Reason, d.Err = Refuse, ReasonNoOriginalDst, err
 	case dst == localAddrPort(c):
 		d.Action, d.Reason, d.Dst = Refuse, ReasonNotRedirected, dst
+	case s.isOwn(c.RemoteAddr()):
+		d.Action, d.Reason, d.Dst = Refuse, ReasonSelfCapture, dst
+		d.Err = errors.New("loopguard's own upstream connection was redirected back to it: exclude loopguard's UID or GID in the rules")
 	}
 	if d.Action == Refuse {
 		s.finish(c, d)
@@ -196,6 +203,8 @@ func (s *Server) splice(c net.Conn, head []byte, d Decision) {
 		return
 	}
 	s.report(d)
+	own := s.markOwn(up.LocalAddr())
+	defer s.own.Delete(own)
 	if !s.add(up) { // shutting down
 		_ = up.Close()
 		_ = c.Close()
@@ -206,6 +215,65 @@ func (s *Server) splice(c net.Conn, head []byte, d Decision) {
 	s.remove(up)
 	s.remove(c)
 	s.o.Log.Trace().Str("dst", d.Dst.String()).Int64("sent", sent).Int64("received", recv).AnErr("error", err).Msg("transparent: splice ended")
+}
+
+// markOwn remembers a local address of an upstream connection and returns
+// its key.
+func (s *Server) markOwn(a net.Addr) netip.AddrPort {
+	k := addrPortOf(a)
+	if k.IsValid() {
+		s.own.Store(k, struct{}{})
+	}
+	return k
+}
+
+func (s *Server) isOwn(a net.Addr) bool {
+	k := addrPortOf(a)
+	if !k.IsValid() {
+		return false
+	}
+	_, ok := s.own.Load(k)
+	return ok
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.AddrPort{}
+	}
+	ap := ta.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// OwnDialer wraps d so the server recognises the connections it opens if
+// rules redirect them back (ReasonSelfCapture); give it to every other
+// dialer of captured traffic (the MITM path's pinned upstream dials).
+func (s *Server) OwnDialer(d Dialer) Dialer { return ownDialer{s: s, d: d} }
+
+type ownDialer struct {
+	s *Server
+	d Dialer
+}
+
+func (o ownDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := o.d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return &ownConn{Conn: c, s: o.s, key: o.s.markOwn(c.LocalAddr())}, nil
+}
+
+// ownConn forgets its address when closed.
+type ownConn struct {
+	net.Conn
+	s    *Server
+	key  netip.AddrPort
+	once sync.Once
+}
+
+func (c *ownConn) Close() error {
+	c.once.Do(func() { c.s.own.Delete(c.key) })
+	return c.Conn.Close()
 }
 
 // finish reports d and closes c.

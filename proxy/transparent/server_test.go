@@ -352,3 +352,61 @@ func TestShutdownClosesLingering(t *testing.T) {
 		t.Fatalf("%d connections open after Shutdown", h.srv.Active())
 	}
 }
+
+// TestSelfCaptureRefused: if rules send loopguard's own upstream
+// connection back to the listener (loopguard's UID not excluded), the
+// listener refuses it instead of looping.
+func TestSelfCaptureRefused(t *testing.T) {
+	h := newHarness(t, noIntercept{}, nil)
+	// A second listener of the same server stands for "the original
+	// destination, redirected back to loopguard".
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = h.srv.Serve(ln2) }()
+	h.mu.Lock()
+	h.dst[netip.MustParseAddr("127.0.0.1")] = netip.MustParseAddrPort("127.0.0.1:9") // whatever the rule said
+	h.mu.Unlock()
+	c := h.dial(t, "127.0.0.42", ln2.Addr().String())
+	_, _ = c.Write([]byte("GET / HTTP/1.1\r\nHost: loop.test\r\n\r\n"))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, _ := io.ReadAll(c); len(b) != 0 {
+		t.Fatalf("read %q", b)
+	}
+	var self Decision
+	waitFor(t, "the re-captured connection refused", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, d := range h.seen {
+			if d.Reason == ReasonSelfCapture {
+				self = d
+				return true
+			}
+		}
+		return false
+	})
+	if self.Action != Refuse || self.Err == nil {
+		t.Fatalf("decision %+v, want refuse/self_capture with an explanation", self)
+	}
+	waitFor(t, "connections released", func() bool { return h.srv.Active() == 0 })
+}
+
+// TestOwnDialerForgetsClosed: OwnDialer's connections count as loopguard's
+// own only while open.
+func TestOwnDialerForgetsClosed(t *testing.T) {
+	h := newHarness(t, noIntercept{}, nil)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	c, err := h.srv.OwnDialer(&net.Dialer{}).DialContext(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.srv.isOwn(c.LocalAddr()) {
+		t.Fatal("an open OwnDialer connection is not recognised")
+	}
+	_ = c.Close()
+	if h.srv.isOwn(c.LocalAddr()) {
+		t.Fatal("a closed OwnDialer connection is still recognised")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/proxy/transparent"
@@ -31,6 +32,9 @@ func transparentDialer(c configs.Config) transparent.Dialer {
 func (s *Sidecar) openTransparent(tr *http.Transport, tweak func(*transparent.Options)) error {
 	if s.cfg.Listen.Transparent == "" {
 		return nil
+	}
+	if runtime.GOOS != "linux" {
+		return errors.New("listen.transparent: transparent mode needs Linux (netfilter's SO_ORIGINAL_DST)")
 	}
 	d := transparentDialer(s.cfg)
 	if s.transparentConns == nil {

@@ -8,17 +8,31 @@ import (
 	"net/http"
 	"runtime"
 
-	"github.com/loopguard/loopguard/configs"
+	"github.com/loopguard/loopguard/proxy/egress"
 	"github.com/loopguard/loopguard/proxy/transparent"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// transparentDialer dials the original destinations of captured
-// connections: splices and the pinned upstream calls of intercepted ones.
-// It is the wiring point of the egress policy (proxy/egress): wrap or
-// replace it with the policy's checked dialer.
-func transparentDialer(c configs.Config) transparent.Dialer {
-	return &net.Dialer{Timeout: c.Outbound.DialTimeout.D(), KeepAlive: keepAlive}
+// egressDialer dials captured traffic through the egress policy, which
+// checks the original destination (an IP literal: nothing is resolved)
+// before anything is dialled. configured says whether the connection's
+// server name or Host is a provider host.
+type egressDialer struct {
+	p          *egress.Policy
+	configured bool
+}
+
+func (d egressDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return d.p.Dial(ctx, network, addr, d.configured)
+}
+
+// transparentDialers are the dialers of captured traffic, both through the
+// egress policy: a splice is checked as a destination no provider names
+// (loopback, private and link-local addresses refused unless outbound.allow
+// names them; outbound.tunnel applies), the MITM path's pinned upstream
+// dials as a provider host (the server name or Host matched a profile).
+func (s *Sidecar) transparentDialers() (splice, pinned transparent.Dialer) {
+	return egressDialer{p: s.Egress}, egressDialer{p: s.Egress, configured: true}
 }
 
 // openTransparent builds the transparent listener when listen.transparent
@@ -36,7 +50,7 @@ func (s *Sidecar) openTransparent(tr *http.Transport, tweak func(*transparent.Op
 	if runtime.GOOS != "linux" {
 		return errors.New("listen.transparent: transparent mode needs Linux (netfilter's SO_ORIGINAL_DST)")
 	}
-	d := transparentDialer(s.cfg)
+	splice, pinned := s.transparentDialers()
 	if s.transparentConns == nil {
 		s.transparentConns = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loopguard_transparent_connections_total",
@@ -47,7 +61,7 @@ func (s *Sidecar) openTransparent(tr *http.Transport, tweak func(*transparent.Op
 	o := transparent.Options{
 		Match:       func(hp string) bool { return s.Outbound.hosts.lookup(hp) != nil },
 		Interceptor: mitmHandoff{o: s.Outbound},
-		Dialer:      d,
+		Dialer:      splice,
 		DialTimeout: s.cfg.Outbound.DialTimeout.D(),
 		Observe: func(dc transparent.Decision) {
 			s.transparentConns.WithLabelValues(dc.Action.String(), dc.Reason.String()).Inc()
@@ -62,7 +76,7 @@ func (s *Sidecar) openTransparent(tr *http.Transport, tweak func(*transparent.Op
 		return fmt.Errorf("listen.transparent: %w", err)
 	}
 	s.Transparent = srv
-	s.Outbound.pinned = newPinnedTransport(tr, srv.OwnDialer(d))
+	s.Outbound.pinned = newPinnedTransport(tr, srv.OwnDialer(pinned))
 	return nil
 }
 
@@ -93,6 +107,7 @@ func (s *Sidecar) startTransparent() error {
 }
 
 func (s *Sidecar) serveTransparent(ln net.Listener) {
+	s.Egress.AddListener(ln.Addr().String()) // never a destination: splicing to it would loop
 	s.mu.Lock()
 	if _, ok := s.addrs["transparent"]; !ok {
 		s.addrs["transparent"] = ln.Addr().String()

@@ -67,7 +67,7 @@ func namedTLSServer(t *testing.T, name string, h http.Handler) (*httptest.Server
 // original destinations come from dst, keyed by the client's source IP
 // (no iptables needed: a client bound to 127.0.0.X stands for a connection
 // redirected from dst[X]).
-func startTransparentSidecar(t *testing.T, yaml string, vars map[string]string, dst map[string]string) *Sidecar {
+func startTransparentSidecar(t *testing.T, yaml string, vars map[string]string, dst map[string]string, allow ...string) *Sidecar {
 	t.Helper()
 	for k, v := range vars {
 		yaml = strings.ReplaceAll(yaml, "{{"+k+"}}", v)
@@ -77,6 +77,7 @@ func startTransparentSidecar(t *testing.T, yaml string, vars map[string]string, 
 	l.Config.Listen = configs.Listen{Outbound: "127.0.0.1:0", Inbound: "127.0.0.1:0", Admin: "127.0.0.1:0", Transparent: "127.0.0.1:0"}
 	l.Config.CA.Dir = filepath.Join(t.TempDir(), "ca")
 	l.Config.Spool.Dir = filepath.Join(t.TempDir(), "spool")
+	l.Config.Outbound.Allow = allow
 	s, err := New(l, zerolog.New(io.Discard))
 	must(t, err)
 	must(t, s.openTransparent(s.Outbound.gp.Tr, func(o *transparent.Options) {
@@ -124,6 +125,9 @@ func TestTransparentInterceptsProviderAndSplicesTheRest(t *testing.T) {
 	defer plainAPI.Close()
 	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "other server") }))
 	defer other.Close()
+	refusedHits := &headerLog{next: http.NotFoundHandler()}
+	refused := httptest.NewTLSServer(refusedHits)
+	defer refused.Close()
 
 	caFile := filepath.Join(t.TempDir(), "upstream.pem")
 	must(t, os.WriteFile(caFile, apiCA, 0o600))
@@ -136,7 +140,8 @@ func TestTransparentInterceptsProviderAndSplicesTheRest(t *testing.T) {
 		"127.0.0.51": tlsAPI.Listener.Addr().String(),
 		"127.0.0.52": plainAPI.Listener.Addr().String(),
 		"127.0.0.53": other.Listener.Addr().String(),
-	})
+		"127.0.0.55": refused.Listener.Addr().String(),
+	}, other.Listener.Addr().String()) // the egress policy refuses loopback unless allowed
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(s.CA.CertPEM())
 	roots.AddCert(other.Certificate())
@@ -177,7 +182,22 @@ func TestTransparentInterceptsProviderAndSplicesTheRest(t *testing.T) {
 	if !bytes.Equal(resp.TLS.PeerCertificates[0].Raw, other.Certificate().Raw) {
 		t.Fatal("the spliced client did not see the server's own certificate")
 	}
+	// Another host the egress policy refuses (loopback, not allowed): the
+	// connection is closed before anything is dialled.
+	refusedApp := capturedClient(s, "127.0.0.55", roots)
+	if _, err := refusedApp.Get("https://example.com/"); err == nil {
+		t.Fatal("a splice to a destination the egress policy refuses went through")
+	}
+	if refusedHits.count() != 0 {
+		t.Fatal("the refused destination was reached")
+	}
+	if n := testutil.ToFloat64(s.Metrics.EgressDenied.WithLabelValues("loopback")); n != 1 {
+		t.Errorf("egress refusals (loopback) = %v, want 1", n)
+	}
 	m := s.transparentConns
+	if n := testutil.ToFloat64(m.WithLabelValues("refuse", "dial_failed")); n != 1 {
+		t.Errorf("refused splices = %v, want 1", n)
+	}
 	if n := testutil.ToFloat64(m.WithLabelValues("splice", "other_host")); n != 1 {
 		t.Errorf("spliced connections = %v, want 1", n)
 	}

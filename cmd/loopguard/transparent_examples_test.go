@@ -21,8 +21,9 @@ func TestTransparentExamples(t *testing.T) {
 		Args    []string `yaml:"args"`
 		Command []string `yaml:"command"`
 		Env     []struct {
-			Name  string `yaml:"name"`
-			Value string `yaml:"value"`
+			Name      string    `yaml:"name"`
+			Value     string    `yaml:"value"`
+			ValueFrom yaml.Node `yaml:"valueFrom"`
 		} `yaml:"env"`
 		Environment map[string]string `yaml:"environment"`
 	}
@@ -70,8 +71,11 @@ func TestTransparentExamples(t *testing.T) {
 			}
 			env := map[string]string{}
 			for _, e := range lc.Env {
-				if e.Value != "" {
+				switch {
+				case e.Value != "":
 					env[e.Name] = e.Value
+				case !e.ValueFrom.IsZero(): // a Secret: any value of the right shape
+					env[e.Name] = "secret-from-kubernetes-0123456789abcdef"
 				}
 			}
 			for k, v := range lc.Environment {

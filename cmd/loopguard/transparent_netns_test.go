@@ -37,7 +37,8 @@ const (
 	nsWorldIP   = "10.231.0.2"
 	nsProvider  = "127.0.0.2" // api.crm.test, IPv4
 	nsProvider6 = "fd00:1::2" // api.crm.test, IPv6 (an address on the app namespace's lo)
-	nsOther     = "127.0.0.3" // example.com: a host no provider lists
+	nsOther     = "127.0.0.3" // example.com: a host no provider lists (outbound.allow names it)
+	nsRefused   = "127.0.0.4" // example.org: another, which the egress policy refuses
 	nsUID       = 1337        // loopguard's UID inside the namespace
 	nsAdmin     = "127.0.0.1:9090"
 	nsToken     = "netns-test-admin-token-0123456789"
@@ -158,7 +159,9 @@ admin: {token: ` + nsToken + `}
 log: {level: debug}
 ca: {dir: "{{dir}}/ca"}
 spool: {dir: "{{dir}}/spool"}
-outbound: {upstream_ca_file: "{{dir}}/upstream.pem"}
+outbound:
+  upstream_ca_file: "{{dir}}/upstream.pem"
+  allow: ["` + nsOther + `"]   # the egress policy refuses loopback splices unless allowed
 providers:
   - use: generic
     name: crm
@@ -166,6 +169,7 @@ providers:
     base_url: https://api.crm.test
     tracked_fields: [name, email]
     integration_users: [u_integration]
+    tagging: {sentinel_field: sync_source}
     reads:
       - path: /v1/{object}
         list: results
@@ -294,6 +298,19 @@ func TestTransparentNetns(t *testing.T) {
 	if body != "other server" || !bytes.Equal(resp.TLS.PeerCertificates[0].Raw, other.Certificate().Raw) {
 		t.Fatalf("spliced call: %q, certificate from %v", body, resp.TLS.PeerCertificates[0].Subject)
 	}
+
+	// 6b. A host the egress policy refuses (loopback, not allowed): the
+	// captured connection is closed, nothing is dialled.
+	refusedHits := &webhookApp{seen: make(chan struct{}, 1)}
+	refusedSrv := httptest.NewUnstartedServer(refusedHits)
+	refusedSrv.Listener = nsListen(t, app, nsRefused+":443")
+	refusedSrv.StartTLS()
+	t.Cleanup(refusedSrv.Close)
+	refusedClient := nsClient(app, map[string]string{"example.org:443": nsRefused + ":443"}, roots)
+	if _, err := refusedClient.Get("https://example.org/"); err == nil || len(refusedHits.deliveries()) != 0 {
+		t.Fatalf("a splice the egress policy refuses: %v, %d requests reached the server", err, len(refusedHits.deliveries()))
+	}
+	waitMetric(t, app, `loopguard_transparent_connections_total{action="refuse",reason="dial_failed"}`, 1)
 
 	// 7. Webhooks from the world to the app's own port: the echo of c1 is
 	// dropped, a human's change arrives.

@@ -70,6 +70,10 @@ const (
 	// upstream, redirected back by rules that do not exclude loopguard's
 	// UID: refused, so a misconfiguration cannot loop (Refuse).
 	ReasonSelfCapture
+	// ReasonDialFailed: the original destination could not be dialled —
+	// unreachable, or refused by the egress policy the Dialer applies
+	// (Refuse: the client's connection is closed).
+	ReasonDialFailed
 )
 
 var reasonNames = [...]string{
@@ -77,6 +81,7 @@ var reasonNames = [...]string{
 	ReasonNoHost: "no_host", ReasonUnknownProtocol: "unknown_protocol", ReasonMalformed: "malformed",
 	ReasonPeekTimeout: "peek_timeout", ReasonPeekLimit: "peek_limit", ReasonClientClosed: "client_closed",
 	ReasonNoOriginalDst: "no_original_dst", ReasonNotRedirected: "not_redirected", ReasonSelfCapture: "self_capture",
+	ReasonDialFailed: "dial_failed",
 }
 
 func (r Reason) String() string {

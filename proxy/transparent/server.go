@@ -198,7 +198,7 @@ func (s *Server) splice(c net.Conn, head []byte, d Decision) {
 	up, err := s.o.Dialer.DialContext(ctx, "tcp", d.Dst.String())
 	cancel()
 	if err != nil {
-		d.Err = fmt.Errorf("dial %s: %w", d.Dst, err)
+		d.Action, d.Reason, d.Err = Refuse, ReasonDialFailed, fmt.Errorf("dial %s: %w", d.Dst, err)
 		s.finish(c, d)
 		return
 	}

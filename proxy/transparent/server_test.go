@@ -316,8 +316,8 @@ func TestSpliceDialFailure(t *testing.T) {
 	if b, _ := io.ReadAll(c); len(b) != 0 {
 		t.Fatalf("read %q from a failed splice", b)
 	}
-	if d := h.decision(t, 1); d.Err == nil || d.Action != Splice {
-		t.Fatalf("decision %+v, want a splice with its dial error", d)
+	if d := h.decision(t, 1); d.Err == nil || d.Action != Refuse || d.Reason != ReasonDialFailed || d.Host != "gone.test" {
+		t.Fatalf("decision %+v, want refuse/dial_failed with its error", d)
 	}
 }
 

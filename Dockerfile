@@ -9,6 +9,17 @@ ARG VERSION=dev
 # .ci/run runs this same command to keep it honest.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/loopguard ./cmd/loopguard
 
+# The init image of transparent mode: loopguard next to iptables and
+# nftables, run once as root with NET_ADMIN and NET_RAW to install the rules
+# ("loopguard iptables install"); see configs/examples/transparent/.
+#   docker build --target init -t loopguard:init .
+FROM debian:bookworm-slim AS init
+RUN apt-get update && apt-get install -y --no-install-recommends iptables nftables ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/loopguard /usr/local/bin/loopguard
+ENTRYPOINT ["/usr/local/bin/loopguard"]
+CMD ["iptables", "install"]
+
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/loopguard /usr/local/bin/loopguard
 COPY configs/loopguard.yaml /etc/loopguard/loopguard.yaml

@@ -59,6 +59,14 @@ type Listen struct {
 	// Gateway is an optional listener for gateway (base-URL) mode; when empty,
 	// gateway prefixes are served on the outbound listener. Default "".
 	Gateway string `yaml:"gateway"`
+	// Transparent is the listener for connections that `loopguard iptables
+	// install` redirects (transparent mode, e.g. "127.0.0.1:15001"):
+	// provider hosts take the outbound proxy's MITM path, every other
+	// connection is spliced to its original destination untouched. When
+	// the host is 127.0.0.1, loopguard also listens on [::1] at the same
+	// port if the host has IPv6, because ip6tables REDIRECT sends captured
+	// IPv6 connections to ::1. Default "" (off).
+	Transparent string `yaml:"transparent"`
 }
 
 // Log configures zerolog output.

@@ -61,6 +61,7 @@ func EnvVars() []EnvVar {
 		{"LOOPGUARD_LISTEN_INBOUND", "listen.inbound", defaultInboundAddr, str(func(c *Config) *string { return &c.Listen.Inbound })},
 		{"LOOPGUARD_LISTEN_ADMIN", "listen.admin", defaultAdminAddr, str(func(c *Config) *string { return &c.Listen.Admin })},
 		{"LOOPGUARD_LISTEN_GATEWAY", "listen.gateway", "", str(func(c *Config) *string { return &c.Listen.Gateway })},
+		{"LOOPGUARD_LISTEN_TRANSPARENT", "listen.transparent", "", str(func(c *Config) *string { return &c.Listen.Transparent })},
 		{"LOOPGUARD_LOG_FORMAT", "log.format", "json", str(func(c *Config) *string { return &c.Log.Format })},
 		{"LOOPGUARD_LOG_LEVEL", "log.level", "info", str(func(c *Config) *string { return &c.Log.Level })},
 		{"LOOPGUARD_CA_DIR", "ca.dir", defaultCADir, str(func(c *Config) *string { return &c.CA.Dir })},

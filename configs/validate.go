@@ -59,6 +59,7 @@ func validateConfig(c *Config) error {
 	add(checkAddr("listen.inbound", c.Listen.Inbound, true))
 	add(checkAddr("listen.admin", c.Listen.Admin, false))
 	add(checkAddr("listen.gateway", c.Listen.Gateway, true))
+	add(checkAddr("listen.transparent", c.Listen.Transparent, true))
 	add(oneOf("log.format", c.Log.Format, LogFormats))
 	add(oneOf("log.level", c.Log.Level, LogLevels))
 	if (c.CA.CertFile == "") != (c.CA.KeyFile == "") {

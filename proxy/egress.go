@@ -62,7 +62,7 @@ func newEgress(c configs.Config, e *filters.Engine, m *Metrics, log zerolog.Logg
 		Msg("egress policy: loopback, link-local, private, unspecified, multicast, reserved and own listeners refused unless allowed")
 	return egress.New(egress.Options{
 		Allow: allow, Tunnel: tunnel, ProviderHosts: hosts, Resolver: o.resolver,
-		Listeners: []string{c.Listen.Outbound, c.Listen.Inbound, c.Listen.Admin, c.Listen.Gateway},
+		Listeners: []string{c.Listen.Outbound, c.Listen.Inbound, c.Listen.Admin, c.Listen.Gateway, c.Listen.Transparent},
 		Dialer:    &net.Dialer{Timeout: c.Outbound.DialTimeout.D(), KeepAlive: keepAlive},
 		OnDecision: func(a egress.DecideArgs, d egress.Decision) {
 			if d.Allowed() {

@@ -24,6 +24,9 @@ type Outbound struct {
 	pull *puller
 	// eg decides which destinations may be reached.
 	eg *egress.Policy
+	// pinned sends the requests of connections captured in transparent
+	// mode to their original destinations; nil when that mode is off.
+	pinned *http.Transport
 }
 
 // outState is one intercepted request's state, from request to response:
@@ -78,13 +81,18 @@ func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport,
 	tunnel := &goproxy.ConnectAction{Action: goproxy.ConnectAccept}
 	gp.OnRequest().HandleConnectFunc(func(host string, ctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
 		if o.hosts.lookup(host) != nil {
+			if rt := o.pinnedRoundTripper(ctx.Req.Context()); rt != nil {
+				ctx.RoundTripper = rt // a captured connection (transparent mode)
+			}
 			return mitm, host
 		}
 		return o.checkTunnel(host, ctx, tunnel)
 	})
 	rt := egressRoundTripper{tr}
 	gp.OnRequest().DoFunc(func(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
-		ctx.RoundTripper = rt
+		if _, captured := ctx.RoundTripper.(pinnedRT); !captured {
+			ctx.RoundTripper = rt
+		}
 		p := o.hosts.lookup(req.URL.Host)
 		if p == nil {
 			m.Outbound.WithLabelValues("", "passthrough").Inc()

@@ -18,6 +18,8 @@ import (
 	"github.com/loopguard/loopguard/filters/spool"
 	"github.com/loopguard/loopguard/proxy/ca"
 	"github.com/loopguard/loopguard/proxy/egress"
+	"github.com/loopguard/loopguard/proxy/transparent"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -43,6 +45,11 @@ type Sidecar struct {
 	// Egress decides which destinations the outbound proxy, the gateway
 	// (and transparent mode) may reach; its Dial is the checked dialer.
 	Egress *egress.Policy
+	// Transparent is the listener for iptables-redirected connections; nil
+	// unless listen.transparent is set.
+	Transparent *transparent.Server
+
+	transparentConns *prometheus.CounterVec
 
 	quota   *quota
 	state   *state
@@ -117,6 +124,9 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 		nonProxy = s.Gateway
 	}
 	s.Outbound = NewOutbound(s.Engine, s.CA, tr, s.Egress, wr, s.Metrics, log, nonProxy)
+	if err := s.openTransparent(tr, nil); err != nil {
+		return nil, err
+	}
 	s.reportPulls()
 	app, err := url.Parse(c.AppURL)
 	if err != nil {
@@ -200,6 +210,10 @@ func (s *Sidecar) Start() error {
 			}
 		}()
 	}
+	if err := s.startTransparent(); err != nil {
+		_ = s.Shutdown(context.Background())
+		return err
+	}
 	s.startReplay()
 	s.ready.Store(true)
 	return nil
@@ -235,6 +249,9 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if err := s.shutdownTransparent(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	s.closed.Do(func() {
 		s.stopReplay()
 		if s.spool != nil {

@@ -22,6 +22,9 @@ const (
 	groupInbound  = "inbound"
 	groupBatch    = "batch"
 	groupOutbound = "outbound"
+	// groupTransparent runs in a network namespace with iptables rules; its
+	// direct case is the in-namespace baseline.
+	groupTransparent = "transparent"
 
 	viaDirect    = "direct"
 	viaNginx     = "nginx"
@@ -30,6 +33,8 @@ const (
 	viaConnect   = "connect"
 	viaMITM      = "mitm"
 	viaGateway   = "gateway"
+	viaSpliced   = "spliced"
+	viaCaptured  = "captured_mitm"
 )
 
 // benchCase is one measured configuration: a group's workload sent one way.
@@ -43,6 +48,8 @@ type benchCase struct {
 	procs func() []int
 	// loopguard is in the path: allocations are read from its /metrics.
 	loopguard bool
+	// lg is the loopguard whose /metrics the case reads; nil: the main one.
+	lg *sidecar
 	// skip, when set, is why the case was not run (values are NaN).
 	skip string
 	res  caseResult
@@ -151,6 +158,9 @@ type caseEnv struct {
 	// gorpSkip).
 	gorp     *goRPProc
 	gorpSkip string
+	// tp is the transparent-mode namespace (nil: skipped, see tpSkip).
+	tp     *transparentEnv
+	tpSkip string
 }
 
 // buildCases lists every case, grouped so a group's baseline runs next to
@@ -206,7 +216,39 @@ func buildCases(e caseEnv) []*benchCase {
 	for _, c := range []*benchCase{connect, mitm, gw} {
 		c.procs, c.loopguard = lgProcs, true
 	}
-	return append(cs, direct, connect, mitm, gw)
+	return append(append(cs, direct, connect, mitm, gw), transparentCases(e)...)
+}
+
+// Hosts of the transparent cases (see transparent.go): both resolve to the
+// namespace's upstream.
+const (
+	tpDirectPort = "8443"              // the upstream's port no rule captures
+	tpAPIHost    = "api.bench.test"    // a provider host: intercepted
+	tpSpliceHost = "splice.bench.test" // any other host: spliced
+)
+
+// transparentCases: the same writes from an app with no proxy settings,
+// in the namespace: straight to the API's uncaptured port, to a host no
+// provider lists (spliced), and to the provider host (the MITM path).
+func transparentCases(e caseEnv) []*benchCase {
+	o := e.opts
+	mk := func(name, via, base string) *benchCase {
+		c := &benchCase{name: name, group: groupTransparent, via: via, rate: o.Rate, target: loadTarget{seq: new(atomic.Uint64)}}
+		if e.tp == nil {
+			c.skip = e.tpSkip
+			return c
+		}
+		c.target.client, c.target.next = e.tp.client(o.Conns), e.w.writeRequests(base)
+		if via != viaDirect {
+			c.procs, c.loopguard, c.lg = func() []int { return []int{e.tp.lg.pid()} }, true, e.tp.lg
+		}
+		return c
+	}
+	return []*benchCase{
+		mk("transparent_direct", viaDirect, "https://"+tpAPIHost+":"+tpDirectPort),
+		mk("transparent_spliced", viaSpliced, "https://"+tpSpliceHost),
+		mk("transparent_mitm", viaCaptured, "https://"+tpAPIHost),
+	}
 }
 
 // find returns the case of a group reached a given way.

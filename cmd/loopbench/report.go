@@ -16,6 +16,7 @@ const (
 	targetInboundCPUPer1k = 0.08
 	targetMITMVsDirect    = 0.6
 	targetConnectVsDirect = 0.9
+	targetSplicedVsDirect = 0.9 // issue 17
 	targetLedgerMB        = 200
 	targetDecisionNs      = 2000
 	targetDecisionAllocs  = 4
@@ -108,6 +109,15 @@ func (r *report) metrics() []metric {
 	add("mitm_allocs_per_req", mitm.allocsPerReq())
 	add("gateway_allocs_per_req", gw.allocsPerReq())
 	add("loopguard_rss_mb", nanIfZero(r.loopguardRSS))
+	tpD, tpS, tpM := r.caseOf(groupTransparent, viaDirect), r.caseOf(groupTransparent, viaSpliced), r.caseOf(groupTransparent, viaCaptured)
+	add("spliced_rps_ratio_direct", ratio(tpS.rps(), tpD.rps()))
+	add("transparent_mitm_rps_ratio_direct", ratio(tpM.rps(), tpD.rps()))
+	add("transparent_mitm_rps_ratio_proxy_mitm", ratio(tpM.rps(), mitm.rps()))
+	add("spliced_p99_added_ms", r.p99Added(tpS))
+	add("transparent_mitm_p99_added_ms", r.p99Added(tpM))
+	add("spliced_cpu_s_per_1k", per1k(tpS.res.rateCPU, tpS.res.rateReqs))
+	add("transparent_mitm_cpu_s_per_1k", per1k(tpM.res.rateCPU, tpM.res.rateReqs))
+	add("transparent_mitm_allocs_per_req", tpM.allocsPerReq())
 	add("decision_allocs_per_event", r.decision.AllocsPerEvent)
 	add("decision_echo_fraction", r.decision.EchoFraction)
 	add("extract_ns_per_event", r.decision.ExtractNsPerEvent)
@@ -259,6 +269,8 @@ func (r *report) writeTargets(b *strings.Builder) {
 	check("MITM req/s vs direct HTTPS", v, v >= targetMITMVsDirect, fmt.Sprintf("≥ %.1f×", targetMITMVsDirect))
 	v = get["connect_rps_ratio_direct"]
 	check("CONNECT passthrough req/s vs direct", v, v >= targetConnectVsDirect, fmt.Sprintf("≥ %.1f×", targetConnectVsDirect))
+	v = get["spliced_rps_ratio_direct"]
+	check("spliced req/s vs direct (in the namespace)", v, v >= targetSplicedVsDirect, fmt.Sprintf("≥ %.1f×", targetSplicedVsDirect))
 	v = get["ledger_rss_mb_per_million"]
 	check("ledger RSS per million entries (MB)", v, v <= targetLedgerMB, fmt.Sprintf("≤ %d", targetLedgerMB))
 	v = get["decision_ns_per_event"]

@@ -81,6 +81,7 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 	}
 	defer srv.close()
 	argv := o.SidecarCmd
+	var tpBin string // a loopguard binary the transparent cases can run as another UID
 	if len(argv) == 0 {
 		bin := o.LoopguardBin
 		if bin == "" {
@@ -89,7 +90,7 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 				return nil, err
 			}
 		}
-		argv = []string{bin}
+		argv, tpBin = []string{bin}, bin
 	}
 	lg, loaded, err := startSidecar(ctx, argv, o.SidecarEnv, dir, srv)
 	if err != nil {
@@ -116,6 +117,12 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 		rep.notes = append(rep.notes, "Go reverse proxy baseline skipped: "+env.gorpSkip)
 	} else {
 		defer env.gorp.stop()
+	}
+	p.printf("transparent mode: a network namespace with iptables rules")
+	if env.tp, env.tpSkip = startTransparent(ctx, tpBin, dir, srv.api); env.tp != nil {
+		defer env.tp.close()
+	} else {
+		rep.notes = append(rep.notes, env.tpSkip)
 	}
 	if env.nginxSkip != "" {
 		rep.notes = append(rep.notes, "nginx cases skipped: "+env.nginxSkip)
@@ -192,6 +199,9 @@ func scrapeCost(lg *sidecar) (float64, error) {
 // CPU at a moderate rate).
 func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMallocs float64) error {
 	defer c.target.client.CloseIdleConnections()
+	if c.lg != nil {
+		lg = c.lg
+	}
 	procs := func() []int {
 		if c.procs == nil {
 			return nil

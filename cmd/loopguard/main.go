@@ -31,6 +31,7 @@ func commands() []command {
 		{"status", "overview from a running sidecar's admin API: breakers, quarantines, spool, top reasons (--watch)", statusCmd},
 		{"ca", "ca init --dir DIR | ca cert: create the deployment CA or print its certificate", caCmd},
 		{"env", "list the LOOPGUARD_* environment overrides", envCmd},
+		{"iptables", "iptables install|uninstall|print: the rules of transparent mode (capture without proxy settings)", iptablesCmd},
 		{"version", "print the version", func([]string, io.Writer, io.Writer) error { fmt.Println("loopguard", version); return nil }},
 	}
 }

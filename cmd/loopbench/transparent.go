@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/loopguard/loopguard/internal/netns"
+	"github.com/loopguard/loopguard/proxy/transparent/netns"
 	"github.com/loopguard/loopguard/proxy/ca"
 )
 

@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loopguard/loopguard/internal/netns"
+	"github.com/loopguard/loopguard/proxy/transparent/netns"
 	"github.com/loopguard/loopguard/proxy/ca"
 )
 

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loopguard/loopguard/internal/netns"
+	"github.com/loopguard/loopguard/proxy/transparent/netns"
 	"github.com/loopguard/loopguard/proxy/transparent"
 )
 

@@ -78,6 +78,15 @@ type facts struct {
 	edits     map[string][]time.Time
 	fwdEchoes map[string][]fwdEcho
 	polls     []Polled
+	// storeErr is the first store error: the ledger could not answer, so
+	// the history says nothing about the decision model.
+	storeErr error
+}
+
+func (f *facts) storeError(err error) {
+	if f.storeErr == nil {
+		f.storeErr = err
+	}
 }
 
 // fwdEcho is an echo that reached the app: when, and the length of its

@@ -94,7 +94,7 @@ const (
 	PersonUndo                      // Who sets Field of Rec back to its previous value
 	PersonCreate                    // Who creates a record with Set
 	PersonDuplicate                 // Who duplicates Rec: values and sentinel
-	PersonPaste                     // Who pastes From's values and sentinel over Rec
+	PersonPaste                     // Who pastes From's sentinel (Full: and values) over Rec
 	AppEdit                         // the app sets Set on Rec and writes it (Full: the whole record)
 	AppCreate                       // the app creates a record with Set
 	AppPoll                         // the app polls the list (read side)
@@ -158,7 +158,7 @@ func Generate(seed uint64) History {
 			s.Kind = PersonDuplicate
 			records++
 		case k < 52 && h.B.Sentinel:
-			s.Kind = PersonPaste
+			s.Kind, s.Full = PersonPaste, s.Noise%3 > 0 // from the step's noise: the seed stream stays as it was
 		case k < 56:
 			s.Kind, s.Set = AppCreate, randVals(r, 1<<nF-1)
 			records++

@@ -224,7 +224,7 @@ func (j *lgJudge) wrote(aw *appWrite, status int, resp []byte) {
 		}
 	}
 	if err := j.eng.RecordWrite(j.ctx, fw); err != nil {
-		j.w.logf("loopguard: record write failed: %v", err)
+		j.w.facts.storeError(err)
 		return
 	}
 	j.loops.Wrote(recordKey(fw.Key()))
@@ -241,6 +241,9 @@ func (j *lgJudge) deliver(d *delivery) []verdict {
 	ds := make([]filters.Decision, len(evs))
 	for i := range evs {
 		ds[i] = j.eng.Decide(j.ctx, j.p, &evs[i])
+		if ds[i].Reason == filters.ReasonStoreError {
+			j.w.facts.storeError(fmt.Errorf("decide %s: %s", d.events[i].label(), ds[i].Detail))
+		}
 		if ds[i].Action == filters.Drop {
 			j.loops.Echoed(recordKey(evs[i].Key()))
 		}
@@ -295,7 +298,7 @@ func (j *lgJudge) quarantined(qi breaker.QuarantineInfo) {
 func (j *lgJudge) accept(d *delivery) {
 	jd := d.judged.(*judged)
 	if err := j.eng.Accepted(j.ctx, j.p, jd.evs, jd.ds); err != nil {
-		j.w.logf("loopguard: record accepted delivery failed: %v", err)
+		j.w.facts.storeError(err)
 	}
 }
 

@@ -77,7 +77,7 @@ type cause struct {
 
 func (c cause) String() string {
 	if c.person > 0 {
-		return fmt.Sprintf("person#%d", c.person)
+		return fmt.Sprintf("%s, step %d", personName(c.person), c.step)
 	}
 	if c.write != nil {
 		return fmt.Sprintf("app write w%d", c.write.n)

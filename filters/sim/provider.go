@@ -243,8 +243,12 @@ func recordJSON(b []byte, id string, v vals, sentinel string, ver int, bh Behavi
 		b = append(b, `,"`+sentinelField+`":`...)
 		b = strconv.AppendQuote(b, sentinel)
 	}
-	b = append(b, `,"updatedAt":`...)
-	b = strconv.AppendQuote(b, epoch.Add(time.Duration(ver)*time.Millisecond).Format(time.RFC3339Nano))
+	if bh.Time {
+		// The provider's time: its sequence as milliseconds, so it orders
+		// exactly as the sequence does.
+		b = append(b, `,"updatedAt":`...)
+		b = strconv.AppendQuote(b, epoch.Add(time.Duration(ver)*time.Millisecond).Format(time.RFC3339Nano))
+	}
 	return append(b, '}')
 }
 
@@ -297,11 +301,9 @@ func deliveryJSON(evs []*event, bh Behaviour) []byte {
 func (p *provider) personEdit(who int, r *provRec, set vals, sentinel string, hasSentinel bool, step int, n noise) {
 	c := cause{person: who, step: step}
 	p.w.facts.personEdited(r.id)
-	changed, ev := p.apply(r, set, sentinel, hasSentinel && p.w.b.StoresSentinel, c, false, "", n)
-	if ev == nil {
+	if _, ev := p.apply(r, set, sentinel, hasSentinel && p.w.b.StoresSentinel, c, false, "", n); ev == nil {
 		p.w.logf("provider: %s's edit of %s changes nothing; no event", personName(who), r.id)
 	}
-	_ = changed
 }
 
 // String describes a record for the trace.

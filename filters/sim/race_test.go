@@ -6,6 +6,6 @@ package sim
 // eight times slower: the default seed sets shrink so the package stays
 // well under a minute. Without -race they are 5,000 histories each.
 const (
-	defaultHistories = 2000
-	defaultOracle    = 1000
+	defaultHistories = 1000
+	defaultOracle    = 500
 )

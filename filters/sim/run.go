@@ -54,6 +54,9 @@ func Run(h History, cfg Config) (*Result, error) {
 	}
 	defer w.judge.close()
 	w.run()
+	if err := w.facts.storeErr; err != nil {
+		return nil, fmt.Errorf("sim: seed %d: the store failed, the history means nothing: %w", h.Seed, err)
+	}
 	w.facts.settled()
 	return &Result{History: h, Violations: w.facts.viol, Trace: w.trace, Stats: w.facts.stats, Polls: w.facts.polls}, nil
 }
@@ -114,8 +117,12 @@ func (w *world) step(i int, s Step) {
 			w.logf("step %d: skipped (nothing to paste)", i)
 			return
 		}
-		w.logf("step %d: %s pastes %s's values %s and sentinel %q over %s", i, who, src.id, src.vals, src.sentinel, r.id)
-		p.personEdit(s.Who, r, src.vals, src.sentinel, src.sentinel != "", i, s.Noise)
+		set := src.vals
+		if !s.Full {
+			set = vals{} // only the sentinel: typed or copied alone
+		}
+		w.logf("step %d: %s pastes %s's values %s and sentinel %q over %s", i, who, src.id, set, src.sentinel, r.id)
+		p.personEdit(s.Who, r, set, src.sentinel, src.sentinel != "", i, s.Noise)
 	case AppEdit:
 		if w.app.recs[r.id] == nil {
 			w.logf("step %d: skipped (the app does not have %s)", i, r.id)

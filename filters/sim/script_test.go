@@ -69,7 +69,7 @@ func (s *script) duplicate(at time.Duration, who, rec int) *script {
 }
 
 func (s *script) paste(at time.Duration, who, from, rec int) *script {
-	return s.add(Step{At: at, Kind: PersonPaste, Who: who, From: from, Rec: rec})
+	return s.add(Step{At: at, Kind: PersonPaste, Who: who, From: from, Rec: rec, Full: true})
 }
 
 func (s *script) poll(at time.Duration) *script { return s.add(Step{At: at, Kind: AppPoll}) }

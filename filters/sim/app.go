@@ -75,27 +75,37 @@ func (a *app) writeBack(e *event, changed mask) {
 	if fields == 0 {
 		return
 	}
-	hops, rootAt := 0, e.at
+	ch := chain{rootAt: e.at}
 	if c := e.cause.write; c != nil {
-		hops, rootAt = c.hops+1, c.rootAt
+		ch = c.chain
+		ch.hops++
+		if e.blind {
+			ch.blind++
+		}
 	}
 	why := "write-back of " + e.label()
 	n := e.noise.child(99)
 	if !b.AsyncWriteBack {
-		a.send(a.compose(e.rec, fields, hops, rootAt, why, n))
+		a.send(a.compose(e.rec, fields, ch, why, n))
 		return
 	}
 	delay := time.Duration(n.rng().Int64N(int64(2 * time.Second)))
-	a.w.after(delay, func() { a.send(a.compose(e.rec, fields, hops, rootAt, why, n)) })
+	a.w.after(delay, func() { a.send(a.compose(e.rec, fields, ch, why, n)) })
 }
 
-// answered: the app answered 2xx to a delivery (or a replay).
-func (a *app) answered(d *delivery) { a.w.judge.accept(d) }
+// answered: the app answered 2xx to a delivery (or a replay) whose kept
+// events it applied.
+func (a *app) answered(d *delivery, kept []*event) {
+	a.w.judge.accept(d)
+	for _, e := range kept {
+		a.w.facts.learned(e)
+	}
+}
 
 // compose builds a write of the copy's fields.
-func (a *app) compose(rec string, fields mask, hops int, rootAt time.Time, why string, n noise) *appWrite {
+func (a *app) compose(rec string, fields mask, ch chain, why string, n noise) *appWrite {
 	r := a.recs[rec]
-	aw := &appWrite{rec: rec, method: "PATCH", path: "/v1/issues/" + rec, hops: hops, rootAt: rootAt, why: why, noise: n}
+	aw := &appWrite{rec: rec, method: "PATCH", path: "/v1/issues/" + rec, chain: ch, why: why, noise: n}
 	if fields == 1<<nF-1 {
 		aw.method = "PUT"
 	}
@@ -121,13 +131,13 @@ func (a *app) edit(rec string, set vals, full bool, step int, n noise) {
 		fields = 1<<nF - 1
 	}
 	a.w.logf("step %d: app sets %s on %s", step, set, rec)
-	a.send(a.compose(rec, fields, 0, a.w.now, "edit (step "+strconv.Itoa(step)+")", n))
+	a.send(a.compose(rec, fields, chain{rootAt: a.w.now}, "edit (step "+strconv.Itoa(step)+")", n))
 }
 
 // create is the app's create: POST without id, the id from the response.
 func (a *app) create(set vals, step int, n noise) {
 	a.w.logf("step %d: app creates a record %s", step, set)
-	a.send(&appWrite{method: "POST", path: "/v1/issues", set: set, create: true, rootAt: a.w.now, why: "create (step " + strconv.Itoa(step) + ")", noise: n})
+	a.send(&appWrite{method: "POST", path: "/v1/issues", set: set, create: true, chain: chain{rootAt: a.w.now}, why: "create (step " + strconv.Itoa(step) + ")", noise: n})
 }
 
 // send passes a write through the judge to the provider; a refused write
@@ -155,7 +165,7 @@ func (a *app) send(aw *appWrite) {
 		a.recs[aw.rec] = &appRec{vals: aw.set}
 	}
 	a.w.judge.wrote(aw, status, resp)
-	a.w.logf("app %s w%d %s %s (%s, hops %d) -> %d; sent %s", aw.method, aw.n, aw.path, aw.set, aw.why, aw.hops, status, out)
+	a.w.logf("app %s w%d %s %s (%s, hops %d) -> %d; sent %s", aw.method, aw.n, aw.path, aw.set, aw.why, aw.chain.hops, status, out)
 	if status == 400 {
 		// The app gives up on a refused write (its copy keeps the edit).
 		a.w.facts.violate("a", "write refused by the provider", "w%d: the provider refused the body loopguard sent (%s); the app sent %s", aw.n, out, body)

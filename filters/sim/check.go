@@ -78,6 +78,10 @@ type facts struct {
 	edits     map[string][]time.Time
 	fwdEchoes map[string][]fwdEcho
 	polls     []Polled
+	// lgLast is, per record, the last value loopguard learned for each
+	// field: from events the app accepted, from the app's writes and, when
+	// write responses show the record, from them.
+	lgLast map[string]*vals
 	// storeErr is the first store error: the ledger could not answer, so
 	// the history says nothing about the decision model.
 	storeErr error
@@ -97,7 +101,7 @@ type fwdEcho struct {
 }
 
 func newFacts(w *world) *facts {
-	return &facts{w: w, known: map[string]*[nF]int{}, edits: map[string][]time.Time{}, fwdEchoes: map[string][]fwdEcho{}}
+	return &facts{w: w, known: map[string]*[nF]int{}, edits: map[string][]time.Time{}, fwdEchoes: map[string][]fwdEcho{}, lgLast: map[string]*vals{}}
 }
 
 // violate records a violation and traces it.
@@ -134,11 +138,15 @@ func (f *facts) received(e *event) {
 // landed: the app's write reached the provider, whose record r is now at
 // r.ver with the written values.
 func (f *facts) landed(aw *appWrite, r *provRec, _ *event) {
-	k := f.knownOf(r.id)
+	k, last := f.knownOf(r.id), f.lastOf(r.id)
 	for i, v := range aw.set {
 		if v != "" {
 			k[i] = max(k[i], r.ver)
+			last[i] = v
 		}
+	}
+	if f.w.b.ResponseRecord {
+		*last = r.vals
 	}
 }
 
@@ -164,7 +172,7 @@ func (f *facts) decided(e *event, v verdict) {
 	if c := e.cause.write; c != nil {
 		k := evidenceOf(e)
 		ec := &EchoCount{}
-		if c.hops == 0 {
+		if c.chain.hops == 0 {
 			ec = &f.stats.Echoes[k]
 		}
 		ec.Total++
@@ -175,7 +183,8 @@ func (f *facts) decided(e *event, v verdict) {
 			ec.Held++
 		case Forward:
 			ec.Forwarded++
-			f.fwdEchoes[e.rec] = append(f.fwdEchoes[e.rec], fwdEcho{f.w.now, c.hops + 1})
+			f.fwdEchoes[e.rec] = append(f.fwdEchoes[e.rec], fwdEcho{f.w.now, c.chain.hops + 1})
+			e.blind = f.blind(e, k)
 			if k == EvActor || k == EvMarker {
 				f.violate("d", "echo with "+k.String()+" evidence forwarded", "%s (echo of w%d) carries the %s but was forwarded (%s)", e.label(), c.n, k, v.why)
 			}
@@ -252,22 +261,61 @@ func (f *facts) raceWindow() time.Duration { return f.w.b.MaxDelay + 5*time.Seco
 
 // appWrites checks (c) for each new write of the app: a write caused by a
 // forwarded echo of an earlier write is allowed only as often as people
-// raced with the chain (their change rode on the echo).
+// raced with the chain (their change rode on the echo), or as the chain's
+// echoes were blind (no judge could have told them from a person's change).
 func (f *facts) appWrites(aw *appWrite) {
 	f.stats.AppWrites++
-	if aw.hops == 0 {
+	ch := aw.chain
+	if ch.hops == 0 {
 		return
 	}
 	raced := 0
 	for _, t := range f.edits[aw.rec] {
-		if !t.Before(aw.rootAt.Add(-f.raceWindow())) {
+		if !t.Before(ch.rootAt.Add(-f.raceWindow())) {
 			raced++
 		}
 	}
-	if aw.hops > raced {
-		f.violate("c", "loop", "w%d (%s) to %s is write %d of a chain of echoes started at t=%s; only %d human edit(s) raced with it",
-			aw.n, aw.why, aw.rec, aw.hops+1, fmtDur(aw.rootAt.Sub(epoch)), raced)
+	if ch.hops > raced+ch.blind {
+		f.violate("c", "loop", "w%d (%s) to %s is write %d of a chain of echoes started at t=%s; only %d human edit(s) raced with it, %d echo(es) were blind",
+			aw.n, aw.why, aw.rec, ch.hops+1, fmtDur(ch.rootAt.Sub(epoch)), raced, ch.blind)
 	}
+}
+
+// blind reports an echo no judge could tell from a person's change: it
+// carries no actor or marker, the write's response did not show the
+// record, and a field the write did not set holds a value loopguard never
+// learned for it (from an accepted event or a write) — a person may just
+// have set it. Forwarding it is right; the write-back it causes is excused.
+func (f *facts) blind(e *event, k Evidence) bool {
+	if k == EvActor || k == EvMarker || f.w.b.ResponseRecord {
+		return false
+	}
+	last := f.lgLast[e.rec]
+	for i, v := range e.vals {
+		if v != "" && e.cause.write.set[i] == "" && (last == nil || last[i] != v) {
+			return true
+		}
+	}
+	return false
+}
+
+// learned: loopguard recorded e as accepted by the app.
+func (f *facts) learned(e *event) {
+	last := f.lastOf(e.rec)
+	for i, v := range e.vals {
+		if v != "" {
+			last[i] = v
+		}
+	}
+}
+
+func (f *facts) lastOf(rec string) *vals {
+	l := f.lgLast[rec]
+	if l == nil {
+		l = new(vals)
+		f.lgLast[rec] = l
+	}
+	return l
 }
 
 // quarantined checks (c) for a quarantine: only a real loop may quarantine

@@ -16,7 +16,7 @@ func knownBrokenf(t *testing.T, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if knownBroken {
-		t.Skip("fails until the ordered history lands: " + msg)
+		t.Skip("known broken (issue 13): " + msg)
 	}
 	t.Fatal(msg)
 }

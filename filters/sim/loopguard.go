@@ -25,6 +25,10 @@ import (
 // agent is our change-agent name.
 const agent = "loopguard"
 
+// simSecret is the deployment key: fixed, so sentinels (and traces) are
+// the same on every run.
+const simSecret = "loopguard-simulator-deployment-key"
+
 const (
 	apiHost   = "api.tracker.test"
 	hookPath  = "/hooks/tracker"
@@ -70,9 +74,16 @@ func profileYAML(b Behaviour) string {
 		sentinel = sentinelField
 	}
 	s.WriteString("    tagging: {sentinel_field: " + sentinel + "}\n")
+	// What the write responses hold: the record (with its time), or not.
+	resp := `response: "-"`
+	if b.ResponseRecord && b.Time {
+		resp = "response_time: updatedAt"
+	} else if b.ResponseRecord {
+		resp = `response: ""`
+	}
 	s.WriteString("    writes:\n")
-	s.WriteString("      - {path: \"/v1/issues/{id}\", methods: [PATCH, PUT], object: issues}\n")
-	s.WriteString("      - {path: /v1/issues, methods: [POST], object: issues, create_id: id}\n")
+	s.WriteString("      - {path: \"/v1/issues/{id}\", methods: [PATCH, PUT], object: issues, " + resp + "}\n")
+	s.WriteString("      - {path: /v1/issues, methods: [POST], object: issues, create_id: id, " + resp + "}\n")
 	s.WriteString("    webhooks:\n      - path: " + hookPath + "\n")
 	s.WriteString("        record_id: record.id\n        object_type: \"=issues\"\n        record: record\n")
 	if b.Batch {
@@ -160,7 +171,7 @@ func newLoopguard(w *world, profiles *Profiles, store StoreFactory) (*lgJudge, e
 	if err != nil {
 		return nil, err
 	}
-	eng, err := filters.New(l.Providers, st, filters.Options{Agent: agent, Now: w.clock})
+	eng, err := filters.New(l.Providers, st, filters.Options{Agent: agent, Now: w.clock, Secret: []byte(simSecret)})
 	if err != nil {
 		_ = st.Close()
 		return nil, err
@@ -197,7 +208,7 @@ func (j *lgJudge) write(aw *appWrite, body []byte, ctype string) ([]byte, map[st
 	}
 	h := http.Header{"Content-Type": {ctype}}
 	account := j.p.AccountOf(apiHost, &url.URL{Path: aw.path}, h, &ps)
-	fw := j.p.ForAccount(account).Tag(route, &ps, account, h, body, "")
+	fw := j.p.ForAccount(account).Tag(j.ctx, route, &ps, account, h, body, "")
 	if fw.Record != "" {
 		if q, qi := j.loops.Quarantined(recordKey(fw.Key())); q {
 			return nil, nil, qi.Until, false
@@ -223,7 +234,7 @@ func (j *lgJudge) wrote(aw *appWrite, status int, resp []byte) {
 			return
 		}
 	}
-	if err := j.eng.RecordWrite(j.ctx, fw); err != nil {
+	if err := j.eng.RecordWrite(j.ctx, fw, resp); err != nil {
 		j.w.facts.storeError(err)
 		return
 	}
@@ -248,7 +259,10 @@ func (j *lgJudge) deliver(d *delivery) []verdict {
 			j.loops.Echoed(recordKey(evs[i].Key()))
 		}
 		if ds[i].Action == filters.Forward && !ds[i].Observed {
-			if q, layer, reason := j.holdQueue(&evs[i]); q != "" {
+			// Only an event that may be caused by our own write counts as
+			// a round trip.
+			count := ds[i].Reflects || evs[i].Skinny()
+			if q, layer, reason := j.holdQueue(&evs[i], count); q != "" {
 				ds[i].Action, ds[i].Layer, ds[i].ReasonS = filters.Hold, layer, reason
 				fe := evs[i]
 				fe.ClearPrefetch()
@@ -260,16 +274,26 @@ func (j *lgJudge) deliver(d *delivery) []verdict {
 			out[i].why = ds[i].Layer + "/" + ds[i].ReasonS
 		}
 	}
+	// Echoes settle the writes they answer before anything is sent.
+	if err := j.eng.Settle(j.ctx, evs, ds); err != nil {
+		j.w.facts.storeError(err)
+	}
 	d.judged = &judged{evs: evs, ds: ds}
 	return out
 }
 
 // holdQueue is guard.inbound plus the hold's "behind" rule: the queue a
 // forwarded event must wait in ("" when none).
-func (j *lgJudge) holdQueue(ev *filters.Event) (queue, layer, reason string) {
+func (j *lgJudge) holdQueue(ev *filters.Event, count bool) (queue, layer, reason string) {
 	rq := "record:" + ev.Record
 	if ev.Record != "" {
-		if q, _ := j.loops.Inbound(recordKey(ev.Key())); q {
+		q := false
+		if count {
+			q, _ = j.loops.Inbound(recordKey(ev.Key()))
+		} else {
+			q, _ = j.loops.Quarantined(recordKey(ev.Key()))
+		}
+		if q {
 			return rq, "loop", "quarantined"
 		}
 	}

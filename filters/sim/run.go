@@ -35,7 +35,7 @@ func (r *Result) Failed() bool { return len(r.Violations) > 0 }
 // Run plays a history and checks it. An error means the simulator could
 // not start (a profile or store that does not build), never a violation.
 func Run(h History, cfg Config) (*Result, error) {
-	w := &world{h: &h, b: h.B, now: epoch, tracing: cfg.Trace}
+	w := &world{h: &h, b: h.B, now: epoch, tracing: cfg.Trace, sentinels: map[string]string{}}
 	w.facts = newFacts(w)
 	w.prov = newProvider(w)
 	w.app = newApp(w)
@@ -140,18 +140,18 @@ func (w *world) step(i int, s Step) {
 func (w *world) deliver(evs []*event) {
 	d := &delivery{events: evs, body: deliveryJSON(evs, w.b)}
 	vs := w.judge.deliver(d)
-	kept := false
+	var kept []*event
 	for i, e := range evs {
 		w.logf("loopguard %s %s for %s (%s)", vs[i].action, e.label(), e.rec, vs[i].why)
 		w.facts.decided(e, vs[i])
-		kept = kept || vs[i].action == Forward
-	}
-	for i, e := range evs {
 		if vs[i].action == Forward {
-			w.app.receive(e)
+			kept = append(kept, e)
 		}
 	}
-	if kept {
-		w.app.answered(d)
+	for _, e := range kept {
+		w.app.receive(e)
+	}
+	if len(kept) > 0 {
+		w.app.answered(d, kept)
 	}
 }

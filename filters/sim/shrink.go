@@ -62,6 +62,7 @@ var behaviourSwitches = []func(*Behaviour) bool{
 	func(b *Behaviour) bool { return flip(&b.NullUnchanged) },
 	func(b *Behaviour) bool { return flip(&b.Actor) },
 	func(b *Behaviour) bool { return flip(&b.Marker) },
+	func(b *Behaviour) bool { return flip(&b.FormContentType) },
 	func(b *Behaviour) bool { return flip(&b.EveryWrite) },
 	func(b *Behaviour) bool { return flip(&b.ResponseRecord) },
 	func(b *Behaviour) bool { b.StoresSentinel = false; return flip(&b.Sentinel) },

@@ -137,7 +137,7 @@ func (f *facts) received(e *event) {
 
 // landed: the app's write reached the provider, whose record r is now at
 // r.ver with the written values.
-func (f *facts) landed(aw *appWrite, r *provRec, _ *event) {
+func (f *facts) landed(aw *appWrite, r *provRec) {
 	k, last := f.knownOf(r.id), f.lastOf(r.id)
 	for i, v := range aw.set {
 		if v != "" {

@@ -203,8 +203,8 @@ func (p *provider) write(aw *appWrite, body []byte, hdr map[string]string) (int,
 	} else if r = p.byID[aw.rec]; r == nil {
 		return 404, []byte(`{"error":"no such record"}`)
 	}
-	_, ev := p.apply(r, set, sent.Str, hasSentinel, c, aw.create, hdr["X-Change-Agent"], aw.noise)
-	p.w.facts.landed(aw, r, ev)
+	p.apply(r, set, sent.Str, hasSentinel, c, aw.create, hdr["X-Change-Agent"], aw.noise)
+	p.w.facts.landed(aw, r)
 	if p.w.b.ResponseRecord {
 		return 200, recordJSON(nil, r.id, r.vals, r.sentinel, r.ver, p.w.b)
 	}

@@ -6,4 +6,5 @@ package sim
 const (
 	defaultHistories = 5000
 	defaultOracle    = 5000
+	defaultRedis     = 200
 )

@@ -3,9 +3,10 @@
 package sim
 
 // Under the race detector (CI's `go test -race ./...`) a history runs about
-// eight times slower: the default seed sets shrink so the package stays
-// well under a minute. Without -race they are 5,000 histories each.
+// eight times slower: the default seed sets shrink to keep the package near
+// a minute. Without -race they are 5,000, 5,000 and 200.
 const (
-	defaultHistories = 1000
+	defaultHistories = 500
 	defaultOracle    = 500
+	defaultRedis     = 100
 )

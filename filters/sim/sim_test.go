@@ -16,7 +16,7 @@ var (
 	flagOracle    = flag.Int("sim.oracle", defaultOracle, "histories to run with the ideal judge")
 	flagFirst     = flag.Uint64("sim.first", 1, "first seed of the run")
 	flagSeed      = flag.Uint64("sim.seed", 0, "replay one seed: print its shrunk trace")
-	flagRedis     = flag.Int("sim.redis", 200, "histories to run on the Redis ledger (when Redis is available)")
+	flagRedis     = flag.Int("sim.redis", defaultRedis, "histories to run on the Redis ledger (when Redis is available)")
 	flagShrink    = flag.Int("sim.shrink", 3, "failing kinds to shrink and print")
 )
 

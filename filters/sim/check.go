@@ -1,0 +1,351 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Violation is one broken invariant.
+type Violation struct {
+	// Invariant is "a" convergence, "b" no genuine change dropped, "c"
+	// loops bounded, "d" echoes dropped where the evidence is certain.
+	Invariant string
+	// Kind groups violations of one cause (shrinking keeps the kind).
+	Kind string
+	At   time.Duration
+	Msg  string
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("(%s) %s at t=%s: %s", v.Invariant, v.Kind, fmtDur(v.At), v.Msg)
+}
+
+// Evidence is the strongest echo evidence an event carries.
+type Evidence uint8
+
+// Evidence kinds, strongest first.
+const (
+	EvActor    Evidence = iota // the integration user as actor
+	EvMarker                   // our change-agent marker
+	EvSentinel                 // our sentinel field
+	EvLedger                   // none: the fingerprint and the ledger only
+	nEvidence
+)
+
+func (k Evidence) String() string {
+	return [...]string{"actor", "marker", "sentinel", "ledger only"}[k]
+}
+
+// EchoCount counts the echoes of one evidence kind by outcome.
+type EchoCount struct{ Total, Dropped, Forwarded, Held int }
+
+// Stats are a history's counters.
+type Stats struct {
+	Echoes         [nEvidence]EchoCount
+	Events         int // events the provider emitted
+	GenuineDropped int
+	AppWrites      int
+	Quarantines    int
+	// NoopChanges counts app writes that changed no tracked value but
+	// changed the record anyway (the stored sentinel, case 4).
+	NoopChanges int
+}
+
+// Add sums s2 into s.
+func (s *Stats) Add(s2 Stats) {
+	for i := range s.Echoes {
+		e, e2 := &s.Echoes[i], s2.Echoes[i]
+		e.Total, e.Dropped, e.Forwarded, e.Held = e.Total+e2.Total, e.Dropped+e2.Dropped, e.Forwarded+e2.Forwarded, e.Held+e2.Held
+	}
+	s.Events += s2.Events
+	s.GenuineDropped += s2.GenuineDropped
+	s.AppWrites += s2.AppWrites
+	s.Quarantines += s2.Quarantines
+	s.NoopChanges += s2.NoopChanges
+}
+
+// facts is the ground truth the invariants are checked against.
+type facts struct {
+	w     *world
+	viol  []Violation
+	stats Stats
+	// known[rec][f] is the newest provider version of field f the app has
+	// received, or written itself.
+	known map[string]*[nF]int
+	// edits are the times people edited each record; fwdEchoes the echoes
+	// of the app's own writes that reached the app.
+	edits     map[string][]time.Time
+	fwdEchoes map[string][]fwdEcho
+	polls     []Polled
+	// lgLast is, per record, the last value loopguard learned for each
+	// field: from events the app accepted, from the app's writes and, when
+	// write responses show the record, from them.
+	lgLast map[string]*vals
+	// storeErr is the first store error: the ledger could not answer, so
+	// the history says nothing about the decision model.
+	storeErr error
+}
+
+func (f *facts) storeError(err error) {
+	if f.storeErr == nil {
+		f.storeErr = err
+	}
+}
+
+// fwdEcho is an echo that reached the app: when, and the length of its
+// chain (1: the echo of a write no echo caused).
+type fwdEcho struct {
+	at    time.Time
+	chain int
+}
+
+func newFacts(w *world) *facts {
+	return &facts{w: w, known: map[string]*[nF]int{}, edits: map[string][]time.Time{}, fwdEchoes: map[string][]fwdEcho{}, lgLast: map[string]*vals{}}
+}
+
+// violate records a violation and traces it.
+func (f *facts) violate(inv, kind, format string, args ...any) {
+	v := Violation{Invariant: inv, Kind: kind, At: f.w.now.Sub(epoch), Msg: fmt.Sprintf(format, args...)}
+	f.viol = append(f.viol, v)
+	f.w.logf("VIOLATION (%s) %s: %s", inv, kind, v.Msg)
+}
+
+func (f *facts) knownOf(rec string) *[nF]int {
+	k := f.known[rec]
+	if k == nil {
+		k = new([nF]int)
+		f.known[rec] = k
+	}
+	return k
+}
+
+func (f *facts) created(r *provRec)      { f.knownOf(r.id) }
+func (f *facts) synced(r *provRec)       { f.knownOf(r.id) }
+func (f *facts) emitted(*event)          { f.stats.Events++ }
+func (f *facts) personEdited(rec string) { f.edits[rec] = append(f.edits[rec], f.w.now) }
+
+// received: the app got e (forwarded or replayed).
+func (f *facts) received(e *event) {
+	k := f.knownOf(e.rec)
+	for i, v := range e.vals {
+		if v != "" {
+			k[i] = max(k[i], e.seq)
+		}
+	}
+}
+
+// landed: the app's write reached the provider, whose record r is now at
+// r.ver with the written values.
+func (f *facts) landed(aw *appWrite, r *provRec) {
+	k, last := f.knownOf(r.id), f.lastOf(r.id)
+	for i, v := range aw.set {
+		if v != "" {
+			k[i] = max(k[i], r.ver)
+			last[i] = v
+		}
+	}
+	if f.w.b.ResponseRecord {
+		*last = r.vals
+	}
+}
+
+// evidenceOf is the strongest evidence an echo carries.
+func evidenceOf(e *event) Evidence {
+	switch {
+	case e.actor == "bot":
+		return EvActor
+	case e.marker == agent:
+		return EvMarker
+	case e.sentinel != "":
+		return EvSentinel
+	}
+	return EvLedger
+}
+
+// decided checks loopguard's verdict about e: (b) a person's change is
+// dropped only when the app already holds it or something newer, (d) an
+// echo with certain evidence is dropped. The evidence table counts the
+// echoes of writes outside loops (no forwarded echo caused them), so a
+// runaway loop does not swamp the rates.
+func (f *facts) decided(e *event, v verdict) {
+	if c := e.cause.write; c != nil {
+		k := evidenceOf(e)
+		ec := &EchoCount{}
+		if c.chain.hops == 0 {
+			ec = &f.stats.Echoes[k]
+		}
+		ec.Total++
+		switch v.action {
+		case Drop:
+			ec.Dropped++
+		case Hold:
+			ec.Held++
+		case Forward:
+			ec.Forwarded++
+			f.fwdEchoes[e.rec] = append(f.fwdEchoes[e.rec], fwdEcho{f.w.now, c.chain.hops + 1})
+			e.blind = f.blind(e, k)
+			if k == EvActor || k == EvMarker {
+				f.violate("d", "echo with "+k.String()+" evidence forwarded", "%s (echo of w%d) carries the %s but was forwarded (%s)", e.label(), c.n, k, v.why)
+			}
+		}
+		return
+	}
+	if e.cause.person == 0 || v.action != Drop {
+		return
+	}
+	if why := f.lost(e); why != "" {
+		f.stats.GenuineDropped++
+		f.violate("b", "genuine change dropped ("+v.why+")", "%s: %s's change %s of %s v%d dropped, but %s",
+			e.label(), personName(e.cause.person), changedVals(e), e.rec, e.seq, why)
+	}
+}
+
+func changedVals(e *event) vals {
+	var v vals
+	for i := range v {
+		if e.changed.has(i) {
+			v[i] = e.vals[i]
+		}
+	}
+	return v
+}
+
+// lost says what of e's change the app lacks ("" when nothing): a field
+// the person changed that the app holds neither as this value nor as a
+// newer state it received or wrote.
+func (f *facts) lost(e *event) string {
+	a := f.w.app.recs[e.rec]
+	if a == nil {
+		return "the app does not have " + e.rec
+	}
+	k := f.knownOf(e.rec)
+	var miss []string
+	for i := range fieldNames {
+		if !e.changed.has(i) || a.vals[i] == e.vals[i] || k[i] >= e.seq {
+			continue
+		}
+		miss = append(miss, fmt.Sprintf("the app holds %s=%q", fieldNames[i], a.vals[i]))
+	}
+	return strings.Join(miss, ", ")
+}
+
+// polled checks (b) for a record removed from a poll: the app must already
+// hold every value a person gave it, or a newer state.
+func (f *facts) polled(r *provRec, v verdict) {
+	f.polls = append(f.polls, Polled{Rec: r.id, Action: v.action, Why: v.why})
+	if v.action != Drop {
+		return
+	}
+	a, k := f.w.app.recs[r.id], f.knownOf(r.id)
+	for i := range fieldNames {
+		if r.fperson[i] && (a == nil || a.vals[i] != r.vals[i]) && k[i] < r.fver[i] {
+			f.stats.GenuineDropped++
+			f.violate("b", "genuine change dropped from a poll ("+v.why+")", "%s removed from the poll, but the app lacks %s=%q", r.id, fieldNames[i], r.vals[i])
+			return
+		}
+	}
+}
+
+// Polled is what loopguard did with one record of a poll.
+type Polled struct {
+	Rec    string
+	Action Action
+	Why    string
+}
+
+// raceWindow is how long before a chain's start a human edit still counts
+// as racing with it: the longest an event can be under way, plus batching
+// and an async write-back.
+func (f *facts) raceWindow() time.Duration { return f.w.b.MaxDelay + 5*time.Second }
+
+// appWrites checks (c) for each new write of the app: a write caused by a
+// forwarded echo of an earlier write is allowed only as often as people
+// raced with the chain (their change rode on the echo), or as the chain's
+// echoes were blind (no judge could have told them from a person's change).
+func (f *facts) appWrites(aw *appWrite) {
+	f.stats.AppWrites++
+	ch := aw.chain
+	if ch.hops == 0 {
+		return
+	}
+	raced := 0
+	for _, t := range f.edits[aw.rec] {
+		if !t.Before(ch.rootAt.Add(-f.raceWindow())) {
+			raced++
+		}
+	}
+	if ch.hops > raced+ch.blind {
+		f.violate("c", "loop", "w%d (%s) to %s is write %d of a chain of echoes started at t=%s; only %d human edit(s) raced with it, %d echo(es) were blind",
+			aw.n, aw.why, aw.rec, ch.hops+1, fmtDur(ch.rootAt.Sub(epoch)), raced, ch.blind)
+	}
+}
+
+// blind reports an echo no judge could tell from a person's change: it
+// carries no actor or marker, the write's response did not show the
+// record, and a field the write did not set holds a value loopguard never
+// learned for it (from an accepted event or a write) — a person may just
+// have set it. Forwarding it is right; the write-back it causes is excused.
+func (f *facts) blind(e *event, k Evidence) bool {
+	if k == EvActor || k == EvMarker || f.w.b.ResponseRecord {
+		return false
+	}
+	last := f.lgLast[e.rec]
+	for i, v := range e.vals {
+		if v != "" && e.cause.write.set[i] == "" && (last == nil || last[i] != v) {
+			return true
+		}
+	}
+	return false
+}
+
+// learned: loopguard recorded e as accepted by the app.
+func (f *facts) learned(e *event) {
+	last := f.lastOf(e.rec)
+	for i, v := range e.vals {
+		if v != "" {
+			last[i] = v
+		}
+	}
+}
+
+func (f *facts) lastOf(rec string) *vals {
+	l := f.lgLast[rec]
+	if l == nil {
+		l = new(vals)
+		f.lgLast[rec] = l
+	}
+	return l
+}
+
+// quarantined checks (c) for a quarantine: only a real loop may quarantine
+// a record — within the loop window an echo reached the app whose write
+// was itself caused by an echo that reached the app (a chain of 2).
+func (f *facts) quarantined(rec string, window time.Duration, reason string) {
+	f.stats.Quarantines++
+	n, chain := 0, 0
+	for _, e := range f.fwdEchoes[rec] {
+		if f.w.now.Sub(e.at) < window {
+			n, chain = n+1, max(chain, e.chain)
+		}
+	}
+	f.w.logf("loopguard quarantines %s: %s", rec, reason)
+	if chain < 2 {
+		f.violate("c", "quarantine without a loop", "%s quarantined (%s) but no chain of echoes reached the app within %s (%d unchained echo(es))",
+			rec, reason, window, n)
+	}
+}
+
+// settled checks (a): app and provider agree on every record.
+func (f *facts) settled() {
+	for _, r := range f.w.prov.recs {
+		a := f.w.app.recs[r.id]
+		if a == nil {
+			f.violate("a", "convergence", "the app never got %s %s", r.id, r.vals)
+			continue
+		}
+		if a.vals != r.vals {
+			f.violate("a", "convergence", "%s: provider %s, app %s", r.id, r.vals, a.vals)
+		}
+	}
+}

@@ -212,6 +212,11 @@ type WebhookRoute struct {
 	// Partial says the record holds only the changed fields (e.g. Salesforce
 	// UPDATE change events). Default false.
 	Partial bool `yaml:"partial"`
+	// Nulls says what a null tracked value in an event means: "value" (the
+	// field was cleared; default) or "unchanged" (the provider sends null
+	// for fields the change did not touch, as Salesforce change events do):
+	// such fields are left out of the event.
+	Nulls string `yaml:"nulls"`
 	// PropertyName and PropertyValue are value specs for per-property events
 	// (HubSpot propertyName/propertyValue).
 	PropertyName  string `yaml:"property_name"`

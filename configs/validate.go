@@ -181,6 +181,9 @@ func ValidateProfile(p *Profile) error {
 		if h.Record != "" && h.PropertyName != "" {
 			add(fmt.Errorf("%s: record and property_name are alternatives; set one", field))
 		}
+		if h.Nulls != "" {
+			add(oneOf(field+".nulls", h.Nulls, []string{"value", "unchanged"}))
+		}
 		for j, m := range h.Markers {
 			if m.From == "" {
 				add(fmt.Errorf("%s.markers[%d].from: required", field, j))

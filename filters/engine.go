@@ -21,6 +21,7 @@ type Engine struct {
 	now       func() time.Time
 	providers []*Provider
 	byName    map[string]*Provider
+	offers    *offers
 	// lookups are reused per decision, so the ledger state's slices are
 	// decoded into memory that is already there.
 	lookups sync.Pool
@@ -54,8 +55,9 @@ func New(providers []*configs.Provider, store ledger.Store, opts Options) (*Engi
 	e := &Engine{agent: opts.Agent, observe: opts.Observe, store: store, now: opts.Now, byName: map[string]*Provider{}}
 	e.lookups.New = func() any { return new(lookup) }
 	key := tagging.NewKey(opts.Secret)
+	e.offers = newOffers(opts.Now)
 	for _, cp := range providers {
-		p, err := NewProvider(cp, opts.Agent, Deps{Store: store, Now: opts.Now, Key: key, Secret: opts.Secret})
+		p, err := NewProvider(cp, opts.Agent, Deps{Store: store, Now: opts.Now, Key: key, Secret: opts.Secret, offers: e.offers})
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", cp.Name, err)
 		}
@@ -141,11 +143,18 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 			d.Layer, d.Reason, d.Detail = l.Name(), v.Reason, v.Detail
 		}
 	}
-	if d.Action == Forward && !pull && len(ev.Fields) > 0 {
-		// Whatever layers are on: does the event show one of our writes
-		// applied (an unproven echo the loop detector counts)?
-		if st, known, err := lk.state(ctx); err == nil && known {
-			d.Reflects = st.Reflects(ev.Fields) >= 0
+	if d.Action == Forward && !pull && ev.Record != "" {
+		if st, known, err := lk.state(ctx); err == nil {
+			// Writes recorded from now on (the app's write-back of this
+			// event, even before it answers) are not superseded by it.
+			d.Upto = 1
+			if known {
+				d.Upto = st.NextSeq + 1
+				// Whatever layers are on: does the event show one of our
+				// writes applied (an unproven echo the loop detector
+				// counts)?
+				d.Reflects = len(ev.Fields) > 0 && st.Reflects(ev.Fields) >= 0
+			}
 		}
 	}
 	if overruledBy != "" && d.Action == Forward {
@@ -169,7 +178,7 @@ func settles(ctx context.Context, ev *Event, lk *lookup) uint32 {
 	if err != nil || !known {
 		return 0
 	}
-	if i := st.Match(ev.Fields, false); i >= 0 {
+	if i := st.Match(ev.Fields, ev.ProviderAt); i >= 0 {
 		return st.Writes[i].Seq
 	}
 	return 0
@@ -194,12 +203,19 @@ func (e *Engine) Whole(provider string, a Action, layer string, r Reason, detail
 	return d
 }
 
-// Settle records in the ledger, right after a delivery was decided, the
-// writes its echoes settle: each dropped (or, in observe mode, would-be
+// Settle records, right after a delivery was decided, what its forwarded
+// events are handing to the app (a write-back made before the app answers
+// is then known to change nothing), and in the ledger the writes its
+// echoes settle: each dropped (or, in observe mode, would-be
 // dropped) event that echoed write k settles k and every earlier write of
 // its record, so a later event with those values is judged afresh. All
 // events of a delivery are decided before any write is settled.
 func (e *Engine) Settle(ctx context.Context, evs []Event, ds []Decision) error {
+	for i := range evs {
+		if ds[i].Action == Forward && ds[i].Source != SourcePull && ds[i].Reason != ReasonUnverified {
+			e.offers.add(evs[i].Key(), evs[i].Fields)
+		}
+	}
 	return e.apply(ctx, evs, ds, func(d *Decision) bool {
 		// A poll shows a record again and again: it settles nothing.
 		return d.Settle != 0 && d.WouldDrop() && d.Source != SourcePull
@@ -240,6 +256,9 @@ func (e *Engine) apply(ctx context.Context, evs []Event, ds []Decision, sel func
 			continue
 		}
 		ev := &evs[i]
+		if genuine {
+			e.offers.done(ev.Key())
+		}
 		if genuine && ev.ID != "" {
 			// An unverified delivery never gets here: a forged event id
 			// must not make the genuine event a "redelivery".
@@ -252,7 +271,7 @@ func (e *Engine) apply(ctx context.Context, evs []Event, ds []Decision, sel func
 		if ev.Record == "" || (genuine && (d.Observed || len(ev.Fields) == 0)) {
 			continue
 		}
-		a := ledger.Accept{Fields: ev.Fields, At: at, ProviderAt: ev.ProviderAt}
+		a := ledger.Accept{Fields: ev.Fields, At: at, ProviderAt: ev.ProviderAt, Upto: d.Upto}
 		if !d.Time.IsZero() && d.Time.Before(at) {
 			a.At = d.Time // when the event was decided
 		}

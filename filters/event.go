@@ -38,6 +38,9 @@ type Event struct {
 	Fields []ledger.Field
 	// Partial: Fields are only the changed fields, not the whole record.
 	Partial bool
+	// Untouched: the event names the record's tracked fields, all null on
+	// a route whose nulls mean "unchanged": no tracked field changed.
+	Untouched bool
 	// Sentinel is the sentinel field's value, when present.
 	Sentinel string
 	// SentinelChange: the event is a change of the sentinel property itself
@@ -69,7 +72,7 @@ func (e *Event) dedupKey() string {
 
 // Skinny reports an event that carries no values, no actor and no marker.
 func (e *Event) Skinny() bool {
-	if len(e.Fields) > 0 || e.Actor != "" || e.Sentinel != "" {
+	if len(e.Fields) > 0 || e.Untouched || e.Actor != "" || e.Sentinel != "" {
 		return false
 	}
 	for _, m := range e.Marks {

@@ -119,7 +119,13 @@ func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) 
 	switch {
 	case r.recPath.kind != specNone:
 		rec := r.recPath.result(ev, root, h)
-		e.Fields = toLedger(p.FP.FromJSON(nil, rec))
+		if r.nullsUnchanged {
+			e.Fields = toLedger(p.FP.FromJSONSkipNull(nil, rec))
+			// Every tracked field null: the change touched none of them.
+			e.Untouched = len(e.Fields) == 0 && len(p.FP.FromJSON(nil, rec)) > 0
+		} else {
+			e.Fields = toLedger(p.FP.FromJSON(nil, rec))
+		}
 		e.Partial = r.partial
 		if r.sentinel != "" {
 			if s := rec.Get(r.sentinel); s.Type == gjson.String {

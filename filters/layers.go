@@ -26,6 +26,8 @@ type Deps struct {
 	Key *tagging.Key
 	// Secret is the deployment key itself (account keys).
 	Secret []byte
+	// offers are the values being handed to the app (no-op writes).
+	offers *offers
 }
 
 type layerCtor func(p *Provider, d Deps) (Layer, error)
@@ -256,6 +258,12 @@ type fingerprintLayer struct {
 func (fingerprintLayer) Name() string { return "fingerprint" }
 
 func (l fingerprintLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdict {
+	if ev.Untouched {
+		if ev.Source == SourcePull {
+			return pass(ReasonNoChange, "no tracked field changed: kept, no proof of our write")
+		}
+		return echo(ReasonNoChange, "no tracked field changed (every one is null: unchanged)")
+	}
 	if len(ev.Fields) == 0 {
 		return abstain(ReasonNone, "no tracked values")
 	}
@@ -267,7 +275,7 @@ func (l fingerprintLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verd
 		return pass(ReasonNewValue, "nothing known of this record")
 	}
 	pull := ev.Source == SourcePull
-	if i := st.Match(ev.Fields, pull); i >= 0 {
+	if i := st.Match(ev.Fields, ev.ProviderAt); i >= 0 {
 		v := echo(ReasonPendingWrite, "every tracked value is the state our unsettled write left")
 		if !pull {
 			v.Settle = st.Writes[i].Seq

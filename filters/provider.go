@@ -22,6 +22,7 @@ type Provider struct {
 	agent    string
 	key      *tagging.Key // deployment key (sentinels)
 	secret   []byte       // deployment key (account keys)
+	offers   *offers      // values being handed to the app
 	store    ledger.Store // what the app holds, for no-op writes
 	writes   []*WriteRoute
 	webhooks []*WebhookRoute
@@ -65,19 +66,21 @@ type WebhookRoute struct {
 	when      *condition
 	// group is the routes sharing this route's method and path, in order;
 	// each event takes the first whose condition holds.
-	group    []*WebhookRoute
-	eventID  compositeSpec
-	record   compositeSpec
-	object   valueSpec
-	account  valueSpec
-	actor    valueSpec
-	occurred valueSpec
-	recPath  valueSpec
-	partial  bool
-	propName valueSpec
-	propVal  valueSpec
-	sentinel string
-	markers  []marker
+	group []*WebhookRoute
+	// nullsUnchanged: a null tracked value means "not changed" (left out).
+	nullsUnchanged bool
+	eventID        compositeSpec
+	record         compositeSpec
+	object         valueSpec
+	account        valueSpec
+	actor          valueSpec
+	occurred       valueSpec
+	recPath        valueSpec
+	partial        bool
+	propName       valueSpec
+	propVal        valueSpec
+	sentinel       string
+	markers        []marker
 	// source is what the route's events are: webhook, or pull for a read.
 	source Source
 	// objParam names the path parameter that is the object type (reads
@@ -162,6 +165,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 		agent:   agent,
 		key:     deps.Key,
 		secret:  deps.Secret,
+		offers:  deps.offers,
 		store:   deps.Store,
 		users:   map[string]bool{},
 		observe: pr.Observe,
@@ -207,7 +211,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 			Method: h.Method, Tpl: tpl, source: SourceWebhook, batch: h.Batch, formField: formFieldOf(h.Body),
 			eventID: compileComposite(h.EventID), record: compileComposite(h.RecordID),
 			object: compileSpec(h.ObjectType), account: compileSpec(h.Account), actor: compileSpec(h.Actor),
-			occurred: compileSpec(h.OccurredAt), recPath: compileSpec(h.Record), partial: h.Partial,
+			occurred: compileSpec(h.OccurredAt), recPath: compileSpec(h.Record), partial: h.Partial, nullsUnchanged: h.Nulls == "unchanged",
 			propName: compileSpec(h.PropertyName), propVal: compileSpec(h.PropertyValue),
 			sentinel: h.Sentinel,
 		}

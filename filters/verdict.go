@@ -147,6 +147,10 @@ type Decision struct {
 	// Reflects: the event was forwarded, but shows one of our unsettled
 	// writes applied — counted by the loop detector.
 	Reflects bool `json:"reflects_our_write,omitempty"`
+	// Upto is the record's next write number + 1 when the event was
+	// decided (0: unknown): writes recorded later are not superseded by
+	// the event's acceptance.
+	Upto uint32 `json:"-"`
 }
 
 // finish fills the string forms used in JSON.

@@ -86,15 +86,25 @@ func (f *Fingerprinter) Tracked(name string) (int, bool) {
 // FromJSON appends the tracked fields present in rec (a JSON object) to dst,
 // sorted by name. Fields absent from rec are left out; null counts as "".
 func (f *Fingerprinter) FromJSON(dst []FieldHash, rec gjson.Result) []FieldHash {
+	return f.fromJSON(dst, rec, false)
+}
+
+// FromJSONSkipNull is FromJSON for events whose null values mean
+// "unchanged": null fields are left out like absent ones.
+func (f *Fingerprinter) FromJSONSkipNull(dst []FieldHash, rec gjson.Result) []FieldHash {
+	return f.fromJSON(dst, rec, true)
+}
+
+func (f *Fingerprinter) fromJSON(dst []FieldHash, rec gjson.Result, skipNull bool) []FieldHash {
 	if !rec.IsObject() {
 		return dst
 	}
 	if f.index != nil {
-		return f.onePass(dst, rec)
+		return f.onePass(dst, rec, skipNull)
 	}
 	for i, name := range f.fields {
 		v := rec.Get(name)
-		if !v.Exists() {
+		if !v.Exists() || (skipNull && v.Type == gjson.Null) {
 			continue
 		}
 		dst = append(dst, FieldHash{Name: name, Hash: hashValue(v, f.norms[i])})
@@ -104,8 +114,8 @@ func (f *Fingerprinter) FromJSON(dst []FieldHash, rec gjson.Result) []FieldHash 
 
 // onePass reads a record whose tracked fields are all top-level keys in a
 // single scan. As with Get, the first occurrence of a duplicated key wins.
-func (f *Fingerprinter) onePass(dst []FieldHash, rec gjson.Result) []FieldHash {
-	var seen uint64
+func (f *Fingerprinter) onePass(dst []FieldHash, rec gjson.Result, skipNull bool) []FieldHash {
+	var seen, nulls uint64
 	var hashes [onePassMax]uint64
 	left := len(f.fields)
 	rec.ForEach(func(k, v gjson.Result) bool {
@@ -114,12 +124,16 @@ func (f *Fingerprinter) onePass(dst []FieldHash, rec gjson.Result) []FieldHash {
 			return true
 		}
 		seen |= 1 << i
-		hashes[i] = hashValue(v, f.norms[i])
+		if skipNull && v.Type == gjson.Null {
+			nulls |= 1 << i // left out; the first occurrence wins, as with Get
+		} else {
+			hashes[i] = hashValue(v, f.norms[i])
+		}
 		left--
 		return left > 0
 	})
 	for i, name := range f.fields {
-		if seen&(1<<i) != 0 {
+		if seen&^nulls&(1<<i) != 0 {
 			dst = append(dst, FieldHash{Name: name, Hash: hashes[i]})
 		}
 	}

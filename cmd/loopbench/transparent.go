@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/loopguard/loopguard/proxy/transparent/netns"
 	"github.com/loopguard/loopguard/proxy/ca"
+	"github.com/loopguard/loopguard/proxy/transparent/netns"
 )
 
 // The transparent-mode cases run in a network namespace the harness

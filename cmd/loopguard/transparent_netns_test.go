@@ -26,8 +26,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loopguard/loopguard/proxy/transparent/netns"
 	"github.com/loopguard/loopguard/proxy/ca"
+	"github.com/loopguard/loopguard/proxy/transparent/netns"
 )
 
 // The world of TestTransparentNetns: an app namespace (the pod) joined by a

@@ -13,7 +13,8 @@ import (
 //	[lastWrite(8, unix ns)] [lastSeen(8)] nextSeq(uvarint)
 //	napp(uvarint), per value: nameLen(uvarint) name hash(8) at(varint)
 //	nwrites(uvarint), per write: seq(uvarint) at(8) wflags(1: bit0 noop,
-//	bit1 created, bit2 sentinel) [nonce(8) fp(8)] written(uvarint)
+//	bit1 created, bit2 sentinel) [nonce(8) fp(8)] providerAt(varint)
+//	written(uvarint)
 //	nexpected(uvarint), per field: nameLen(uvarint) name hash(8)
 const codecVersion = 3
 
@@ -76,6 +77,7 @@ func Encode(dst []byte, st *State) []byte {
 			dst = binary.LittleEndian.AppendUint64(dst, w.Nonce)
 			dst = binary.LittleEndian.AppendUint64(dst, w.FP)
 		}
+		dst = binary.AppendVarint(dst, w.ProviderAt)
 		dst = binary.AppendUvarint(dst, w.Written)
 		dst = binary.AppendUvarint(dst, uint64(len(w.Expected)))
 		for _, f := range w.Expected {
@@ -211,6 +213,7 @@ func decodeStateNames(b []byte, st *State, names *nameTable) error {
 		if wf&wSentinel != 0 {
 			w.Nonce, w.FP = d.u64(), d.u64()
 		}
+		w.ProviderAt = d.varint()
 		w.Written = d.uvarint()
 		m := d.count()
 		exp := w.Expected[:0]

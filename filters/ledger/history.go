@@ -48,8 +48,9 @@ type Version struct {
 	// (all bits when the record has more than 64 tracked fields).
 	Written uint64
 	// NoOp: the expected state equalled what the app already held — a
-	// write that changes nothing. Strict APIs send no event for it, so it
-	// is forgotten as soon as a genuine event is accepted.
+	// write that changes nothing. It is never matched (see Match); it is
+	// kept only so that its exact echo still counts as a round trip of
+	// ours for the loop detector (see Reflects).
 	NoOp bool
 	// Nonce and FP are the write's sentinel: a random nonce and the
 	// fingerprint of the written fields (zero: no sentinel).
@@ -57,6 +58,10 @@ type Version struct {
 	// Created: the write created the record (its sentinel was stamped
 	// before the id existed).
 	Created bool
+	// ProviderAt is the provider's time or version of the written state,
+	// from the response (0: unknown). An event older than it is not its
+	// echo.
+	ProviderAt int64
 }
 
 // Value is what the app holds of one tracked field.
@@ -83,6 +88,9 @@ type Write struct {
 	Nonce, FP uint64
 	// Created: the write was a create.
 	Created bool
+	// NoOp: the caller knows the write changes nothing (its values are
+	// what the app holds or is being handed right now).
+	NoOp bool
 }
 
 // Accept is what the app now holds after an event.
@@ -97,6 +105,11 @@ type Accept struct {
 	// Settle is the Seq of the write this event was the echo of; 0 for a
 	// genuine event the app accepted.
 	Settle uint32
+	// Upto is NextSeq+1 when the event was decided: writes numbered Upto
+	// or higher were recorded after it (the app's write-back of this very
+	// event, made before it answered) and are neither settled nor
+	// forgotten by it. 0: unknown (At decides).
+	Upto uint32
 }
 
 // Known reports whether the state holds anything.
@@ -131,22 +144,26 @@ func (st *State) Holds(fs []Field) bool {
 	return true
 }
 
-// Match returns the index in Writes of the oldest write whose expected
-// state holds every value of fs, or -1. skipNoOp leaves out writes that
-// changed nothing.
+// Match returns the index in Writes of the oldest write that changed
+// something and whose expected state holds every value of fs, or -1. A
+// write that changed nothing is never matched: strict APIs send no event
+// for it, and its echo on the others carries what the app already holds
+// (see Holds) — so it can never turn a later genuine event, such as a
+// person's return to those values, into an "echo". Where both times are
+// known, an event older (at) than the write's state is not its echo.
 //
 // A value the write did not itself write (it came from the write's
 // response) must also be one the app holds, or one loopguard knows nothing
 // of: a response can show a provider-side change (an automation, a
 // person's edit just before ours) that the app has not seen, and an event
 // carrying it is news for the app, not an echo.
-func (st *State) Match(fs []Field, skipNoOp bool) int {
+func (st *State) Match(fs []Field, at int64) int {
 	if len(fs) == 0 {
 		return -1
 	}
 	for i := range st.Writes {
 		w := &st.Writes[i]
-		if skipNoOp && w.NoOp {
+		if w.NoOp || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) {
 			continue
 		}
 		if w.Expects(fs) && !st.news(w, fs) {
@@ -259,7 +276,7 @@ func (st *State) ApplyWrite(w *Write) {
 	}
 	exp = overlay(exp, w.Fields)
 	exp = overlay(exp, w.Response)
-	noop := len(w.Fields) > 0 && st.Holds(w.Fields)
+	noop := w.NoOp || (len(w.Fields) > 0 && st.Holds(w.Fields))
 	for _, f := range w.Response {
 		if v, ok := st.AppValue(f.Name); ok && v.Hash != f.Hash {
 			noop = false
@@ -280,7 +297,7 @@ func (st *State) ApplyWrite(w *Write) {
 		st.NextSeq = 1
 	}
 	st.Writes = append(st.Writes, Version{Seq: st.NextSeq, At: w.At, Expected: exp, Written: written, NoOp: noop,
-		Nonce: w.Nonce, FP: w.FP, Created: w.Created})
+		Nonce: w.Nonce, FP: w.FP, Created: w.Created, ProviderAt: w.ProviderAt})
 	if n := len(st.Writes); n > MaxWrites {
 		st.Writes = slices.Delete(st.Writes, 0, n-MaxWrites) // zeroes the tail: no two slots share an array
 	}
@@ -294,11 +311,10 @@ func (st *State) ApplyWrite(w *Write) {
 //   - an echo of write k (Settle = k's Seq) settles k and every earlier
 //     write; the app's values keep their hashes and learn the echo's
 //     provider time;
-//   - a genuine event the app accepted forgets writes that changed nothing
-//     (they will not echo on strict APIs and must never turn a later
-//     genuine event into an "echo"), settles the newest write the event
-//     shows applied and every earlier one, and becomes what the app holds
-//     (a field is not moved back by an event older than the state held).
+//   - a genuine event the app accepted settles the newest write (decided
+//     before it) that the event shows applied, and every earlier one, and
+//     becomes what the app holds (a field is not moved back by an event
+//     older than the state held).
 func (st *State) ApplyAccept(a *Accept) {
 	if a.Settle != 0 {
 		st.settle(a.Settle)
@@ -315,10 +331,14 @@ func (st *State) ApplyAccept(a *Accept) {
 		}
 		return
 	}
-	// Only writes recorded by the time the event was received: the app's
+	// Only writes recorded by the time the event was decided: the app's
 	// write-back of this very event may be recorded before its acceptance.
-	before := func(w *Version) bool { return a.At.IsZero() || !w.At.After(a.At) }
-	st.Writes = slices.DeleteFunc(st.Writes, func(w Version) bool { return w.NoOp && before(&w) })
+	before := func(w *Version) bool {
+		if a.Upto != 0 {
+			return w.Seq < a.Upto
+		}
+		return a.At.IsZero() || !w.At.After(a.At)
+	}
 	for i := len(st.Writes) - 1; i >= 0; i-- {
 		if w := &st.Writes[i]; before(w) && st.reflected(w, a.Fields) {
 			st.settle(w.Seq)

@@ -101,6 +101,9 @@ func profileYAML(b Behaviour) string {
 	if b.Marker {
 		s.WriteString("        markers: [{from: change_agent}]\n")
 	}
+	if b.NullUnchanged {
+		s.WriteString("        nulls: unchanged\n") // what the profile of such a provider says
+	}
 	s.WriteString("    reads:\n      - {path: /v1/issues, method: GET, list: issues, record_id: id, object_type: \"=issues\"}\n")
 	s.WriteString("    hold_policy: hold\n")
 	return s.String()

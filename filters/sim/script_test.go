@@ -89,7 +89,7 @@ func (s *script) run(t *testing.T) *Result {
 	return res
 }
 
-// noViolation fails (or skips while knownBroken) when res broke an
+// noViolation fails (or skips, when listed as still failing) when res broke an
 // invariant, with the trace.
 func noViolation(t *testing.T, res *Result, what string) {
 	t.Helper()

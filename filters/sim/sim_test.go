@@ -53,7 +53,7 @@ func TestHistories(t *testing.T) {
 	}
 	t.Logf("memory ledger: %d histories in %s; echoes of the app's writes (outside loops), by evidence:\n%s",
 		s.Histories, time.Since(start).Round(time.Millisecond), EvidenceTable(s.Stats))
-	checkSweep(t, s, Config{})
+	checkSweep(t, s, Config{}, maxFailingMemory*s.Histories/5000)
 }
 
 // TestHistoriesRedis runs fewer histories on the Redis ledger.
@@ -72,12 +72,13 @@ func TestHistoriesRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("redis ledger: %d histories in %s", s.Histories, time.Since(start).Round(time.Millisecond))
-	checkSweep(t, s, cfg)
+	checkSweep(t, s, cfg, maxFailingRedis*s.Histories/200)
 }
 
-// checkSweep fails (or, while the known bugs stand, skips) on violations,
-// printing the shrunk histories of the first kinds.
-func checkSweep(t *testing.T, s *Sweep, cfg Config) {
+// checkSweep reports violations with the shrunk histories of the first
+// kinds, and fails when more histories violate an invariant than the
+// measured allowance (0 once issue 13 is done).
+func checkSweep(t *testing.T, s *Sweep, cfg Config, allowed int) {
 	t.Helper()
 	if s.FailedHistories() == 0 {
 		return
@@ -88,7 +89,10 @@ func checkSweep(t *testing.T, s *Sweep, cfg Config) {
 		}
 		t.Logf("%s", Explain(s.First[k], s.First[k].Of(k), cfg, 3000))
 	}
-	knownBrokenf(t, "%d of %d histories violate an invariant:\n%s", s.FailedHistories(), s.Histories, s.Summary())
+	if n := s.FailedHistories(); n > allowed {
+		t.Fatalf("%d of %d histories violate an invariant (measured allowance %d):\n%s", n, s.Histories, allowed, s.Summary())
+	}
+	t.Logf("still failing (issue 13): %d of %d histories violate an invariant (allowance %d):\n%s", s.FailedHistories(), s.Histories, allowed, s.Summary())
 }
 
 func replay(t *testing.T, seed uint64, cfg Config) {

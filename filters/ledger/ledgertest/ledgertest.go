@@ -50,6 +50,7 @@ type step struct {
 	fields   []ledger.Field
 	response []ledger.Field
 	seq      uint32
+	upto     uint32
 	at       int64
 	nonce    uint64
 	d        time.Duration
@@ -146,9 +147,12 @@ func Semantics(t *testing.T, newStore NewStore) {
 		{name: "a genuine event becomes what the app holds and leaves unrelated writes",
 			steps: []step{write(f("a", 1)), accept(f("a", 7))},
 			known: true, want: "app{a=7} w1{*a=1}"},
-		{name: "a genuine event forgets no-op writes",
+		{name: "a genuine event leaves no-op writes (never matched; their exact echo still counts as ours)",
 			steps: []step{accept(f("a", 5)), write(f("a", 5)), accept(f("a", 6))},
-			known: true, want: "app{a=6}"},
+			known: true, want: "app{a=6} w1[noop]{*a=5}"},
+		{name: "a write recorded after the event was decided is not superseded by it",
+			steps: []step{write(f("a", 1)), {op: "accept", fields: []ledger.Field{f("a", 1), f("b", 2)}, seq: 0, upto: 1}},
+			known: true, want: "app{a=1 b=2} w1{*a=1}"},
 		{name: "a genuine event that shows our write applied settles it",
 			steps: []step{write(f("a", 1)), write(f("b", 2)), accept(f("a", 1), f("b", 2), f("c", 9))},
 			known: true, want: "app{a=1 b=2 c=9}"},
@@ -226,7 +230,7 @@ func run(t *testing.T, s ledger.Store, k ledger.Key, clock *Clock, steps []step)
 		case "write":
 			err = s.RecordWrite(t.Context(), k, ledger.Write{Fields: st.fields, Response: st.response, At: clock.Now(), Nonce: st.nonce, FP: st.nonce})
 		case "accept":
-			err = s.Accept(t.Context(), k, ledger.Accept{Fields: st.fields, At: clock.Now(), ProviderAt: st.at})
+			err = s.Accept(t.Context(), k, ledger.Accept{Fields: st.fields, At: clock.Now(), ProviderAt: st.at, Upto: st.upto})
 		case "settle":
 			err = s.Accept(t.Context(), k, ledger.Accept{Fields: st.fields, At: clock.Now(), ProviderAt: st.at, Settle: st.seq})
 		case "advance":
@@ -245,7 +249,7 @@ func apply(st *ledger.State, clock *Clock, s step) {
 		st.ApplyWrite(&ledger.Write{Fields: slices.Clone(s.fields), Response: slices.Clone(s.response), At: clock.Now(), Nonce: s.nonce, FP: s.nonce})
 	case "accept", "settle":
 		st.Prune(clock.Now(), writeTTL, seenTTL)
-		st.ApplyAccept(&ledger.Accept{Fields: s.fields, At: clock.Now(), ProviderAt: s.at, Settle: s.seq})
+		st.ApplyAccept(&ledger.Accept{Fields: s.fields, At: clock.Now(), ProviderAt: s.at, Settle: s.seq, Upto: s.upto})
 	case "advance":
 		clock.Advance(s.d)
 	}

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loopguard/loopguard/proxy/transparent/netns"
 	"github.com/loopguard/loopguard/proxy/transparent"
+	"github.com/loopguard/loopguard/proxy/transparent/netns"
 )
 
 // nsRunner runs every command inside a namespace.

@@ -1,0 +1,93 @@
+package filters
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/loopguard/loopguard/filters/ledger"
+)
+
+// offers remembers, per record, the values of the events just handed to
+// the app and not yet answered: an app that writes an event back from its
+// webhook handler, before it answers, writes values it holds already — a
+// write that changes nothing, which must get no sentinel and never be
+// matched as an echo. In process and short-lived (offerTTL); bounded
+// (offerMax records, then it starts over: a forgotten offer only costs a
+// sentinel).
+type offers struct {
+	mu  sync.Mutex
+	m   map[ledger.Key]offer
+	now func() time.Time
+}
+
+type offer struct {
+	fields []ledger.Field
+	at     time.Time
+}
+
+const (
+	offerTTL = 30 * time.Second
+	offerMax = 10000
+)
+
+func newOffers(now func() time.Time) *offers {
+	return &offers{m: map[ledger.Key]offer{}, now: now}
+}
+
+// add records what an event hands to the app (merged with earlier offers
+// of the record).
+func (o *offers) add(k ledger.Key, fs []ledger.Field) {
+	if o == nil || k.Record == "" || len(fs) == 0 {
+		return
+	}
+	now := o.now()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.m) >= offerMax {
+		clear(o.m)
+	}
+	cur := o.m[k]
+	if now.Sub(cur.at) > offerTTL {
+		cur.fields = nil
+	}
+	merged := slices.Clone(cur.fields)
+	for _, f := range fs {
+		i, ok := findField(merged, f.Name)
+		if ok {
+			merged[i] = f
+			continue
+		}
+		merged = slices.Insert(merged, i, f)
+	}
+	o.m[k] = offer{fields: merged, at: now}
+}
+
+// get returns the record's current offer (nil: none).
+func (o *offers) get(k ledger.Key) []ledger.Field {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	cur, ok := o.m[k]
+	if !ok || o.now().Sub(cur.at) > offerTTL {
+		return nil
+	}
+	return cur.fields
+}
+
+// done forgets a record's offer once the app answered.
+func (o *offers) done(k ledger.Key) {
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	delete(o.m, k)
+	o.mu.Unlock()
+}
+
+func findField(fs []ledger.Field, name string) (int, bool) {
+	return slices.BinarySearchFunc(fs, name, func(f ledger.Field, n string) int { return strings.Compare(f.Name, n) })
+}

@@ -19,8 +19,9 @@ var ErrMalformed = errors.New("malformed delivery")
 // Extract splits a delivery into events using the route's paths. The
 // events' spans point into body (into the decoded form field, for a route
 // reading one: see payload). A body that is not JSON, or whose batch path
-// is not an array of objects, is ErrMalformed; on error dst is returned as
-// it came (no events of a malformed delivery are ever decided).
+// is not an array of objects, is ErrMalformed (ErrTooDeep, checked first,
+// when it is nested past the depth limit); on error dst is returned as it
+// came (no events of a malformed delivery are ever decided).
 func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Event) ([]Event, error) {
 	body, form, err := r.payload(body, h)
 	if err != nil {
@@ -36,6 +37,9 @@ func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Ev
 
 // extractJSON splits a JSON payload into events.
 func (p *Provider) extractJSON(r *WebhookRoute, body []byte, h http.Header, dst []Event) ([]Event, error) {
+	if p.tooDeep(body) {
+		return dst, p.errTooDeep("extract")
+	}
 	if !gjson.ValidBytes(body) {
 		return dst, fmt.Errorf("extract %s: %w: not valid JSON", p.Name, ErrMalformed)
 	}

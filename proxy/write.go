@@ -22,6 +22,9 @@ type writer struct {
 	quota   *quota
 	guard   *guard // nil: no loop detector
 	latency *observers
+	// limits bound the bytes buffered at once and answer bodies that
+	// cannot be read; nil: unbounded (tests).
+	limits *limits
 }
 
 // outCall is one upstream call to a provider's API: its breaker context and,
@@ -63,10 +66,14 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 		return oc, nil
 	}
 	ap := p.ForAccount(account)
-	body, untagged := wr.readBody(req)
+	body, untagged, l, local := wr.bufferWrite(req, p.Name)
+	if local != nil {
+		return nil, local
+	}
 	w := ap.Tag(req.Context(), route, &ps, account, req.Header, body, untagged)
 	if wr.guard != nil {
 		if q, qi := wr.guard.writeQuarantined(w); q {
+			l.release()
 			wr.m.Throttled.WithLabelValues(p.Name).Inc()
 			return nil, quarantineThrottle(req, qi)
 		}
@@ -88,31 +95,9 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 			wr.m.RedundantWrites.WithLabelValues(p.Name).Inc()
 		}
 	}
+	keepLease(req, l) // until the transport has sent the body
 	oc.write = w
 	return oc, nil
-}
-
-// readBody buffers a write body up to maxBody. Larger bodies (by
-// Content-Length or by reading) are left to stream untouched.
-func (wr *writer) readBody(req *http.Request) ([]byte, string) {
-	if req.Body == nil || req.Body == http.NoBody {
-		return []byte{}, ""
-	}
-	if req.ContentLength > wr.maxBody {
-		return nil, "oversize"
-	}
-	buf, err := io.ReadAll(io.LimitReader(req.Body, wr.maxBody+1))
-	if err != nil {
-		// Put back what was read; the upstream call will surface the error.
-		req.Body = io.NopCloser(io.MultiReader(bytes.NewReader(buf), req.Body))
-		return nil, "read_error"
-	}
-	if int64(len(buf)) > wr.maxBody {
-		req.Body = io.NopCloser(io.MultiReader(bytes.NewReader(buf), req.Body))
-		return nil, "oversize"
-	}
-	_ = req.Body.Close()
-	return buf, ""
 }
 
 func setBody(req *http.Request, b []byte) {

@@ -90,37 +90,41 @@ const (
 	bodyFailed               // reading failed (client gone, read deadline)
 )
 
-// bodyReadStep is the reservation step for a body of unknown length
-// (chunked): the buffer, and its reservation, grow by doubling from here.
-const bodyReadStep = 64 << 10
+// bodyReadStep is where a body's buffer, and its reservation, start; they
+// grow by doubling as bytes arrive, up to the declared length (or max), so
+// a body that stalls holds what it sent, not what it announced.
+const bodyReadStep = 8 << 10
 
-// bufferBody reads r into memory, at most max bytes, reserving every byte
+// bufferBody reads r into memory, at most limit bytes, reserving every byte
 // of buffer from l before it is allocated. size is the declared length (-1
 // unknown). Unless the outcome is bodyOK, buf holds what was read so far
 // (for the caller to put back in front of the rest), and err is the read
 // error of bodyFailed.
-func bufferBody(r io.Reader, size, max int64, l *lease) (buf []byte, out bodyOutcome, err error) {
-	if size > max {
+func bufferBody(r io.Reader, size, limit int64, l *lease) (buf []byte, out bodyOutcome, err error) {
+	if size > limit {
 		return nil, bodyOversize, nil
 	}
-	// One byte past the declared length (or past max) tells a body that is
-	// longer than it said (or too large) apart from one that fits.
-	first := int64(bodyReadStep)
+	// One byte past the declared length (or past limit) tells a body that
+	// is longer than it said (or too large) apart from one that fits.
+	ceiling := limit + 1
 	if size >= 0 {
-		first = size + 1
+		ceiling = size + 1
 	}
-	first = min(first, max+1)
+	first := min(int64(bodyReadStep), ceiling)
 	if !l.grow(first) {
 		return nil, bodyBusy, nil
 	}
 	buf = make([]byte, 0, first)
 	for {
 		if len(buf) == cap(buf) {
-			if int64(len(buf)) > max {
+			if int64(len(buf)) > limit {
 				return buf, bodyOversize, nil
 			}
-			next := min(int64(2*cap(buf)), max+1)
-			if !l.grow(next - int64(cap(buf))) {
+			// Doubling, up to the ceiling; a body longer than it declared
+			// (net/http never gives one) still stops at limit+1.
+			c := int64(cap(buf))
+			next := min(max(2*c, bodyReadStep), max(ceiling, c+1), limit+1)
+			if !l.grow(next - c) {
 				return buf, bodyBusy, nil
 			}
 			nb := make([]byte, len(buf), next)
@@ -136,7 +140,7 @@ func bufferBody(r io.Reader, size, max int64, l *lease) (buf []byte, out bodyOut
 			return buf, bodyFailed, rerr
 		}
 	}
-	if int64(len(buf)) > max {
+	if int64(len(buf)) > limit {
 		return buf, bodyOversize, nil
 	}
 	return buf, bodyOK, nil

@@ -31,8 +31,9 @@ func TestBufferBody(t *testing.T) {
 		{"empty", strings.NewReader(""), 0, 4 << 20, bodyOK, 0, true},
 		{"declared over max", strings.NewReader(big), max + 1, 4 << 20, bodyOversize, 0, false},
 		{"chunked over max", onlyReader{strings.NewReader(strings.Repeat("y", max+10))}, -1, 4 << 20, bodyOversize, max + 1, true},
-		{"declared over the budget", strings.NewReader(big), int64(len(big)), 100 << 10, bodyBusy, 0, false},
+		{"declared over the budget", strings.NewReader(big), int64(len(big)), 100 << 10, bodyBusy, 64 << 10, true},
 		{"chunked grows past the budget", onlyReader{strings.NewReader(big)}, -1, 100 << 10, bodyBusy, 64 << 10, true},
+		{"no room at all", strings.NewReader(big), int64(len(big)), 4 << 10, bodyBusy, 0, false},
 		{"read deadline", iotest.ErrReader(os.ErrDeadlineExceeded), -1, 4 << 20, bodyFailed, 0, true},
 	}
 	for _, tc := range tests {
@@ -100,4 +101,21 @@ func TestReleasingBodyReleasesOnce(t *testing.T) {
 	if b.used.Load() != 0 || closed != 2 {
 		t.Fatalf("used %d, inner closes %d", b.used.Load(), closed)
 	}
+}
+
+// TestStalledBodyHoldsWhatItSent: a body that declares 5 MiB and stalls
+// after 10 KiB reserves about what arrived, not what it announced (else a
+// few such clients would take the whole bound).
+func TestStalledBodyHoldsWhatItSent(t *testing.T) {
+	b := newBodyBudget(64<<20, nil)
+	l := b.newLease()
+	r := io.MultiReader(strings.NewReader(strings.Repeat("x", 10<<10)), iotest.ErrReader(os.ErrDeadlineExceeded))
+	buf, out, _ := bufferBody(r, 5<<20, 8<<20, l)
+	if out != bodyFailed || len(buf) != 10<<10 {
+		t.Fatalf("outcome %d with %d bytes", out, len(buf))
+	}
+	if got := b.used.Load(); got > 32<<10 {
+		t.Fatalf("reserved %d bytes for 10 KiB received", got)
+	}
+	l.release()
 }

@@ -265,9 +265,10 @@ func TestConnectionLimit(t *testing.T) {
 // and a poll response passes untouched; the bytes are given back after.
 func TestInflightBound(t *testing.T) {
 	e := newLimitsEnv(t, limitsOpts{inflight: "10MiB", body: "20s"})
-	// A 7 MiB delivery that sends 1 KiB and stalls: 7 MiB reserved.
+	// A 7 MiB delivery that sends 6 MiB and stalls: its buffer, doubling
+	// as bytes arrive, reserves 7 MiB.
 	stalled := rawRequest(t, e.s.Addr("inbound"), "POST /webhooks/generic HTTP/1.1\r\nHost: x\r\nContent-Length: 7340032", "")
-	_, _ = stalled.Write(bytes.Repeat([]byte(" "), 1024))
+	_, _ = stalled.Write(bytes.Repeat([]byte(" "), 6<<20))
 	waitFor(t, "7 MiB reserved", func() bool { return testutil.ToFloat64(e.s.Metrics.InflightBodyBytes) >= 7<<20 })
 
 	big := `{"id":"e2","object":"contacts","actor":"u1","record":{"id":"r2","name":"` + strings.Repeat("a", 4<<20) + `"}}`

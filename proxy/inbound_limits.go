@@ -45,7 +45,7 @@ func (in *Inbound) bufferDelivery(w http.ResponseWriter, r *http.Request, ip *in
 		}
 		l.release()
 		in.whole(tr, p.Name, "busy", filters.ReasonBusy, "in-flight body bytes at limits.max_inflight_body_bytes: answered 503 so the provider redelivers")
-		in.limits.answerBusy(w)
+		in.limits.answerBusy(w, r, in.maxBody)
 		return nil, nil, true
 	default:
 		l.release()

@@ -67,6 +67,7 @@ func (lim *limits) conn(listener, remoteAddr string) *trackedConn {
 func (lim *limits) server(name string, h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           lim.handler(name, h),
+		ConnContext:       withConn,
 		ReadHeaderTimeout: lim.cfg.HeaderReadTimeout.D(),
 		ReadTimeout:       lim.cfg.BodyReadTimeout.D(),
 		IdleTimeout:       lim.cfg.IdleTimeout.D(),
@@ -81,8 +82,6 @@ func (lim *limits) connState(c net.Conn, st http.ConnState) {
 		return
 	}
 	switch st {
-	case http.StateActive:
-		tc.served.Store(true)
 	case http.StateHijacked:
 		// net/http cleared the deadlines. An intercepted CONNECT's TLS
 		// handshake and first request headers get the header timeout;
@@ -91,6 +90,15 @@ func (lim *limits) connState(c net.Conn, st http.ConnState) {
 			_ = tc.SetReadDeadline(time.Now().Add(lim.cfg.HeaderReadTimeout.D()))
 		}
 	}
+}
+
+type connKey struct{}
+
+// withConn keeps a connection in its requests' context, so the handler can
+// mark it as having served a whole request (StateActive comes with the
+// first byte: a slowloris client is "active").
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
 }
 
 // reqLimits is a request's limit state, in its context.
@@ -129,6 +137,9 @@ func bodyTimedOut(r *http.Request) bool {
 // the read deadline.
 func (lim *limits) handler(name string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tc, ok := r.Context().Value(connKey{}).(*trackedConn); ok {
+			tc.served.Store(true)
+		}
 		rl := &reqLimits{listener: name}
 		r = r.WithContext(context.WithValue(r.Context(), reqLimitsKey{}, rl))
 		if r.Body != nil && r.Body != http.NoBody {
@@ -181,9 +192,21 @@ func (lim *limits) busy(listener, provider string, size int64) {
 	lim.reject(listener, "inflight_bytes", provider, fmt.Sprintf("body of %d bytes (-1: chunked) over limits.max_inflight_body_bytes (%d in flight)", size, lim.budget.used.Load()))
 }
 
-// answerBusy writes the 503 with Retry-After of the in-flight bound.
-func (lim *limits) answerBusy(w http.ResponseWriter) {
+// answerBusy writes the 503 with Retry-After of the in-flight bound, then
+// reads the rest of the body (up to limit, within the read deadline) into
+// nothing: a client still sending would otherwise be reset before it reads
+// the answer, and see a network error instead of Retry-After.
+func (lim *limits) answerBusy(w http.ResponseWriter, r *http.Request, limit int64) {
 	writeRetry(w, http.StatusServiceUnavailable, lim.cfg.RetryAfter.D(), "busy: limits.max_inflight_body_bytes reached")
+	_ = http.NewResponseController(w).Flush()
+	drain(r.Body, limit)
+}
+
+// drain reads up to limit bytes of body into nothing.
+func drain(body io.Reader, limit int64) {
+	if body != nil && body != http.NoBody {
+		_, _ = io.Copy(io.Discard, io.LimitReader(body, limit))
+	}
 }
 
 // localResponse builds a response loopguard answers itself (goproxy's

@@ -70,6 +70,12 @@ func (l *lease) grow(n int64) bool {
 	return true
 }
 
+// fits reports whether n more bytes would fit in the budget now (nothing
+// is reserved).
+func (l *lease) fits(n int64) bool {
+	return l == nil || l.b == nil || l.b.used.Load()+n <= l.b.max
+}
+
 // release gives every reserved byte back; later calls do nothing.
 func (l *lease) release() {
 	if l == nil || l.b == nil {
@@ -109,6 +115,11 @@ func bufferBody(r io.Reader, size, limit int64, l *lease) (buf []byte, out bodyO
 	ceiling := limit + 1
 	if size >= 0 {
 		ceiling = size + 1
+	}
+	if size >= 0 && !l.fits(ceiling) {
+		// It could not be buffered whole now: refuse before reading any
+		// of it rather than part way.
+		return nil, bodyBusy, nil
 	}
 	first := min(int64(bodyReadStep), ceiling)
 	if !l.grow(first) {

@@ -85,7 +85,8 @@ type trackedConn struct {
 	l      *connLimiter
 	addr   string
 	closed atomic.Bool
-	// served: a request was read on it (else its close counts as idle).
+	// served: a whole request head was read on it (else its close counts
+	// as idle: idle floods, slowloris).
 	served atomic.Bool
 	// mitm: a CONNECT on it is being intercepted; once hijacked, its read
 	// deadlines are loopguard's to set (see mitmDeadlines).

@@ -32,6 +32,7 @@ func (wr *writer) bufferWrite(req *http.Request, provider string) (body []byte, 
 		return nil, "oversize", l, nil
 	case bodyBusy:
 		l.release()
+		drain(req.Body, wr.maxBody) // so the client reads the 503, not a reset
 		wr.limits.busy(listenerOf(req), provider, req.ContentLength)
 		wr.m.Untagged.WithLabelValues(provider, "busy").Inc()
 		return nil, "", nil, wr.limits.busyResponse(req)

@@ -144,6 +144,9 @@ func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) 
 		if name != "" && name == r.sentinel {
 			e.SentinelChange, e.Sentinel = true, val.String()
 		} else if fh, ok := p.FP.Property(name, val); ok {
+			if i, ok := p.FP.Tracked(name); ok {
+				fh.Name = p.FP.Fields()[i] // the profile's string, not the body's (see detach)
+			}
 			e.Fields = []ledger.Field{{Name: fh.Name, Hash: fh.Hash}}
 		}
 	}

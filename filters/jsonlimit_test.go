@@ -99,6 +99,16 @@ func TestTagTooDeep(t *testing.T) {
 			})
 		}
 	}
+	t.Run("write response", func(t *testing.T) {
+		r, ps, _ := h.p.MatchWrite("PATCH", "/v1/contacts/c1")
+		w := h.p.Tag(context.Background(), r, &ps, "a", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"Ada"}`), "")
+		deep := bytes.Repeat([]byte("["), 5<<20)
+		var err error
+		grew := heapGrowth(func() { err = h.eng.RecordWrite(context.Background(), w, deep) })
+		if err != nil || grew > maxDeepGrowth {
+			t.Fatalf("RecordWrite with a too-deep response: %v, heap and stacks grew %d MiB", err, grew>>20)
+		}
+	})
 	t.Run("create response", func(t *testing.T) {
 		r, ps, _ := h.p.MatchWrite("POST", "/v1/contacts")
 		w := h.p.Tag(context.Background(), r, &ps, "a", http.Header{"Content-Type": {"application/json"}}, []byte(`{"name":"Ada"}`), "")

@@ -239,7 +239,7 @@ func (e *Engine) RecordWrite(ctx context.Context, w *Write, resp []byte) error {
 		return nil
 	}
 	lw := ledger.Write{Fields: w.Fields, At: e.now(), FP: w.FP, Nonce: w.Nonce, Created: w.Created}
-	if r := w.Route.Response; r != "-" && len(resp) > 0 && gjson.ValidBytes(resp) {
+	if r := w.Route.Response; r != "-" && len(resp) > 0 && !w.Provider.tooDeep(resp) && gjson.ValidBytes(resp) {
 		root := gjson.ParseBytes(resp)
 		rec := root
 		if r != "" {

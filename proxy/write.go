@@ -133,7 +133,7 @@ func (wr *writer) record(ctx context.Context, w *filters.Write, resp *http.Respo
 	if w == nil || resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 || len(w.Fields) == 0 {
 		return
 	}
-	buf := wr.responseBody(resp)
+	buf := wr.responseBody(resp, w.Provider.Name)
 	if w.Record == "" {
 		if buf == nil {
 			return
@@ -155,16 +155,26 @@ func (wr *writer) record(ctx context.Context, w *filters.Write, resp *http.Respo
 		Str("record", w.Record).Int("fields", len(w.Fields)).Bool("no_op", w.NoOp).Msg("write recorded")
 }
 
-// responseBody buffers a write's response body up to maxBody and puts it
-// back for the app; nil when it is encoded, larger or unreadable.
-func (wr *writer) responseBody(resp *http.Response) []byte {
+// responseBody buffers a write's response body up to maxBody, within the
+// in-flight bound, and puts it back for the app; nil when it is encoded,
+// larger, unreadable or over the bound (then the write's expected state is
+// not recorded: counted as a busy doubt).
+func (wr *writer) responseBody(resp *http.Response, provider string) []byte {
 	enc := resp.Header.Get("Content-Encoding")
 	if resp.Body == nil || resp.Body == http.NoBody || (enc != "" && enc != "identity") || resp.ContentLength > wr.maxBody {
 		return nil
 	}
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, wr.maxBody+1))
+	var l *lease
+	if wr.limits != nil {
+		l = wr.limits.budget.newLease()
+	}
+	buf, out, _ := bufferBody(resp.Body, resp.ContentLength, wr.maxBody, l)
 	resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
-	if err != nil || int64(len(buf)) > wr.maxBody {
+	keepResponseLease(resp, l) // until the response is copied to the app
+	if out == bodyBusy {
+		wr.m.Doubts.WithLabelValues(provider, "busy").Inc()
+	}
+	if out != bodyOK {
 		return nil
 	}
 	return buf

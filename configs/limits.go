@@ -36,8 +36,9 @@ type Limits struct {
 	// reserved before it is buffered (Content-Length, or as it is read when
 	// chunked). Over the bound a webhook or write is answered 503 with
 	// Retry-After, except a webhook of a hold-policy provider (it never
-	// redelivers), which streams to the app untouched; a poll response
-	// passes untouched. Must be at least the larger max_body_bytes.
+	// redelivers), which streams to the app untouched (held if the app
+	// fails it, like an oversize one); a poll response passes untouched.
+	// Must be at least the larger max_body_bytes.
 	// Default "64MiB".
 	MaxInflightBodyBytes ByteSize `yaml:"max_inflight_body_bytes"`
 	// RetryAfter is the Retry-After of those 503 answers. Default "5s".

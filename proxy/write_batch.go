@@ -155,9 +155,14 @@ func (wr *writer) decodedResponse(resp *http.Response) []byte {
 	if !ok {
 		return nil
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, wr.maxBody+1))
+	var l *lease
+	if wr.limits != nil {
+		l = wr.limits.budget.newLease()
+	}
+	raw, res, _ := bufferBody(resp.Body, resp.ContentLength, wr.maxBody, l)
 	resp.Body = readCloser{io.MultiReader(bytes.NewReader(raw), resp.Body), resp.Body}
-	if err != nil || int64(len(raw)) > wr.maxBody {
+	keepResponseLease(resp, l) // until the response is copied to the app
+	if res != bodyOK {
 		return nil
 	}
 	out, err := decodeBody(coding, raw, wr.maxBody)

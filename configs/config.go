@@ -29,6 +29,7 @@ type Config struct {
 	Breaker  Breaker  `yaml:"breaker"`
 	Loops    Loops    `yaml:"loops"`
 	Spool    Spool    `yaml:"spool"`
+	Limits   Limits   `yaml:"limits"`
 
 	// Store is where state lives: "memory" (embedded bigcache and a bbolt
 	// spool, one replica) or "redis" (shared by every replica). Default

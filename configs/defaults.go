@@ -85,6 +85,7 @@ func applyDefaults(c *Config) {
 		l.Shards = DefaultLedgerShards
 	}
 	applyGuardDefaults(c)
+	applyLimitsDefaults(c)
 }
 
 // LayerNames are the echo layers in chain order.

@@ -30,6 +30,10 @@ func (p *Provider) TagBatch(ctx context.Context, r *WriteRoute, ps *Params, acco
 		}
 		return m
 	}
+	if p.tooDeep(body) {
+		m.Untagged = "too_deep" // never handed to a recursive parser (sniffBody's gjson.Valid)
+		return m
+	}
 	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
 	if kind := sniffBody(mt, body); kind != bodyJSON {
 		m.Untagged = string(kind)

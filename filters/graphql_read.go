@@ -30,6 +30,9 @@ func (r *WebhookRoute) GraphQLRead() bool { return r.gql != nil }
 // with its list path resolved in the response. It returns nil and the
 // reason when there is none: the response passes untouched.
 func (p *Provider) GraphQLReads(method, path, contentType string, body []byte) ([]*WebhookRoute, error) {
+	if p.tooDeep(body) {
+		return nil, p.errTooDeep("graphql read") // never handed to a recursive parser
+	}
 	q, err := ParseGraphQL(contentType, body)
 	if err != nil {
 		return nil, err

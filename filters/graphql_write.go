@@ -58,6 +58,9 @@ func (p *Provider) graphQLRoute(method, path, field string) (*WriteRoute, Params
 // that is no GraphQL request) returns a nil Multi and the reason: the
 // request passes untouched, without our headers.
 func (p *Provider) TagGraphQL(ctx context.Context, method, path, account string, h http.Header, body []byte) (*Multi, error) {
+	if p.tooDeep(body) {
+		return nil, p.errTooDeep("graphql") // never handed to a recursive parser
+	}
 	q, err := ParseGraphQL(h.Get("Content-Type"), body)
 	if err != nil {
 		return nil, err

@@ -198,6 +198,9 @@ func (e *Engine) recordOne(ctx context.Context, w *Write, res gjson.Result, at i
 // route's response reports nothing per record anyway.
 func (e *Engine) RecordMulti(ctx context.Context, m *Multi, resp []byte) MultiOutcome {
 	var out MultiOutcome
+	if m.Provider.tooDeep(resp) {
+		resp = nil // never handed to a recursive parser: as if unread
+	}
 	switch {
 	case m.Route.gql != nil:
 		e.recordGraphQL(ctx, m, resp, &out)

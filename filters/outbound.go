@@ -118,6 +118,10 @@ func (p *Provider) Tag(ctx context.Context, r *WriteRoute, ps *Params, account s
 	}
 	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
 	var fields []tagging.FieldHash
+	if p.tooDeep(body) {
+		w.Untagged = "too_deep" // never handed to a recursive parser (sniffBody's gjson.Valid)
+		return w
+	}
 	var sentinel func(s string) ([]byte, error)
 	switch kind := sniffBody(mt, body); kind {
 	case bodyJSON:
@@ -237,7 +241,7 @@ func sniffBody(mt string, body []byte) bodyKind {
 // CreatedID reads a created record's id from the response body; a route
 // whose record_id is a template gets the template with {id} = that id.
 func (w *Write) CreatedID(resp []byte) string {
-	if w.Route.CreateID == "" || !gjson.ValidBytes(resp) {
+	if w.Route.CreateID == "" || w.Provider.tooDeep(resp) || !gjson.ValidBytes(resp) {
 		return ""
 	}
 	id := gjson.GetBytes(resp, w.Route.CreateID).String()
@@ -258,7 +262,7 @@ func (e *Engine) RecordWrite(ctx context.Context, w *Write, resp []byte) error {
 		return nil
 	}
 	lw := ledger.Write{Fields: w.Fields, At: e.now(), FP: w.FP, Nonce: w.Nonce, Created: w.Created, NoOp: w.NoOp}
-	if r := w.Route.Response; r != "-" && len(resp) > 0 && gjson.ValidBytes(resp) {
+	if r := w.Route.Response; r != "-" && len(resp) > 0 && !w.Provider.tooDeep(resp) && gjson.ValidBytes(resp) {
 		root := gjson.ParseBytes(resp)
 		rec := root
 		if r != "" {

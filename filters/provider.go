@@ -9,6 +9,7 @@ import (
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters/ledger"
 	"github.com/loopguard/loopguard/tagging"
+	"github.com/loopguard/loopguard/tagging/jsonlimit"
 	"github.com/tidwall/gjson"
 )
 
@@ -33,6 +34,9 @@ type Provider struct {
 	chain    []Layer
 	observe  bool
 	accounts map[string]*Provider
+	// depth bounds the nesting of bodies handed to gjson (see
+	// LimitJSONDepth); zero is jsonlimit.DefaultMaxDepth.
+	depth jsonlimit.Limit
 }
 
 // WriteRoute is a compiled write route.

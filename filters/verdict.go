@@ -70,6 +70,12 @@ const (
 	// integration user, but holds a tracked value we did not write (and the
 	// app has not seen): kept, as it may carry someone else's change.
 	ReasonUnaccounted
+	// ReasonTooDeep: a body nested past limits.json_max_depth passes
+	// untouched, never parsed.
+	ReasonTooDeep
+	// ReasonBusy: the process's in-flight body bytes were at
+	// limits.max_inflight_body_bytes; the body was not buffered.
+	ReasonBusy
 )
 
 var reasonNames = [...]string{
@@ -100,6 +106,8 @@ var reasonNames = [...]string{
 	ReasonBehindHeld:        "behind_held",
 	ReasonEncoding:          "unsupported_encoding",
 	ReasonUnaccounted:       "unaccounted_values",
+	ReasonTooDeep:           "too_deep",
+	ReasonBusy:              "busy",
 }
 
 func (r Reason) String() string {

@@ -80,6 +80,10 @@ func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, m *Metrics,
 				egress.WriteDenied(w, de) // logged and counted by the policy
 				return
 			}
+			if bodyTimedOut(r) && wr.limits != nil {
+				wr.limits.answerReadFailure(w, r, "", err)
+				return
+			}
 			log.Warn().Err(err).Str("path", r.URL.Path).Msg("gateway upstream error")
 			http.Error(w, "loopguard gateway: upstream error", statusForUpstreamError(err))
 		},

@@ -35,6 +35,7 @@ type Inbound struct {
 	guard     *guard  // nil: no loop detector or breaker holds
 	holder    *holder // nil: nothing is held
 	latency   *observers
+	limits    *limits // nil: no in-flight bound (tests)
 }
 
 type inProvider struct {
@@ -151,22 +152,18 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		in.rp.ServeHTTP(w, r)
 		return
 	}
-	body, ok := in.readBody(r)
-	if !ok {
-		if in.holdsForApp(ip) {
-			tr.set(in.serveOversize(w, r, ip, &tr))
-			return
-		}
-		in.whole(&tr, p.Name, "oversize", filters.ReasonOversize, "body over inbound.max_body_bytes forwarded untouched")
-		in.rp.ServeHTTP(w, r)
+	body, release, done := in.bufferDelivery(w, r, ip, &tr)
+	if done {
 		return
 	}
+	defer release()
 	trust, why := in.verify(ip, r, body)
 	verified := trust != spool.Unverified
 	events, err := p.Extract(route, body, r.Header, nil)
 	if err != nil {
-		in.whole(&tr, p.Name, "malformed", filters.ReasonMalformed, err.Error())
-		in.m.Doubts.WithLabelValues(p.Name, "malformed").Inc()
+		outcome, reason := malformedOutcome(err)
+		in.whole(&tr, p.Name, outcome, reason, err.Error())
+		in.m.Doubts.WithLabelValues(p.Name, outcome).Inc()
 		// Not judged, but still held if the app fails it (hold policy).
 		tr.set(in.forward(w, r, body, &delivery{ip: ip, trust: trust}))
 		return
@@ -305,20 +302,6 @@ func forwardAll(ds []filters.Decision) []filters.Decision {
 	return out
 }
 
-// readBody buffers a delivery up to maxBody; ok is false (and the body is
-// restored for streaming) when it is larger.
-func (in *Inbound) readBody(r *http.Request) ([]byte, bool) {
-	if r.ContentLength > in.maxBody {
-		return nil, false
-	}
-	buf, err := io.ReadAll(io.LimitReader(r.Body, in.maxBody+1))
-	if err != nil || int64(len(buf)) > in.maxBody {
-		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(buf), r.Body))
-		return nil, false
-	}
-	return buf, true
-}
-
 // forward sends body to the app; with a delivery, it returns the last
 // outcome counted on the way ("" if none).
 func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, d *delivery) string {
@@ -381,6 +364,12 @@ func (in *Inbound) modifyResponse(resp *http.Response) error {
 const storeTimeout = 2 * time.Second
 
 func (in *Inbound) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if bodyTimedOut(r) && in.limits != nil {
+		// The provider's body stopped at the read deadline; the app is
+		// not to blame (and nothing is held: the delivery is incomplete).
+		in.limits.answerReadFailure(w, r, "", err)
+		return
+	}
 	status := statusForUpstreamError(err)
 	name := ""
 	if d, ok := r.Context().Value(inKey{}).(*delivery); ok {

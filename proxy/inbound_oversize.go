@@ -178,23 +178,43 @@ func removeStaleSpills(dir string, log zerolog.Logger) {
 	}
 }
 
+// spillWhy says why a hold-policy delivery streams through a spill instead
+// of being buffered and judged.
+type spillWhy struct {
+	outcome string
+	reason  filters.Reason
+	what    string
+}
+
+var (
+	whyOversize = spillWhy{"oversize", filters.ReasonOversize, "body over inbound.max_body_bytes"}
+	// whyBusy: limits.max_inflight_body_bytes was reached (see
+	// bufferDelivery): a 503 would lose the delivery.
+	whyBusy = spillWhy{"busy_streamed", filters.ReasonBusy, "in-flight body bytes at limits.max_inflight_body_bytes: unfiltered,"}
+)
+
 // serveOversize streams an oversize delivery of a hold-policy provider to
 // the app through a spill, so that it is held if the app fails it (see the
-// top of this file). r.Body still yields the whole body (readBody put back
-// what it read).
+// top of this file). r.Body still yields the whole body (bufferDelivery put
+// back what it read).
 // It returns the last outcome counted.
 func (in *Inbound) serveOversize(w http.ResponseWriter, r *http.Request, ip *inProvider, tr *inTrace) string {
+	return in.serveSpilled(w, r, ip, tr, whyOversize)
+}
+
+// serveSpilled is serveOversize for any reason a delivery is not buffered.
+func (in *Inbound) serveSpilled(w http.ResponseWriter, r *http.Request, ip *inProvider, tr *inTrace, why spillWhy) string {
 	name := ip.p.Name
 	sp, err := newSpill(in.holder.spillDir, in.holder.maxItem, r.Body)
 	if err != nil {
-		in.log.Error().Err(err).Str("provider", name).Msg("oversize delivery: no spill file; streamed untouched and cannot be held if the app fails it")
-		in.whole(tr, name, "oversize", filters.ReasonOversize, "body over inbound.max_body_bytes forwarded untouched (not holdable: no spill file)")
+		in.log.Error().Err(err).Str("provider", name).Str("outcome", why.outcome).Msg("delivery not buffered: no spill file; streamed untouched and cannot be held if the app fails it")
+		in.whole(tr, name, why.outcome, why.reason, why.what+" forwarded untouched (not holdable: no spill file)")
 		in.rp.ServeHTTP(w, r)
 		return ""
 	}
 	defer sp.remove()
-	in.whole(tr, name, "oversize", filters.ReasonOversize,
-		"body over inbound.max_body_bytes forwarded untouched; held if the app cannot take it (up to spool.max_item_bytes)")
+	in.whole(tr, name, why.outcome, why.reason,
+		why.what+" forwarded untouched; held if the app cannot take it (up to spool.max_item_bytes)")
 	d := &delivery{ip: ip, req: r, spill: sp}
 	if in.holdBehindApp(w, d) {
 		return d.outcome

@@ -75,6 +75,15 @@ type Metrics struct {
 	// provider, kind (batch, graphql) and outcome (tagged, recorded,
 	// failed, unmatched, empty, store_error).
 	BatchRecords *prometheus.CounterVec
+	// Rejected counts requests and connections refused or cut by a limit,
+	// by listener and reason (max_connections, inflight_bytes,
+	// read_timeout, read_error); ConnectionsOpen and InflightBodyBytes are
+	// what the limits bound, and IdleClosed counts connections closed
+	// before any request (idle floods, slowloris). See limits.go.
+	Rejected          *prometheus.CounterVec
+	ConnectionsOpen   *prometheus.GaugeVec
+	IdleClosed        *prometheus.CounterVec
+	InflightBodyBytes prometheus.Gauge
 }
 
 // NewMetrics builds the registry and registers every metric, plus ledger
@@ -147,6 +156,19 @@ func NewMetrics(store ledger.Store) *Metrics {
 	r.MustRegister(m.BatchRecords)
 	m.InboundDuration, m.OutboundDuration = newLatency()
 	r.MustRegister(m.InboundDuration, m.OutboundDuration)
+	m.Rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "loopguard_rejected_total", Help: "Requests and connections refused or cut by a limit, by listener and reason.",
+	}, []string{"listener", "reason"})
+	m.ConnectionsOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "loopguard_connections_open", Help: "Open client connections per listener.",
+	}, []string{"listener"})
+	m.IdleClosed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "loopguard_connections_idle_closed_total", Help: "Client connections closed before sending a whole request.",
+	}, []string{"listener"})
+	m.InflightBodyBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "loopguard_inflight_body_bytes", Help: "Body bytes buffered right now (bounded by limits.max_inflight_body_bytes).",
+	})
+	r.MustRegister(m.Rejected, m.ConnectionsOpen, m.IdleClosed, m.InflightBodyBytes)
 	r.MustRegister(m.Decisions, m.Deliveries, m.Outbound, m.Untagged, m.WritesRecorded, m.RedundantWrites, m.Doubts, m.SignatureFailures)
 	if store != nil {
 		r.MustRegister(

@@ -27,6 +27,9 @@ type Outbound struct {
 	// pinned sends the requests of connections captured in transparent
 	// mode to their original destinations; nil when that mode is off.
 	pinned *http.Transport
+	// mitm sets read deadlines inside intercepted CONNECTs; nil until the
+	// sidecar wires it (none).
+	mitm *mitmDeadlines
 }
 
 // outState is one intercepted request's state, from request to response:
@@ -35,6 +38,7 @@ type Outbound struct {
 type outState struct {
 	call *outCall
 	pull *pullCall
+	conn *trackedConn // inside an intercepted CONNECT: its connection
 }
 
 // hostTable maps "host" and "host:port" to a provider.
@@ -84,6 +88,9 @@ func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport,
 			if rt := o.pinnedRoundTripper(ctx.Req.Context()); rt != nil {
 				ctx.RoundTripper = rt // a captured connection (transparent mode)
 			}
+			if tc := o.mitm.connect(ctx.Req); tc != nil {
+				ctx.UserData = tc // goproxy hands it to every request in the tunnel
+			}
 			return mitm, host
 		}
 		return o.checkTunnel(host, ctx, tunnel)
@@ -93,6 +100,8 @@ func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport,
 		if _, captured := ctx.RoundTripper.(pinnedRT); !captured {
 			ctx.RoundTripper = rt
 		}
+		conn, _ := ctx.UserData.(*trackedConn)
+		o.mitm.request(conn)
 		p := o.hosts.lookup(req.URL.Host)
 		if p == nil {
 			m.Outbound.WithLabelValues("", "passthrough").Inc()
@@ -102,7 +111,7 @@ func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport,
 		if local != nil {
 			return req, local
 		}
-		st := &outState{call: oc}
+		st := &outState{call: oc, conn: conn}
 		if oc.write == nil {
 			st.pull = o.pull.begin(req, p, req.URL.Host)
 		}
@@ -110,9 +119,18 @@ func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport,
 		return req, nil
 	})
 	gp.OnResponse().DoFunc(func(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Response {
-		if st, ok := ctx.UserData.(*outState); ok {
+		switch st := ctx.UserData.(type) {
+		case *outState:
+			o.mitm.response(st.conn)
 			wr.end(ctx.Req.Context(), st.call, resp)
 			o.pull.end(ctx.Req.Context(), st.pull, resp)
+		case *trackedConn:
+			o.mitm.response(st)
+		}
+		if resp == nil && wr.limits != nil && bodyTimedOut(ctx.Req) {
+			// The app's body stopped at the read deadline: say so (408)
+			// rather than goproxy's 500 naming the upstream.
+			return wr.limits.readFailureResponse(ctx.Req, "", ctx.Error)
 		}
 		return resp
 	})

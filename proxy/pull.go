@@ -30,6 +30,9 @@ type puller struct {
 	// ring keeps decisions for GET /decisions; nil until the sidecar wires
 	// it (decisions are still counted and logged).
 	ring *DecisionRing
+	// budget bounds the bytes buffered at once across the process; nil
+	// until the sidecar wires it (unbounded).
+	budget *bodyBudget
 }
 
 // pullCall is a matched read in flight.
@@ -88,8 +91,17 @@ func (pl *puller) end(ctx context.Context, pc *pullCall, resp *http.Response) {
 		pl.whole(pc, filters.ReasonEncoding, "content coding "+coding+" cannot be decoded; response passed untouched")
 		return
 	}
-	raw, ok := pl.readBody(resp)
-	if !ok {
+	raw, l, res := pl.bufferResponse(resp)
+	defer keepResponseLease(resp, l) // until the response is copied to the app
+	switch res {
+	case bodyOK:
+	case bodyBusy:
+		pl.whole(pc, filters.ReasonBusy, "in-flight body bytes at limits.max_inflight_body_bytes: response passed untouched")
+		return
+	case bodyFailed:
+		pl.whole(pc, filters.ReasonMalformed, "response body read failed: passed on as received")
+		return
+	default:
 		pl.whole(pc, filters.ReasonOversize, "response over outbound.max_body_bytes passed untouched")
 		return
 	}
@@ -110,7 +122,8 @@ func (pl *puller) end(ctx context.Context, pc *pullCall, resp *http.Response) {
 	}
 	evs, err := pc.ap.ExtractRead(pc.route, &pc.params, pc.account, body, resp.Header, nil)
 	if err != nil {
-		pl.whole(pc, filters.ReasonMalformed, err.Error())
+		_, reason := malformedOutcome(err)
+		pl.whole(pc, reason, err.Error())
 		return
 	}
 	ds := make([]filters.Decision, len(evs))
@@ -180,20 +193,37 @@ func filterable(resp *http.Response) bool {
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
-// readBody buffers a response body up to maxBody. When it is larger (by
-// Content-Length or by reading) or fails, what was read is put back in
-// front of the rest and ok is false: the response streams on untouched.
-func (pl *puller) readBody(resp *http.Response) ([]byte, bool) {
-	if resp.ContentLength > pl.maxBody {
-		return nil, false
+// bufferResponse buffers a response body up to maxBody, within the
+// process's in-flight bound. Unless the outcome is bodyOK, what was read is
+// put back in front of the rest: the response streams on untouched. l is
+// the reservation of what is buffered (see keepResponseLease).
+func (pl *puller) bufferResponse(resp *http.Response) ([]byte, *lease, bodyOutcome) {
+	var l *lease
+	if pl.budget != nil {
+		l = pl.budget.newLease()
 	}
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, pl.maxBody+1))
-	if err != nil || int64(len(buf)) > pl.maxBody {
-		resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
-		return nil, false
+	buf, out, _ := bufferBody(resp.Body, resp.ContentLength, pl.maxBody, l)
+	if out != bodyOK {
+		if len(buf) > 0 {
+			resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
+		}
+		return nil, l, out
 	}
 	_ = resp.Body.Close()
-	return buf, true
+	return buf, l, out
+}
+
+// keepResponseLease ties a buffered response's reservation to the body
+// that carries its bytes to the app: the proxies close it once copied.
+func keepResponseLease(resp *http.Response, l *lease) {
+	if l == nil || l.n.Load() == 0 {
+		return // nothing reserved: the body is left as it is
+	}
+	if resp.Body == nil || resp.Body == http.NoBody {
+		l.release()
+		return
+	}
+	resp.Body = &releasingBody{Reader: resp.Body, close: resp.Body.Close, l: l}
 }
 
 // setPullBody installs a rewritten body with headers that describe it:

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
@@ -21,12 +20,6 @@ import (
 	"github.com/loopguard/loopguard/proxy/transparent"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-)
-
-// Server timeouts (named once, passed explicitly).
-const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 120 * time.Second
 )
 
 // Sidecar is a whole loopguard: listeners, engine, store and CA.
@@ -56,6 +49,7 @@ type Sidecar struct {
 	guard   *guard
 	spool   spool.Queue
 	holder  *holder
+	limits  *limits
 	stop    context.CancelFunc
 	done    chan struct{}
 	closed  sync.Once
@@ -113,8 +107,10 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 	if err != nil {
 		return nil, fmt.Errorf("loops: %w", err)
 	}
+	s.limits = newLimits(c.Limits, s.Metrics, log)
+	s.Engine.LimitJSONDepth(c.Limits.JSONMaxDepth)
 	wr := &writer{engine: s.Engine, m: s.Metrics, log: log, maxBody: int64(c.Outbound.MaxBodyBytes), quota: s.quota, guard: s.guard,
-		latency: newObservers(s.Metrics.OutboundDuration)}
+		latency: newObservers(s.Metrics.OutboundDuration), limits: s.limits}
 	s.Gateway, err = NewGateway(s.Engine, tr, wr, s.Metrics, log)
 	if err != nil {
 		return nil, err
@@ -139,6 +135,7 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 	if err != nil {
 		return nil, err
 	}
+	s.wireLimits()
 	if err := s.openHold(c, app, appTr); err != nil {
 		return nil, err
 	}
@@ -197,7 +194,8 @@ func (s *Sidecar) Start() error {
 			return fmt.Errorf("listen %s on %s: %w", x.name, x.addr, err)
 		}
 		s.Egress.AddListener(ln.Addr().String())
-		srv := &http.Server{Handler: x.h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, ErrorLog: nil}
+		ln = s.limits.listen(x.name, ln)
+		srv := s.limits.server(x.name, x.h)
 		s.mu.Lock()
 		s.servers = append(s.servers, srv)
 		s.addrs[x.name] = ln.Addr().String()

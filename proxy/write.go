@@ -22,6 +22,9 @@ type writer struct {
 	quota   *quota
 	guard   *guard // nil: no loop detector
 	latency *observers
+	// limits bound the bytes buffered at once and answer bodies that
+	// cannot be read; nil: unbounded (tests).
+	limits *limits
 }
 
 // outCall is one upstream call to a provider's API: its breaker context and,
@@ -63,10 +66,14 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 		return oc, nil
 	}
 	ap := p.ForAccount(account)
-	body, untagged := wr.readBody(req)
+	body, untagged, l, local := wr.bufferWrite(req, p.Name)
+	if local != nil {
+		return nil, local
+	}
 	w := ap.Tag(req.Context(), route, &ps, account, req.Header, body, untagged)
 	if wr.guard != nil {
 		if q, qi := wr.guard.writeQuarantined(w); q {
+			l.release()
 			wr.m.Throttled.WithLabelValues(p.Name).Inc()
 			return nil, quarantineThrottle(req, qi)
 		}
@@ -88,31 +95,9 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 			wr.m.RedundantWrites.WithLabelValues(p.Name).Inc()
 		}
 	}
+	keepLease(req, l) // until the transport has sent the body
 	oc.write = w
 	return oc, nil
-}
-
-// readBody buffers a write body up to maxBody. Larger bodies (by
-// Content-Length or by reading) are left to stream untouched.
-func (wr *writer) readBody(req *http.Request) ([]byte, string) {
-	if req.Body == nil || req.Body == http.NoBody {
-		return []byte{}, ""
-	}
-	if req.ContentLength > wr.maxBody {
-		return nil, "oversize"
-	}
-	buf, err := io.ReadAll(io.LimitReader(req.Body, wr.maxBody+1))
-	if err != nil {
-		// Put back what was read; the upstream call will surface the error.
-		req.Body = io.NopCloser(io.MultiReader(bytes.NewReader(buf), req.Body))
-		return nil, "read_error"
-	}
-	if int64(len(buf)) > wr.maxBody {
-		req.Body = io.NopCloser(io.MultiReader(bytes.NewReader(buf), req.Body))
-		return nil, "oversize"
-	}
-	_ = req.Body.Close()
-	return buf, ""
 }
 
 func setBody(req *http.Request, b []byte) {
@@ -148,7 +133,7 @@ func (wr *writer) record(ctx context.Context, w *filters.Write, resp *http.Respo
 	if w == nil || resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 || len(w.Fields) == 0 {
 		return
 	}
-	buf := wr.responseBody(resp)
+	buf := wr.responseBody(resp, w.Provider.Name)
 	if w.Record == "" {
 		if buf == nil {
 			return
@@ -170,16 +155,26 @@ func (wr *writer) record(ctx context.Context, w *filters.Write, resp *http.Respo
 		Str("record", w.Record).Int("fields", len(w.Fields)).Bool("no_op", w.NoOp).Msg("write recorded")
 }
 
-// responseBody buffers a write's response body up to maxBody and puts it
-// back for the app; nil when it is encoded, larger or unreadable.
-func (wr *writer) responseBody(resp *http.Response) []byte {
+// responseBody buffers a write's response body up to maxBody, within the
+// in-flight bound, and puts it back for the app; nil when it is encoded,
+// larger, unreadable or over the bound (then the write's expected state is
+// not recorded: counted as a busy doubt).
+func (wr *writer) responseBody(resp *http.Response, provider string) []byte {
 	enc := resp.Header.Get("Content-Encoding")
 	if resp.Body == nil || resp.Body == http.NoBody || (enc != "" && enc != "identity") || resp.ContentLength > wr.maxBody {
 		return nil
 	}
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, wr.maxBody+1))
+	var l *lease
+	if wr.limits != nil {
+		l = wr.limits.budget.newLease()
+	}
+	buf, out, _ := bufferBody(resp.Body, resp.ContentLength, wr.maxBody, l)
 	resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
-	if err != nil || int64(len(buf)) > wr.maxBody {
+	keepResponseLease(resp, l) // until the response is copied to the app
+	if out == bodyBusy {
+		wr.m.Doubts.WithLabelValues(provider, "busy").Inc()
+	}
+	if out != bodyOK {
 		return nil
 	}
 	return buf

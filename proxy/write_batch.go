@@ -26,7 +26,10 @@ func (wr *writer) beginMulti(req *http.Request, p *filters.Provider, host string
 		wr.guard.sawAccount(p.Name, account)
 	}
 	ap := p.ForAccount(account)
-	body, untagged := wr.readBody(req)
+	body, untagged, l, local := wr.bufferWrite(req, p.Name)
+	if local != nil {
+		return nil, local
+	}
 	var m *filters.Multi
 	kind := "batch"
 	if route.GraphQL() {
@@ -40,13 +43,20 @@ func (wr *writer) beginMulti(req *http.Request, p *filters.Provider, host string
 				setBody(req, body)
 			}
 			wr.log.Debug().Str("provider", p.Name).Str("reason", why.Error()).Msg("graphql request passed untouched")
-			return wr.passMulti(req, p, account, start)
+			oc, local := wr.passMulti(req, p, account, start)
+			if local != nil {
+				l.release() // never sent: nothing will close the body
+			} else {
+				keepLease(req, l) // until the transport has sent the body
+			}
+			return oc, local
 		}
 	} else {
 		m = ap.TagBatch(req.Context(), route, &ps, account, req.URL, req.Header, body, untagged)
 	}
 	c, local := wr.quota.admit(req, p, account, true)
 	if local != nil {
+		l.release()
 		wr.m.Throttled.WithLabelValues(p.Name).Inc()
 		return nil, local
 	}
@@ -55,6 +65,7 @@ func (wr *writer) beginMulti(req *http.Request, p *filters.Provider, host string
 			if q, qi := wr.guard.writeQuarantined(w); q {
 				// The request is not split: a quarantined record holds it
 				// whole, as it would hold a write of that record alone.
+				l.release()
 				wr.m.Throttled.WithLabelValues(p.Name).Inc()
 				return nil, quarantineThrottle(req, qi)
 			}
@@ -66,6 +77,7 @@ func (wr *writer) beginMulti(req *http.Request, p *filters.Provider, host string
 	case body != nil:
 		setBody(req, body)
 	}
+	keepLease(req, l) // until the transport has sent the body
 	oc := &outCall{call: c, start: start, multi: m, multiKind: kind}
 	if m.Untagged != "" {
 		oc.kind = "write_untagged"
@@ -143,9 +155,14 @@ func (wr *writer) decodedResponse(resp *http.Response) []byte {
 	if !ok {
 		return nil
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, wr.maxBody+1))
+	var l *lease
+	if wr.limits != nil {
+		l = wr.limits.budget.newLease()
+	}
+	raw, res, _ := bufferBody(resp.Body, resp.ContentLength, wr.maxBody, l)
 	resp.Body = readCloser{io.MultiReader(bytes.NewReader(raw), resp.Body), resp.Body}
-	if err != nil || int64(len(raw)) > wr.maxBody {
+	keepResponseLease(resp, l) // until the response is copied to the app
+	if res != bodyOK {
 		return nil
 	}
 	out, err := decodeBody(coding, raw, wr.maxBody)

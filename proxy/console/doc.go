@@ -1,0 +1,2 @@
+// Package console is loopguard's admin console.
+package console

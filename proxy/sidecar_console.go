@@ -1,0 +1,20 @@
+package proxy
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/loopguard/loopguard/configs"
+)
+
+// mountConsole adds the admin endpoints the console reads (curl can too) —
+// GET /overview, GET /records/{key} and POST
+// /records/{key}/release.
+func (s *Sidecar) mountConsole(l *configs.Loaded) error {
+	s.started = time.Now()
+	s.series = newSeries(s.Metrics, time.Now)
+	s.Admin.Handle("GET /overview", s.overview(providerViews(l.Providers)))
+	s.Admin.Handle("GET /records/{key}", http.HandlerFunc(s.getRecord))
+	s.Admin.Handle("POST /records/{key}/release", http.HandlerFunc(s.releaseRecord))
+	return nil
+}

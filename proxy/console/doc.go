@@ -1,2 +1,0 @@
-// Package console is loopguard's admin console.
-package console

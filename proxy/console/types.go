@@ -1,0 +1,197 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// The admin API's answers, as the console reads them. Fields the console
+// does not know are kept where a page shows them (decision explanations).
+
+type decision struct {
+	Seq      uint64      `json:"seq"`
+	Time     time.Time   `json:"time"`
+	Source   string      `json:"source"`
+	Action   string      `json:"action"`
+	Observed bool        `json:"observed"`
+	Layer    string      `json:"layer"`
+	Reason   string      `json:"reason"`
+	Detail   string      `json:"detail"`
+	Provider string      `json:"provider"`
+	Account  string      `json:"account"`
+	Object   string      `json:"object"`
+	Record   string      `json:"record"`
+	EventID  string      `json:"event_id"`
+	Delivery string      `json:"delivery"`
+	Trace    []traceStep `json:"trace"`
+}
+
+// traceStep is one layer's verdict in a decision's trace (chain order).
+type traceStep struct {
+	Layer   string `json:"layer"`
+	Verdict string `json:"verdict"`
+	Reason  string `json:"reason"`
+	Detail  string `json:"detail"`
+}
+
+type decisionList struct {
+	Decisions []decision `json:"decisions"`
+	Total     uint64     `json:"total"`
+}
+
+type overview struct {
+	Version       string    `json:"version"`
+	StartedAt     time.Time `json:"started_at"`
+	UptimeSeconds float64   `json:"uptime_seconds"`
+	Observe       bool      `json:"observe"`
+	Store         struct {
+		Kind          string `json:"kind"`
+		Up            bool   `json:"up"`
+		LedgerEntries int    `json:"ledger_entries"`
+		Evictions     uint64 `json:"ledger_evictions"`
+		DedupEntries  int    `json:"dedup_entries"`
+	} `json:"store"`
+	Decisions uint64 `json:"decisions_total"`
+	Spool     struct {
+		Items int   `json:"items"`
+		Bytes int64 `json:"bytes"`
+	} `json:"spool"`
+	Quarantined int `json:"quarantined"`
+	Breakers    struct {
+		Total    int `json:"total"`
+		Open     int `json:"open"`
+		HalfOpen int `json:"half_open"`
+	} `json:"breakers"`
+	Providers []struct {
+		Name        string            `json:"name"`
+		Description string            `json:"description"`
+		Hosts       []string          `json:"hosts"`
+		Profile     string            `json:"profile"`
+		Accounts    map[string]string `json:"accounts"`
+	} `json:"providers"`
+	Series struct {
+		StepSeconds float64       `json:"step_seconds"`
+		Points      []seriesPoint `json:"points"`
+	} `json:"series"`
+}
+
+type seriesPoint struct {
+	At         time.Time          `json:"at"`
+	Seconds    float64            `json:"seconds"`
+	Deliveries map[string]float64 `json:"deliveries"`
+	Decisions  map[string]float64 `json:"decisions"`
+	EchoRate   *float64           `json:"echo_rate"`
+	Partial    bool               `json:"partial"`
+}
+
+type record struct {
+	Key        string     `json:"key"`
+	Known      bool       `json:"known"`
+	StoreError string     `json:"store_error"`
+	LastWrite  *time.Time `json:"last_write"`
+	LastSeen   *time.Time `json:"last_seen"`
+	WriteFP    string     `json:"write_fingerprint"`
+	Fields     []struct {
+		Name    string   `json:"name"`
+		Pending []string `json:"pending"`
+		Seen    string   `json:"seen"`
+	} `json:"fields"`
+	Quarantined bool `json:"quarantined"`
+	Quarantine  *struct {
+		Since      time.Time `json:"since"`
+		Until      time.Time `json:"until"`
+		RoundTrips int       `json:"round_trips"`
+		Reason     string    `json:"reason"`
+	} `json:"quarantine"`
+	Release   string     `json:"release"`
+	Decisions []decision `json:"decisions"`
+	// History is the ledger's ordered history of the record, when the
+	// admin API provides one: shown as it comes.
+	History []map[string]json.RawMessage `json:"history"`
+}
+
+type quarantined struct {
+	Key string `json:"key"`
+	// Parts is the key as an object: GET /quarantine sends both "key" and
+	// "Key", and without this field the object would be decoded into Key.
+	Parts   json.RawMessage `json:"Key"`
+	Release string          `json:"release"`
+	Since   time.Time       `json:"Since"`
+	Until   time.Time       `json:"Until"`
+	Count   int             `json:"Count"`
+	Reason  string          `json:"Reason"`
+}
+
+// breakerStatus is breaker.Status as GET /breakers encodes it.
+type breakerStatus struct {
+	Key struct {
+		Provider string `json:"Provider"`
+		Account  string `json:"Account"`
+	} `json:"Key"`
+	State          string    `json:"State"`
+	Reason         string    `json:"Reason"`
+	Detail         string    `json:"Detail"`
+	Limit          int64     `json:"Limit"`
+	Remaining      int64     `json:"Remaining"`
+	UsedFraction   float64   `json:"UsedFraction"`
+	Reset          time.Time `json:"Reset"`
+	OpenUntil      time.Time `json:"OpenUntil"`
+	CallsPerMin    float64   `json:"CallsPerMin"`
+	BaselinePerMin float64   `json:"BaselinePerMin"`
+	Since          time.Time `json:"Since"`
+}
+
+type spoolList struct {
+	Items  int   `json:"items"`
+	Bytes  int64 `json:"bytes"`
+	Queues []struct {
+		Queue  string    `json:"Queue"`
+		Count  int       `json:"Count"`
+		Bytes  int64     `json:"Bytes"`
+		Oldest time.Time `json:"Oldest"`
+	} `json:"queues"`
+}
+
+// DeadLetter is a delivery the spool gave up on, as GET /spool/dead lists
+// it.
+type DeadLetter struct {
+	ID         string    `json:"id"`
+	Queue      string    `json:"queue"`
+	Provider   string    `json:"provider"`
+	Reason     string    `json:"reason"`
+	ReceivedAt time.Time `json:"received_at"`
+	DeadAt     time.Time `json:"dead_at"`
+	Attempts   int       `json:"attempts"`
+	LastStatus int       `json:"last_status"`
+	LastError  string    `json:"last_error"`
+	Size       int64     `json:"size"`
+	Verified   bool      `json:"verified"`
+}
+
+// DeadLetterDetail is GET /spool/dead/{id}: the item with its request and
+// the app's last answers. Body is set for text, BodyBase64 otherwise.
+type DeadLetterDetail struct {
+	DeadLetter
+	Headers    http.Header `json:"headers"`
+	Body       string      `json:"body,omitempty"`
+	BodyBase64 string      `json:"body_base64,omitempty"`
+	Answers    []Answer    `json:"answers"`
+}
+
+// deadLetterIn is DeadLetterDetail as the console reads it: headers may
+// come as lists or as single values.
+type deadLetterIn struct {
+	DeadLetter
+	Headers    json.RawMessage `json:"headers"`
+	Body       string          `json:"body"`
+	BodyBase64 string          `json:"body_base64"`
+	Answers    []Answer        `json:"answers"`
+}
+
+// Answer is one of the app's answers to a replay.
+type Answer struct {
+	At     time.Time `json:"at"`
+	Status int       `json:"status"`
+	Body   string    `json:"body"`
+}

@@ -1,0 +1,337 @@
+package console_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/loopguard/loopguard/proxy/console"
+)
+
+// stepTimeout bounds one browser step (a wait included).
+const stepTimeout = 20 * time.Second
+
+// browser is a headless Chromium tab with a fresh profile.
+type browser struct {
+	ctx  context.Context
+	dir  string // screenshots
+	mu   sync.Mutex
+	bad  []string // exceptions and security (CSP) messages of the pages
+	shot int
+}
+
+// findChromium returns Debian's chromium, or skips (fails in CI, where
+// .ci/run installs it).
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("LOOPGUARD_CHROMIUM"), "chromium", "chromium-browser"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed (.ci/run installs Debian's chromium package)")
+	}
+	t.Skip("chromium is not installed: apt-get install chromium (or set LOOPGUARD_CHROMIUM) to run the browser tests")
+	return ""
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(findChromium(t)),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("no-proxy-server", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	b := &browser{ctx: ctx, dir: artifactDir(t)}
+	// The first action starts the browser, bound to the context it gets:
+	// the tab's own, not a step's (a step's deadline would end it).
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Source == "security" {
+				b.mu.Lock()
+				b.bad = append(b.bad, m.String())
+				b.mu.Unlock()
+			}
+		}
+	}()
+	t.Logf("screenshots go to %s", b.dir)
+	return b
+}
+
+// artifactDir is $LOOPGUARD_ARTIFACTS/console, or a temporary directory.
+func artifactDir(t *testing.T) string {
+	if d := os.Getenv("LOOPGUARD_ARTIFACTS"); d != "" {
+		d = filepath.Join(d, "console")
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// do runs steps, failing the test (with a screenshot) when they do not
+// complete in stepTimeout.
+func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.screenshot(t, "failed")
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// text returns the text of the first element matching a CSS selector.
+func (b *browser) text(t *testing.T, sel string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.screenshot(t, "failed")
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (b *browser) location(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	u, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatalf("location: %v", err)
+	}
+	return u
+}
+
+// waitText waits until the element's text contains want.
+func (b *browser) waitText(t *testing.T, sel, want string) {
+	t.Helper()
+	b.do(t, "wait for "+sel+" to say "+want, chromedp.WaitVisible(chromedp.CSS(sel)))
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		got := b.text(t, sel)
+		if strings.Contains(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.screenshot(t, "failed")
+			t.Fatalf("%s says %q, want %q", sel, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// screenshot saves the whole page as NN-name.png.
+func (b *browser) screenshot(t *testing.T, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return ""
+	}
+	b.shot++
+	p := filepath.Join(b.dir, regexp.MustCompile(`[^a-z0-9-]+`).ReplaceAllString(strings.ToLower(name), "-"))
+	p = filepath.Join(filepath.Dir(p), twoDigits(b.shot)+"-"+filepath.Base(p)+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return ""
+	}
+	t.Logf("screenshot: %s", p)
+	return p
+}
+
+func twoDigits(n int) string {
+	if n < 10 {
+		return "0" + string(rune('0'+n))
+	}
+	return string(rune('0'+n/10)) + string(rune('0'+n%10))
+}
+
+func (b *browser) pageErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.bad...)
+}
+
+// TestConsoleInBrowser drives the console in headless Chromium against a
+// running sidecar fed by the loop lab: a wrong token sees nothing; after
+// logging in, an echo's drop decision appears in the live list and opens
+// its explanation; a looping record is quarantined and its account's
+// breaker opens; the breaker is reset and the record released from the
+// pages; two dead letters are retried and deleted; then the session logs
+// out.
+func TestConsoleInBrowser(t *testing.T) {
+	b := newBrowser(t)
+	cl := startConsoleLab(t, testToken)
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+	// A wrong token sees nothing: the console asks for a login, the login
+	// fails, and the API answers 401.
+	b.do(t, "open the console", chromedp.Navigate(cl.admin+"/ui/decisions"), chromedp.WaitVisible(css("#token")))
+	if loc := b.location(t); !strings.Contains(loc, "/ui/login?next=") {
+		t.Fatalf("an anonymous visitor is at %s, want the login page", loc)
+	}
+	b.screenshot(t, "login")
+	b.do(t, "log in with a wrong token", chromedp.SendKeys(css("#token"), "not-the-token"), chromedp.Click(css("#login")),
+		chromedp.WaitVisible(css("#error")))
+	if got := b.text(t, "#error"); got != "Wrong token." {
+		t.Fatalf("wrong token: page says %q", got)
+	}
+	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll('nav, table').length`)); err != nil || n != 0 {
+		t.Fatalf("the login page shows navigation or data (%d elements, %v)", n, err)
+	}
+	if code := cl.api(t, "GET", "/decisions", "not-the-token", nil); code != 401 {
+		t.Fatalf("GET /decisions with a wrong token: %d, want 401", code)
+	}
+
+	// Log in; the console goes where the visitor was headed.
+	b.do(t, "log in", chromedp.SendKeys(css("#token"), testToken), chromedp.Click(css("#login")),
+		chromedp.WaitVisible(css("#decisions")))
+	if loc := b.location(t); !strings.HasSuffix(loc, "/ui/decisions") {
+		t.Fatalf("after login at %s", loc)
+	}
+
+	// An echo: the app's edit of c2 comes back and is dropped; the live
+	// list shows it without a reload.
+	cl.Sides[0].App.Edit("c2", "name", "Ada")
+	b.do(t, "see a drop decision appear", chromedp.WaitVisible(css(`#decisions tr[data-action="drop"]`)))
+	b.screenshot(t, "decisions")
+	// Pause the live list (a refresh replaces the rows), then open the
+	// drop's explanation.
+	b.do(t, "open its explanation", chromedp.Click(css("#live")), chromedp.Click(css(`#decisions tr[data-action="drop"] a`)),
+		chromedp.WaitVisible(css("#why")))
+	if why := b.text(t, "#why"); !strings.Contains(why, "fingerprint") || !strings.Contains(why, "matches_pending_write") {
+		t.Fatalf("explanation: %q", why)
+	}
+	if ev := b.text(t, "#event"); !strings.Contains(ev, "c2") || !strings.Contains(ev, "contacts") {
+		t.Fatalf("event fields: %q", ev)
+	}
+	if rec := b.text(t, "#record"); !strings.Contains(rec, "not quarantined") || !strings.Contains(rec, "name") {
+		t.Fatalf("record in the ledger: %q", rec)
+	}
+	b.screenshot(t, "decision")
+
+	// A loop: c1 goes round a circular field mapping until the loop
+	// detector quarantines it, which trips the account's breaker.
+	cl.Sides[0].App.Edit("c1", "name", "loop")
+	waitFor(t, "c1 to be quarantined", 10*time.Second, func() bool { return len(cl.quarantined(t)) == 1 })
+
+	b.do(t, "see the open breaker", chromedp.Navigate(cl.admin+"/ui/breakers"), chromedp.WaitVisible(css(`#breakers tr[data-state="open"]`)))
+	b.screenshot(t, "breakers")
+	b.do(t, "reset it", chromedp.Click(css(`#breakers tr[data-state="open"] button.act`)))
+	b.waitText(t, "#flash.ok", "reset")
+	b.do(t, "see it closed", chromedp.WaitVisible(css(`#breakers tr[data-state="closed"]`)))
+	var bs struct {
+		Breakers []struct{ State string }
+	}
+	cl.api(t, "GET", "/breakers", testToken, &bs)
+	for _, st := range bs.Breakers {
+		if st.State != "closed" {
+			t.Fatalf("after the reset: %+v", bs)
+		}
+	}
+
+	b.do(t, "see the quarantined record", chromedp.Navigate(cl.admin+"/ui/records"), chromedp.WaitVisible(css(`#quarantined tr[data-key]`)))
+	b.screenshot(t, "records")
+	cl.loop.Store(false) // the workflow is fixed: the released record settles
+	b.do(t, "release it", chromedp.Click(css(`#quarantined tr[data-key] button.act`)))
+	b.waitText(t, "#flash.ok", "released")
+	if q := cl.quarantined(t); len(q) != 0 {
+		t.Fatalf("still quarantined after release: %v", q)
+	}
+	// Its held event replays to the app once the quarantine is gone.
+	waitFor(t, "the held event to replay", 10*time.Second, func() bool {
+		return strings.HasPrefix(cl.Sides[0].App.Local("c1")["name"], "loop!!!")
+	})
+	b.do(t, "look the record up", chromedp.Navigate(cl.admin+"/ui/records?provider=generic&object=contacts&record=c1"),
+		chromedp.WaitVisible(css("#record #quarantine")))
+	if s := b.text(t, "#record #quarantine"); !strings.Contains(s, "not quarantined") {
+		t.Fatalf("record c1 after release: %q", s)
+	}
+
+	// Dead letters (the stand-in until the spool keeps them).
+	now := time.Now()
+	for _, id := range []string{"dl-1", "dl-2"} {
+		cl.dead.Add(console.DeadLetterDetail{
+			DeadLetter: console.DeadLetter{ID: id, Queue: "app:generic//*", Provider: "generic", Reason: "app_unavailable",
+				ReceivedAt: now.Add(-time.Hour), DeadAt: now.Add(-time.Minute), Attempts: 20, LastStatus: 500,
+				LastError: "app answered 500", Size: 64, Verified: true},
+			Headers: map[string][]string{"Content-Type": {"application/json"}, "Authorization": {"Bearer app-secret-xyz"},
+				"X-Signature": {"sha256=deadbeef"}},
+			Body:    `{"id":"` + id + `","record":{"id":"c9","name":"Zoe"}}`,
+			Answers: []console.Answer{{At: now.Add(-time.Minute), Status: 500, Body: "database is down"}},
+		})
+	}
+	b.do(t, "see the dead letters", chromedp.Navigate(cl.admin+"/ui/spool"), chromedp.WaitVisible(css(`#dead tr[data-id="dl-2"]`)))
+	b.screenshot(t, "spool")
+	b.do(t, "open one", chromedp.Click(css(`#dead tr[data-id="dl-1"] a`)), chromedp.WaitVisible(css("#body")))
+	if body := b.text(t, "#body"); !strings.Contains(body, `"name":"Zoe"`) {
+		t.Fatalf("dead letter body: %q", body)
+	}
+	if h := b.text(t, "#headers"); strings.Contains(h, "app-secret") || strings.Contains(h, "deadbeef") || !strings.Contains(h, "[redacted]") {
+		t.Fatalf("dead letter headers not redacted: %q", h)
+	}
+	if a := b.text(t, "#answers"); !strings.Contains(a, "database is down") {
+		t.Fatalf("the app's answers: %q", a)
+	}
+	b.screenshot(t, "dead-letter")
+	b.do(t, "retry it", chromedp.Click(css(`p.actions button.act:not(.danger)`)))
+	b.waitText(t, "#flash.ok", "dl-1 queued for retry")
+	b.do(t, "see it gone", chromedp.WaitVisible(css(`#dead tr[data-id="dl-2"]`)), chromedp.WaitNotPresent(css(`#dead tr[data-id="dl-1"]`)))
+	if r := cl.dead.Retried(); len(r) != 1 || r[0] != "dl-1" {
+		t.Fatalf("retried: %v", r)
+	}
+	b.do(t, "delete the other (two clicks)", chromedp.Click(css(`#dead tr[data-id="dl-2"] button.danger`)),
+		chromedp.Click(css(`#dead tr[data-id="dl-2"] button.danger`)))
+	b.waitText(t, "#flash.ok", "dl-2 deleted")
+	b.do(t, "see it gone", chromedp.WaitNotPresent(css(`#dead tr[data-id="dl-2"]`)))
+	var dl struct{ Items []console.DeadLetter }
+	if code := cl.api(t, "GET", "/spool/dead", testToken, &dl); code != 200 || len(dl.Items) != 0 {
+		t.Fatalf("dead letters after delete: %d %+v", code, dl)
+	}
+
+	b.do(t, "open the overview", chromedp.Navigate(cl.admin+"/ui/"), chromedp.WaitVisible(css("#version")))
+	if s := b.text(t, "#store"); s != "up" {
+		t.Fatalf("store: %q", s)
+	}
+	b.screenshot(t, "overview")
+
+	b.do(t, "log out", chromedp.Click(css("#logout")), chromedp.WaitVisible(css("#token")))
+	b.do(t, "the console is closed again", chromedp.Navigate(cl.admin+"/ui/"), chromedp.WaitVisible(css("#token")))
+	if errs := b.pageErrors(); len(errs) > 0 {
+		t.Fatalf("the pages logged errors:\n%s", strings.Join(errs, "\n"))
+	}
+}

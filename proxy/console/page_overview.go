@@ -124,6 +124,7 @@ func buildChart(pts []seriesPoint) chart {
 	// end, so time runs the same way whatever the history.
 	slots := max(len(pts), chartSlots)
 	w := ch.Width / slots
+	ch.Width = w * slots // no gap after the last bar
 	first := slots - len(pts)
 	var line []string
 	for i, pt := range pts {

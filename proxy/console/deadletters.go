@@ -165,5 +165,5 @@ func (s *StandInDeadLetters) Delete(id string) (bool, error) {
 }
 
 func (s *StandInDeadLetters) index(id string) int {
-	return slices.IndexFunc(s.items, func(d DeadLetterDetail) bool { return d.ID == id })
+	return slices.IndexFunc(s.items, func(d DeadLetterDetail) bool { return string(d.ID) == id })
 }

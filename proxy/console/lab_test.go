@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,8 +25,10 @@ type consoleLab struct {
 	*lab.Lab
 	admin string // http://host:port of the admin listener
 	loop  *atomic.Bool
-	dead  *console.StandInDeadLetters
-	http  *http.Client
+	// dead is the stand-in dead-letter store, nil when the spool serves its
+	// own.
+	dead *console.StandInDeadLetters
+	http *http.Client
 }
 
 // startConsoleLab starts the lab; token "" leaves the admin API open (on
@@ -61,9 +62,13 @@ func startConsoleLab(t *testing.T, token string) *consoleLab {
 	cl := &consoleLab{Lab: l, admin: "http://" + l.Sides[0].LG.Addr("admin"), loop: loop, dead: &console.StandInDeadLetters{},
 		http: &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	// The spool keeps no dead letters yet: serve the stand-in's API on the
-	// sidecar's admin listener (behind the token, as the real one will be).
-	console.ServeDeadLetters(l.Sides[0].LG.Admin, cl.dead)
+	// Where the spool keeps no dead letters, serve the stand-in's API on
+	// the sidecar's admin listener (behind the token, as the spool's own).
+	if cl.api(t, "GET", "/spool/dead", token, nil) == http.StatusNotFound {
+		console.ServeDeadLetters(l.Sides[0].LG.Admin, cl.dead)
+	} else {
+		cl.dead = nil
+	}
 	return cl
 }
 
@@ -119,5 +124,22 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-// pathKey is a record key path-escaped into one segment.
-func pathKey(k string) string { return url.PathEscape(k) }
+// deadLetters lists the dead letters' ids, oldest first.
+func (cl *consoleLab) deadLetters(t *testing.T, token string) []string {
+	var dl struct{ Items []console.DeadLetter }
+	if code := cl.api(t, "GET", "/spool/dead", token, &dl); code != http.StatusOK {
+		t.Fatalf("GET /spool/dead: %d", code)
+	}
+	var ids []string
+	for _, d := range dl.Items {
+		ids = append(ids, string(d.ID))
+	}
+	return ids
+}
+
+// spoolItems is the number of held deliveries.
+func (cl *consoleLab) spoolItems(t *testing.T, token string) int {
+	var sp struct{ Items int }
+	cl.api(t, "GET", "/spool", token, &sp)
+	return sp.Items
+}

@@ -75,6 +75,8 @@ type spoolPage struct {
 	// (an admin API without the dead-letter endpoints answers 404).
 	Dead    []DeadLetter
 	DeadErr string
+	// DeadWarn is the listing's own error (unreadable dead letters).
+	DeadWarn string
 }
 
 func (c *Console) loadSpool(v *view, r *http.Request) error {
@@ -84,6 +86,7 @@ func (c *Console) loadSpool(v *view, r *http.Request) error {
 	}
 	var dl struct {
 		Items []DeadLetter `json:"items"`
+		Error string       `json:"error"`
 	}
 	switch err := c.get(r, "/spool/dead", &dl); {
 	case statusOf(err) == http.StatusNotFound:
@@ -91,7 +94,7 @@ func (c *Console) loadSpool(v *view, r *http.Request) error {
 	case err != nil:
 		p.DeadErr = err.Error()
 	default:
-		p.Dead = dl.Items
+		p.Dead, p.DeadWarn = dl.Items, dl.Error
 	}
 	v.Data = p
 	return nil

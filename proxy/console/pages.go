@@ -88,6 +88,7 @@ func (c *Console) funcs() template.FuncMap {
 		"queryesc": url.QueryEscape,
 		"explain":  explainReason,
 		"num":      func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) },
+		"add":      func(a, b int) int { return a + b },
 		"fixed1":   func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 		"recordkey": func(provider, object, record string) string {
 			return recordKey(provider, "", object, record)

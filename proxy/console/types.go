@@ -2,7 +2,9 @@ package console
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -143,30 +145,70 @@ type breakerStatus struct {
 }
 
 type spoolList struct {
-	Items  int   `json:"items"`
-	Bytes  int64 `json:"bytes"`
-	Queues []struct {
-		Queue  string    `json:"Queue"`
+	Items           int   `json:"items"`
+	Bytes           int64 `json:"bytes"`
+	DeadItems       int   `json:"dead_items"`
+	DeadBytes       int64 `json:"dead_bytes"`
+	UnverifiedItems int   `json:"unverified_items"`
+	Queues          []struct {
+		Queue string `json:"queue"`
+		// Count or Items is the number of items (the API has named it both).
 		Count  int       `json:"Count"`
-		Bytes  int64     `json:"Bytes"`
-		Oldest time.Time `json:"Oldest"`
+		Items  int       `json:"items"`
+		Bytes  int64     `json:"bytes"`
+		Oldest time.Time `json:"oldest"`
 	} `json:"queues"`
 }
 
 // DeadLetter is a delivery the spool gave up on, as GET /spool/dead lists
 // it.
 type DeadLetter struct {
-	ID         string    `json:"id"`
-	Queue      string    `json:"queue"`
-	Provider   string    `json:"provider"`
-	Reason     string    `json:"reason"`
-	ReceivedAt time.Time `json:"received_at"`
-	DeadAt     time.Time `json:"dead_at"`
-	Attempts   int       `json:"attempts"`
-	LastStatus int       `json:"last_status"`
-	LastError  string    `json:"last_error"`
-	Size       int64     `json:"size"`
-	Verified   bool      `json:"verified"`
+	ID         DeadLetterID `json:"id"`
+	Queue      string       `json:"queue"`
+	Provider   string       `json:"provider"`
+	Reason     string       `json:"reason"`
+	ReceivedAt time.Time    `json:"received_at"`
+	DeadAt     time.Time    `json:"dead_at"`
+	Attempts   int          `json:"attempts"`
+	LastStatus int          `json:"last_status"`
+	LastError  string       `json:"last_error"`
+	Size       int64        `json:"size"`
+	Verified   bool         `json:"verified"`
+	// Optional details: how the signature was judged (verified, unsigned,
+	// unverified), why the delivery was held, and what it was.
+	Verification string `json:"verification,omitempty"`
+	HeldReason   string `json:"held_reason,omitempty"`
+	Method       string `json:"method,omitempty"`
+	Path         string `json:"path,omitempty"`
+	Account      string `json:"account,omitempty"`
+	Record       string `json:"record,omitempty"`
+}
+
+// DeadLetterID names a dead letter. The spool numbers them; JSON may carry
+// the id as a number or a string, and a numeric id is written as a number.
+type DeadLetterID string
+
+// MarshalJSON writes a numeric id as a number.
+func (id DeadLetterID) MarshalJSON() ([]byte, error) {
+	if _, err := strconv.ParseUint(string(id), 10, 64); err == nil {
+		return []byte(id), nil
+	}
+	return json.Marshal(string(id))
+}
+
+// UnmarshalJSON takes a number or a string.
+func (id *DeadLetterID) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err == nil {
+		*id = DeadLetterID(n.String())
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("dead letter id: %w", err)
+	}
+	*id = DeadLetterID(s)
+	return nil
 }
 
 // DeadLetterDetail is GET /spool/dead/{id}: the item with its request and
@@ -191,7 +233,9 @@ type deadLetterIn struct {
 
 // Answer is one of the app's answers to a replay.
 type Answer struct {
-	At     time.Time `json:"at"`
-	Status int       `json:"status"`
-	Body   string    `json:"body"`
+	At         time.Time `json:"at"`
+	Status     int       `json:"status"`
+	Body       string    `json:"body,omitempty"`
+	BodyBase64 string    `json:"body_base64,omitempty"`
+	Error      string    `json:"error,omitempty"`
 }

@@ -99,7 +99,7 @@ func TestConsoleLogin(t *testing.T) {
 
 	for path, want := range map[string]int{
 		"/ui/": 200, "/ui/decisions?action=drop": 200, "/ui/records": 200, "/ui/records?key=generic%2F%2Fcontacts%2Fc1": 200,
-		"/ui/breakers": 200, "/ui/spool": 200, "/ui/decisions/99": 404, "/ui/spool/dead/nope": 404, "/ui/nope": 404,
+		"/ui/breakers": 200, "/ui/spool": 200, "/ui/decisions/99": 404, "/ui/spool/dead/987654": 404, "/ui/nope": 404,
 		"/ui/decisions/x": 400,
 	} {
 		resp, body := cl.get(t, "GET", path, nil, "Cookie", cookies)

@@ -65,7 +65,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	probe.Header.Del("Cookie")
 	probe.Header.Set("Authorization", "Bearer "+token)
 	if err := c.get(probe, loginProbe, nil); err != nil {
-		if statusOf(err) == http.StatusUnauthorized {
+		if st := statusOf(err); st == http.StatusUnauthorized || st == http.StatusForbidden {
 			again(http.StatusUnauthorized, "Wrong token.")
 			return
 		}

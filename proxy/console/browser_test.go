@@ -214,8 +214,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll('nav, table').length`)); err != nil || n != 0 {
 		t.Fatalf("the login page shows navigation or data (%d elements, %v)", n, err)
 	}
-	if code := cl.api(t, "GET", "/decisions", "not-the-token", nil); code != 401 {
-		t.Fatalf("GET /decisions with a wrong token: %d, want 401", code)
+	if code := cl.api(t, "GET", "/decisions", "not-the-token", nil); code != http.StatusForbidden {
+		t.Fatalf("GET /decisions with a wrong token: %d, want 403", code)
+	}
+	if code := cl.api(t, "GET", "/decisions", "", nil); code != http.StatusUnauthorized {
+		t.Fatalf("GET /decisions without a token: %d, want 401", code)
 	}
 
 	// Log in; the console goes where the visitor was headed.
@@ -234,20 +237,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	// drop's explanation.
 	b.do(t, "open its explanation", chromedp.Click(css("#live")), chromedp.Click(css(`#decisions tr[data-action="drop"] a`)),
 		chromedp.WaitVisible(css("#why")))
-	if why := b.text(t, "#why"); !strings.Contains(why, "fingerprint") || !strings.Contains(why, "matches_pending_write") {
+	if why := b.text(t, "#why"); !strings.Contains(why, "fingerprint") || !strings.Contains(why, "matches_our_write") {
 		t.Fatalf("explanation: %q", why)
 	}
 	if ev := b.text(t, "#event"); !strings.Contains(ev, "c2") || !strings.Contains(ev, "contacts") {
 		t.Fatalf("event fields: %q", ev)
 	}
-	if rec := b.text(t, "#record"); !strings.Contains(rec, "not quarantined") || !strings.Contains(rec, "name") {
+	if rec := b.text(t, "#record"); !strings.Contains(rec, "not quarantined") || !strings.Contains(b.text(t, "#app-state"), "name") {
 		t.Fatalf("record in the ledger: %q", rec)
 	}
 	b.screenshot(t, "decision")
 
-	// A loop: c1 goes round a circular field mapping until the loop
-	// detector quarantines it, which trips the account's breaker.
-	cl.Sides[0].App.Edit("c1", "name", "loop")
+	// A loop: a person sets c1's email; the app maps it to its name and
+	// writes that back; the CRM's workflow sets email = name + "!" — round
+	// and round until the loop detector quarantines c1, which trips the
+	// account's breaker.
+	cl.CRM.HumanEdit("c1", "email", "loop")
 	waitFor(t, "c1 to be quarantined", 10*time.Second, func() bool { return len(cl.quarantined(t)) == 1 })
 	if cl.dead == nil {
 		// The spool keeps dead letters: a person's edit waits behind the

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 )
 
 func TestSameOrigin(t *testing.T) {
@@ -71,5 +72,17 @@ func TestRedactHeaders(t *testing.T) {
 func TestRecordKey(t *testing.T) {
 	if got := recordKey("p", "", "deals/x", "a%b"); got != "p//deals%2Fx/a%25b" {
 		t.Fatalf("recordKey = %q", got)
+	}
+}
+
+func TestProviderTime(t *testing.T) {
+	at := time.Date(2026, 12, 2, 15, 8, 37, 547e6, time.Local)
+	for v, want := range map[int64]string{
+		at.UnixNano(): "2026-12-02 15:08:37.547", at.UnixMicro(): "2026-12-02 15:08:37.547",
+		at.UnixMilli(): "2026-12-02 15:08:37.547", at.Unix(): "2026-12-02 15:08:37.000", 42: "seq 42",
+	} {
+		if got := providerTime(v); got != want {
+			t.Errorf("providerTime(%d) = %q, want %q", v, got, want)
+		}
 	}
 }

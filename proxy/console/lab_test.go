@@ -19,8 +19,9 @@ const testToken = "console-test-token-0123456789abcdef"
 
 // consoleLab is the loop lab with one app behind a sidecar whose admin
 // listener serves the console: record "c1" loops through a circular field
-// mapping (CRM workflow) while loop is on; any other record's app edit
-// comes back as an echo the fingerprint layer drops.
+// mapping (CRM workflow) once a person sets its email, while loop is on;
+// any other record's app edit comes back as an echo the fingerprint layer
+// drops.
 type consoleLab struct {
 	*lab.Lab
 	admin string // http://host:port of the admin listener

@@ -112,7 +112,7 @@ func (c *Console) loadDecision(v *view, r *http.Request) error {
 		p.RecordKey = recordKey(p.D.Provider, "", p.D.Object, p.D.Record)
 		var rec record
 		switch err := c.get(r, "/records/"+url.PathEscape(p.RecordKey), &rec); {
-		case statusOf(err) == http.StatusUnauthorized:
+		case statusOf(err) == http.StatusUnauthorized || statusOf(err) == http.StatusForbidden:
 			return err
 		case err != nil:
 			p.RecordErr = err.Error()
@@ -137,30 +137,32 @@ func (c *Console) loadDecision(v *view, r *http.Request) error {
 
 // reasonText explains reason codes in words.
 var reasonText = map[string]string{
-	"redelivery":            "the provider sent this event id before, and the app accepted it",
-	"integration_user":      "the event names our integration user as the actor",
-	"change_agent":          "the event carries the change-agent marker of our write",
-	"sentinel_match":        "the record holds the sentinel of our latest write and every tracked value is ours",
-	"sentinel_stale":        "the record holds the sentinel of an older write of ours",
-	"sentinel_superseded":   "the sentinel is ours but a newer state superseded that write",
-	"sentinel_change":       "the sentinel is ours but a tracked value differs from what we wrote",
-	"matches_pending_write": "every tracked value equals the expected state of a write of ours that nothing superseded",
-	"matches_last_genuine":  "every tracked value equals the state the app last accepted (nothing changed)",
-	"new_value":             "a tracked value is new: a genuine change",
-	"skinny_recent_write":   "a skinny notification (no values) about a record we wrote recently",
-	"no_evidence":           "no layer recognised the event as ours: forwarded as genuine",
-	"skinny":                "a skinny notification (no values): forwarded, never dropped blindly",
-	"unverified_signature":  "the signature did not verify: forwarded untouched, never dropped, never recorded",
-	"malformed":             "the event could not be read: forwarded untouched",
-	"store_error":           "the state store did not answer: the layer abstained and the event was forwarded",
-	"oversize":              "the delivery is larger than the inbound limit: forwarded untouched",
-	"handshake":             "a webhook handshake: passed through",
-	"breaker_open":          "the account's quota breaker is open: held in the spool until it closes",
-	"quarantined":           "the loop detector quarantined the record: held until released",
-	"app_unavailable":       "the app did not answer: held for replay",
-	"behind_held":           "an older event of the record or account is held: this one waits behind it",
-	"unsupported_encoding":  "the response's content coding cannot be decoded: passed untouched",
-	"unaccounted_values":    "last modified by the integration user but holding a value we did not write: kept",
+	"redelivery":           "the provider sent this event id before, and the app accepted it",
+	"integration_user":     "the event names our integration user as the actor",
+	"change_agent":         "the event carries the change-agent marker of our write",
+	"sentinel_match":       "the record carries the keyed sentinel of an unsettled write of ours and every tracked value is what it left",
+	"sentinel_stale":       "the sentinel is ours but belongs to an older write",
+	"sentinel_unbound":     "a sentinel of ours that names no unsettled write of this record (copied, or already settled): no evidence",
+	"sentinel_change":      "the sentinel is ours but a tracked value differs from what our write left",
+	"sentinel_forged":      "a sentinel in our format that does not verify with the deployment key",
+	"matches_our_write":    "every tracked value is the state an unsettled write of ours left",
+	"app_holds_values":     "the app already holds every value of the event (nothing changed)",
+	"stale_event":          "the event is older than the state the app holds of every one of its fields",
+	"new_value":            "a tracked value is new: a genuine change",
+	"skinny_recent_write":  "a skinny notification (no values) about a record we wrote recently",
+	"no_evidence":          "no layer recognised the event as ours: forwarded as genuine",
+	"skinny":               "a skinny notification (no values): forwarded, never dropped blindly",
+	"unverified_signature": "the signature did not verify: forwarded untouched, never dropped, never recorded",
+	"malformed":            "the event could not be read: forwarded untouched",
+	"store_error":          "the state store did not answer: the layer abstained and the event was forwarded",
+	"oversize":             "the delivery is larger than the inbound limit: forwarded untouched",
+	"handshake":            "a webhook handshake: passed through",
+	"breaker_open":         "the account's quota breaker is open: held in the spool until it closes",
+	"quarantined":          "the loop detector quarantined the record: held until released",
+	"app_unavailable":      "the app did not answer: held for replay",
+	"behind_held":          "an older event of the record or account is held: this one waits behind it",
+	"unsupported_encoding": "the response's content coding cannot be decoded: passed untouched",
+	"unaccounted_values":   "last modified by the integration user but holding a value we did not write: kept",
 }
 
 func explainReason(reason string) string { return reasonText[reason] }

@@ -42,7 +42,7 @@ func (c *Console) loadRecords(v *view, r *http.Request) error {
 	if key != "" {
 		var rec record
 		switch err := c.get(r, "/records/"+url.PathEscape(key), &rec); {
-		case statusOf(err) == http.StatusUnauthorized:
+		case statusOf(err) == http.StatusUnauthorized || statusOf(err) == http.StatusForbidden:
 			return err
 		case err != nil:
 			p.Err = err.Error()

@@ -41,7 +41,9 @@ func (c *Console) page(name, title string, load loader) http.Handler {
 		v.LoggedIn = err == nil
 		if err := load(v, r); err != nil {
 			switch status := statusOf(err); status {
-			case http.StatusUnauthorized:
+			case http.StatusUnauthorized, http.StatusForbidden:
+				// No token, or a wrong one (a page load changes nothing, so
+				// the gate's 403 here is about the token).
 				http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			case 0:
 				c.fail(w, r, http.StatusBadGateway, err.Error())
@@ -89,6 +91,7 @@ func (c *Console) funcs() template.FuncMap {
 		"explain":  explainReason,
 		"num":      func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) },
 		"add":      func(a, b int) int { return a + b },
+		"provtime": providerTime,
 		"fixed1":   func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 		"recordkey": func(provider, object, record string) string {
 			return recordKey(provider, "", object, record)
@@ -104,6 +107,26 @@ func (c *Console) funcs() template.FuncMap {
 func recordKey(provider, account, object, record string) string {
 	esc := strings.NewReplacer("%", "%25", "/", "%2F")
 	return esc.Replace(provider) + "/" + esc.Replace(account) + "/" + esc.Replace(object) + "/" + esc.Replace(record)
+}
+
+// providerTime renders a provider's time or sequence number: a Unix time
+// in seconds, milliseconds, microseconds or nanoseconds (told apart by
+// size) as a clock time, anything smaller as a sequence number.
+func providerTime(v int64) string {
+	var t time.Time
+	switch {
+	case v >= 1e17:
+		t = time.Unix(0, v)
+	case v >= 1e14:
+		t = time.UnixMicro(v)
+	case v >= 1e11:
+		t = time.UnixMilli(v)
+	case v >= 1e9:
+		t = time.Unix(v, 0)
+	default:
+		return "seq " + strconv.FormatInt(v, 10)
+	}
+	return t.Local().Format("2006-01-02 15:04:05.000")
 }
 
 func clock(t time.Time) string {

@@ -93,12 +93,25 @@ type record struct {
 	StoreError string     `json:"store_error"`
 	LastWrite  *time.Time `json:"last_write"`
 	LastSeen   *time.Time `json:"last_seen"`
-	WriteFP    string     `json:"write_fingerprint"`
-	Fields     []struct {
-		Name    string   `json:"name"`
-		Pending []string `json:"pending"`
-		Seen    string   `json:"seen"`
-	} `json:"fields"`
+	// Writes are our unsettled writes, oldest first, with the state each
+	// should leave; App is what the app holds.
+	Writes []struct {
+		Seq      uint32    `json:"seq"`
+		At       time.Time `json:"at"`
+		Expected []struct {
+			Name    string `json:"name"`
+			Hash    string `json:"hash"`
+			Written bool   `json:"written"`
+		} `json:"expected"`
+		NoOp     bool `json:"noop"`
+		Sentinel bool `json:"sentinel"`
+		Created  bool `json:"created"`
+	} `json:"writes"`
+	App []struct {
+		Name       string `json:"name"`
+		Hash       string `json:"hash"`
+		ProviderAt int64  `json:"provider_at"`
+	} `json:"app"`
 	Quarantined bool `json:"quarantined"`
 	Quarantine  *struct {
 		Since      time.Time `json:"since"`
@@ -108,9 +121,6 @@ type record struct {
 	} `json:"quarantine"`
 	Release   string     `json:"release"`
 	Decisions []decision `json:"decisions"`
-	// History is the ledger's ordered history of the record, when the
-	// admin API provides one: shown as it comes.
-	History []map[string]json.RawMessage `json:"history"`
 }
 
 type quarantined struct {

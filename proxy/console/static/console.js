@@ -82,7 +82,7 @@
     setInterval(function () {
       if (live && !live.checked) return;
       api('GET', tbody.dataset.api).then(function (resp) {
-        if (resp.status === 401) { toLogin(); return; }
+        if (resp.status === 401 || resp.status === 403) { toLogin(); return; } // no token, or no longer the right one
         if (!resp.ok) return;
         return resp.json().then(function (data) { if (!live || live.checked) render(data); });
       }).catch(function () { /* next tick */ });

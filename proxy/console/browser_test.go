@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -135,19 +136,27 @@ func (b *browser) location(t *testing.T) string {
 	return u
 }
 
-// waitText waits until the element's text contains want.
+// waitText waits until the element's text contains want. It reads the
+// text by script and retries on errors: the element may belong to a page
+// being replaced (the console reloads after an action).
 func (b *browser) waitText(t *testing.T, sel, want string) {
 	t.Helper()
-	b.do(t, "wait for "+sel+" to say "+want, chromedp.WaitVisible(chromedp.CSS(sel)))
+	expr := `(function(){var e=document.querySelector(` + strconv.Quote(sel) + `);return e&&!e.hidden?e.textContent:"";})()`
 	deadline := time.Now().Add(stepTimeout)
+	var got string
 	for {
-		got := b.text(t, sel)
-		if strings.Contains(got, want) {
-			return
+		ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		cancel()
+		if err == nil {
+			got = s
+			if strings.Contains(got, want) {
+				return
+			}
 		}
 		if time.Now().After(deadline) {
 			b.screenshot(t, "failed")
-			t.Fatalf("%s says %q, want %q", sel, got, want)
+			t.Fatalf("%s says %q (last error %v), want %q", sel, got, err, want)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -112,17 +112,27 @@ func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromed
 	}
 }
 
-// text returns the text of the first element matching a CSS selector.
+// text returns the rendered text of the first element matching a CSS
+// selector, waiting for it. It reads the text by script and retries on
+// errors: DevTools node ids go stale while a page settles.
 func (b *browser) text(t *testing.T, sel string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		b.screenshot(t, "failed")
-		t.Fatalf("text of %s: %v", sel, err)
+	expr := `(function(){var e=document.querySelector(` + strconv.Quote(sel) + `);return e?[true,e.innerText]:[false,""];})()`
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+		res, err := chromedp.Run(ctx, chromedp.Evaluate[[]any](expr))
+		cancel()
+		if err == nil && len(res) == 2 && res[0] == true {
+			s, _ := res[1].(string)
+			return s
+		}
+		if time.Now().After(deadline) {
+			b.screenshot(t, "failed")
+			t.Fatalf("text of %s: not found (last error %v)", sel, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return s
 }
 
 func (b *browser) location(t *testing.T) string {

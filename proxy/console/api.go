@@ -112,12 +112,3 @@ func (c *capture) Write(b []byte) (int, error) {
 	}
 	return c.body.Write(b)
 }
-
-// writeJSON answers v as JSON (the admin API's style).
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}

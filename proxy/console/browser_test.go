@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/loopguard/loopguard/proxy/console"
 )
 
 // stepTimeout bounds one browser step (a wait included).
@@ -273,14 +272,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	// account's breaker.
 	cl.CRM.HumanEdit("c1", "email", "loop")
 	waitFor(t, "c1 to be quarantined", 10*time.Second, func() bool { return len(cl.quarantined(t)) == 1 })
-	if cl.dead == nil {
-		// The spool keeps dead letters: a person's edit waits behind the
-		// open breaker, and the app refuses both held deliveries when they
-		// replay (after the reset and the release below).
-		cl.CRM.HumanEdit("c3", "name", "Eve")
-		waitFor(t, "c3's event held behind the breaker", 10*time.Second, func() bool { return cl.spoolItems(t, testToken) == 2 })
-		cl.Sides[0].App.Refuse(http.StatusUnprocessableEntity)
-	}
+	// Dead letters to come: a person's edit waits behind the open breaker,
+	// and the app refuses both held deliveries when they replay (after the
+	// reset and the release below).
+	cl.CRM.HumanEdit("c3", "name", "Eve")
+	waitFor(t, "c3's event held behind the breaker", 10*time.Second, func() bool { return cl.spoolItems(t, testToken) == 2 })
+	cl.Sides[0].App.Refuse(http.StatusUnprocessableEntity)
 
 	b.do(t, "see the open breaker", chromedp.Navigate(cl.admin+"/ui/breakers"), chromedp.WaitVisible(css(`#breakers tr[data-state="open"]`)))
 	b.screenshot(t, "breakers")
@@ -311,31 +308,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("record c1 after release: %q", s)
 	}
 
-	// Two dead letters: the app refused the replays, or the stand-in's.
-	wantBody, wantAnswer := "", ""
-	if cl.dead == nil {
-		waitFor(t, "two dead letters", 10*time.Second, func() bool { return len(cl.deadLetters(t, testToken)) == 2 })
-		cl.Sides[0].App.Refuse(0)
-		wantBody, wantAnswer = `"record"`, "refusing deliveries"
-	} else {
-		// Its held event replays to the app once the quarantine is gone.
-		waitFor(t, "the held event to replay", 10*time.Second, func() bool {
-			return strings.HasPrefix(cl.Sides[0].App.Local("c1")["name"], "loop!!!")
-		})
-		now := time.Now()
-		for _, id := range []string{"1", "2"} {
-			cl.dead.Add(console.DeadLetterDetail{
-				DeadLetter: console.DeadLetter{ID: console.DeadLetterID(id), Queue: "app:generic//*", Provider: "generic", Reason: "refused",
-					ReceivedAt: now.Add(-time.Hour), DeadAt: now.Add(-time.Minute), Attempts: 20, LastStatus: 500,
-					LastError: "app answered 500", Size: 64, Verified: true},
-				Headers: map[string][]string{"Content-Type": {"application/json"}, "Authorization": {"Bearer app-secret-xyz"},
-					"X-Signature": {"sha256=deadbeef"}},
-				Body:    `{"id":"ev` + id + `","record":{"id":"c9","name":"Zoe"}}`,
-				Answers: []console.Answer{{At: now.Add(-time.Minute), Status: 500, Body: "database is down"}},
-			})
-		}
-		wantBody, wantAnswer = `"name":"Zoe"`, "database is down"
-	}
+	// Two dead letters: the app refused both replays.
+	waitFor(t, "two dead letters", 10*time.Second, func() bool { return len(cl.deadLetters(t, testToken)) == 2 })
+	cl.Sides[0].App.Refuse(0)
 	ids := cl.deadLetters(t, testToken)
 	if len(ids) != 2 {
 		t.Fatalf("dead letters: %v", ids)
@@ -344,27 +319,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(t, "see the dead letters", chromedp.Navigate(cl.admin+"/ui/spool"), chromedp.WaitVisible(css(row(ids[1]))))
 	b.screenshot(t, "spool")
 	b.do(t, "open one", chromedp.Click(css(row(ids[0])+" a")), chromedp.WaitVisible(css("#body")))
-	if body := b.text(t, "#body"); !strings.Contains(body, wantBody) {
+	if body := b.text(t, "#body"); !strings.Contains(body, `"record"`) || !strings.Contains(body, `"contacts"`) {
 		t.Fatalf("dead letter body: %q", body)
 	}
-	if h := b.text(t, "#headers"); strings.Contains(h, "app-secret") || strings.Contains(h, "deadbeef") || !strings.Contains(h, "Content-Type") ||
-		(cl.dead != nil && !strings.Contains(h, "[redacted]")) {
+	if h := b.text(t, "#headers"); !strings.Contains(h, "Content-Type") {
 		t.Fatalf("dead letter headers: %q", h)
 	}
-	if a := b.text(t, "#answers"); !strings.Contains(a, wantAnswer) {
+	if a := b.text(t, "#answers"); !strings.Contains(a, "422") || !strings.Contains(a, "refusing deliveries") {
 		t.Fatalf("the app's answers: %q", a)
 	}
 	b.screenshot(t, "dead-letter")
+	before := cl.Sides[0].App.Stats().Deliveries
 	b.do(t, "retry it", chromedp.Click(css(`p.actions button.act:not(.danger)`)))
 	b.waitText(t, "#flash.ok", "dead letter "+ids[0]+" queued for retry")
 	b.do(t, "see it gone", chromedp.WaitVisible(css(row(ids[1]))), chromedp.WaitNotPresent(css(row(ids[0]))))
-	if cl.dead != nil {
-		if r := cl.dead.Retried(); len(r) != 1 || r[0] != ids[0] {
-			t.Fatalf("retried: %v", r)
-		}
-	} else {
-		waitFor(t, "the retried delivery accepted", 10*time.Second, func() bool { return cl.spoolItems(t, testToken) == 0 })
-	}
+	waitFor(t, "the retried delivery accepted", 10*time.Second, func() bool {
+		return cl.spoolItems(t, testToken) == 0 && cl.Sides[0].App.Stats().Deliveries > before
+	})
 	b.do(t, "delete the other (two clicks)", chromedp.Click(css(row(ids[1])+" button.danger")),
 		chromedp.Click(css(row(ids[1])+" button.danger")))
 	b.waitText(t, "#flash.ok", "dead letter "+ids[1]+" deleted")

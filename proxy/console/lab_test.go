@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loopguard/loopguard/proxy/console"
 	"github.com/loopguard/loopguard/proxy/lab"
 )
 
@@ -26,10 +25,7 @@ type consoleLab struct {
 	*lab.Lab
 	admin string // http://host:port of the admin listener
 	loop  *atomic.Bool
-	// dead is the stand-in dead-letter store, nil when the spool serves its
-	// own.
-	dead *console.StandInDeadLetters
-	http *http.Client
+	http  *http.Client
 }
 
 // startConsoleLab starts the lab; token "" leaves the admin API open (on
@@ -60,16 +56,9 @@ func startConsoleLab(t *testing.T, token string) *consoleLab {
 		t.Fatal(err)
 	}
 	t.Cleanup(l.Close)
-	cl := &consoleLab{Lab: l, admin: "http://" + l.Sides[0].LG.Addr("admin"), loop: loop, dead: &console.StandInDeadLetters{},
+	cl := &consoleLab{Lab: l, admin: "http://" + l.Sides[0].LG.Addr("admin"), loop: loop,
 		http: &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	// Where the spool keeps no dead letters, serve the stand-in's API on
-	// the sidecar's admin listener (behind the token, as the spool's own).
-	if cl.api(t, "GET", "/spool/dead", token, nil) == http.StatusNotFound {
-		console.ServeDeadLetters(l.Sides[0].LG.Admin, cl.dead)
-	} else {
-		cl.dead = nil
-	}
 	return cl
 }
 
@@ -127,13 +116,17 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 
 // deadLetters lists the dead letters' ids, oldest first.
 func (cl *consoleLab) deadLetters(t *testing.T, token string) []string {
-	var dl struct{ Items []console.DeadLetter }
+	var dl struct {
+		Items []struct {
+			ID json.Number `json:"id"`
+		}
+	}
 	if code := cl.api(t, "GET", "/spool/dead", token, &dl); code != http.StatusOK {
 		t.Fatalf("GET /spool/dead: %d", code)
 	}
 	var ids []string
 	for _, d := range dl.Items {
-		ids = append(ids, string(d.ID))
+		ids = append(ids, d.ID.String())
 	}
 	return ids
 }

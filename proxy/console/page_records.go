@@ -73,7 +73,7 @@ type spoolPage struct {
 	Spool spoolList
 	// Dead are the dead letters; DeadErr says why they cannot be listed
 	// (an admin API without the dead-letter endpoints answers 404).
-	Dead    []DeadLetter
+	Dead    []deadLetter
 	DeadErr string
 	// DeadWarn is the listing's own error (unreadable dead letters).
 	DeadWarn string
@@ -85,7 +85,7 @@ func (c *Console) loadSpool(v *view, r *http.Request) error {
 		return err
 	}
 	var dl struct {
-		Items []DeadLetter `json:"items"`
+		Items []deadLetter `json:"items"`
 		Error string       `json:"error"`
 	}
 	switch err := c.get(r, "/spool/dead", &dl); {
@@ -101,7 +101,7 @@ func (c *Console) loadSpool(v *view, r *http.Request) error {
 }
 
 type deadLetterPage struct {
-	D       deadLetterIn
+	D       deadLetterDetail
 	Headers []header
 	// Body is the body as text; Binary when it is not UTF-8 (then Body is
 	// its base64).

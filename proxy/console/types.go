@@ -3,8 +3,6 @@ package console
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -170,10 +168,10 @@ type spoolList struct {
 	} `json:"queues"`
 }
 
-// DeadLetter is a delivery the spool gave up on, as GET /spool/dead lists
+// deadLetter is a delivery the spool gave up on, as GET /spool/dead lists
 // it.
-type DeadLetter struct {
-	ID         DeadLetterID `json:"id"`
+type deadLetter struct {
+	ID         deadLetterID `json:"id"`
 	Queue      string       `json:"queue"`
 	Provider   string       `json:"provider"`
 	Reason     string       `json:"reason"`
@@ -184,68 +182,51 @@ type DeadLetter struct {
 	LastError  string       `json:"last_error"`
 	Size       int64        `json:"size"`
 	Verified   bool         `json:"verified"`
-	// Optional details: how the signature was judged (verified, unsigned,
-	// unverified), why the delivery was held, and what it was.
-	Verification string `json:"verification,omitempty"`
-	HeldReason   string `json:"held_reason,omitempty"`
-	Method       string `json:"method,omitempty"`
-	Path         string `json:"path,omitempty"`
-	Account      string `json:"account,omitempty"`
-	Record       string `json:"record,omitempty"`
+	// How the signature was judged (verified, unsigned, unverified), why
+	// the delivery was held, and what it was.
+	Verification string `json:"verification"`
+	HeldReason   string `json:"held_reason"`
+	Method       string `json:"method"`
+	Path         string `json:"path"`
+	Account      string `json:"account"`
+	Record       string `json:"record"`
 }
 
-// DeadLetterID names a dead letter. The spool numbers them; JSON may carry
-// the id as a number or a string, and a numeric id is written as a number.
-type DeadLetterID string
-
-// MarshalJSON writes a numeric id as a number.
-func (id DeadLetterID) MarshalJSON() ([]byte, error) {
-	if _, err := strconv.ParseUint(string(id), 10, 64); err == nil {
-		return []byte(id), nil
-	}
-	return json.Marshal(string(id))
-}
+// deadLetterID names a dead letter: the spool numbers them; a string id is
+// taken as well.
+type deadLetterID string
 
 // UnmarshalJSON takes a number or a string.
-func (id *DeadLetterID) UnmarshalJSON(b []byte) error {
+func (id *deadLetterID) UnmarshalJSON(b []byte) error {
 	var n json.Number
 	if err := json.Unmarshal(b, &n); err == nil {
-		*id = DeadLetterID(n.String())
+		*id = deadLetterID(n.String())
 		return nil
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("dead letter id: %w", err)
 	}
-	*id = DeadLetterID(s)
+	*id = deadLetterID(s)
 	return nil
 }
 
-// DeadLetterDetail is GET /spool/dead/{id}: the item with its request and
-// the app's last answers. Body is set for text, BodyBase64 otherwise.
-type DeadLetterDetail struct {
-	DeadLetter
-	Headers    http.Header `json:"headers"`
-	Body       string      `json:"body,omitempty"`
-	BodyBase64 string      `json:"body_base64,omitempty"`
-	Answers    []Answer    `json:"answers"`
-}
-
-// deadLetterIn is DeadLetterDetail as the console reads it: headers may
-// come as lists or as single values.
-type deadLetterIn struct {
-	DeadLetter
+// deadLetterDetail is GET /spool/dead/{id}: the item with its request
+// (headers as lists or single values, body as text or base64) and the
+// app's answers.
+type deadLetterDetail struct {
+	deadLetter
 	Headers    json.RawMessage `json:"headers"`
 	Body       string          `json:"body"`
 	BodyBase64 string          `json:"body_base64"`
-	Answers    []Answer        `json:"answers"`
+	Answers    []answer        `json:"answers"`
 }
 
-// Answer is one of the app's answers to a replay.
-type Answer struct {
+// answer is one of the app's answers to a replay.
+type answer struct {
 	At         time.Time `json:"at"`
 	Status     int       `json:"status"`
-	Body       string    `json:"body,omitempty"`
-	BodyBase64 string    `json:"body_base64,omitempty"`
-	Error      string    `json:"error,omitempty"`
+	Body       string    `json:"body"`
+	BodyBase64 string    `json:"body_base64"`
+	Error      string    `json:"error"`
 }

@@ -3,7 +3,6 @@ package proxy
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -43,25 +42,17 @@ func NewAdmin(m *Metrics, ring *DecisionRing, token string, ready *atomic.Bool) 
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	a.mux.Handle("GET /metrics", a.auth(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})))
-	a.mux.Handle("GET /decisions", a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		ds := ring.Last(n)
-		if p := r.URL.Query().Get("provider"); p != "" {
-			kept := ds[:0]
-			for _, d := range ds {
-				if d.Provider == p {
-					kept = append(kept, d)
-				}
-			}
-			ds = kept
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"decisions": ds})
-	})))
+	a.mux.Handle("GET /decisions", a.auth(serveDecisions(ring)))
+	a.mux.Handle("GET /decisions/{seq}", a.auth(serveDecision(ring)))
 	return a
 }
 
 // Handle adds an endpoint (behind the token).
 func (a *Admin) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, a.auth(h)) }
+
+// HandleOpen adds an endpoint that is not behind the token: the console's
+// login page and assets, and its pages, which hold no data of their own.
+func (a *Admin) HandleOpen(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
 
 // ServeHTTP implements http.Handler.
 func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/loopguard/loopguard/proxy/console"
 )
 
 // AdminCookie is the cookie that may carry the admin token instead of the
 // Authorization header, so a browser console can keep it HTTP-only.
-const AdminCookie = "loopguard_admin"
+const AdminCookie = console.TokenCookie
 
 // auth is the single gate in front of every admin endpoint but the probes.
 // Without a token (only allowed on a loopback-only listener) it lets all
@@ -20,10 +22,20 @@ const AdminCookie = "loopguard_admin"
 // digests in constant time, so neither content nor length leaks through
 // timing. A state-changing request authenticated by the cookie alone must
 // also come from the admin's own origin (Sec-Fetch-Site, Origin): a browser
-// sends the cookie on cross-site requests too.
+// sends the cookie on cross-site requests too — and the console's
+// per-session CSRF header (console.CheckCSRF), which no other page can set.
+// Without a token, a browser's cross-site request that changes state is
+// refused all the same: any web page could otherwise POST to a loopback
+// admin listener.
 func (a *Admin) auth(h http.Handler) http.Handler {
 	if a.token == "" {
-		return h
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !safeMethod(r.Method) && crossSite(r) {
+				http.Error(w, "forbidden: a cross-site request may not change state", http.StatusForbidden)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
 	}
 	want := sha256.Sum256([]byte(a.token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -40,6 +52,10 @@ func (a *Admin) auth(h http.Handler) http.Handler {
 		}
 		if fromCookie && !safeMethod(r.Method) && crossSite(r) {
 			http.Error(w, "forbidden: a cross-site request may not use the admin cookie to change state", http.StatusForbidden)
+			return
+		}
+		if fromCookie && !safeMethod(r.Method) && console.CheckCSRF(r, a.token) != nil {
+			http.Error(w, "forbidden: a change authenticated by the admin cookie needs the console's "+console.CSRFHeader+" header", http.StatusForbidden)
 			return
 		}
 		h.ServeHTTP(w, r)

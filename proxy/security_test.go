@@ -14,6 +14,7 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters/redistest"
+	"github.com/loopguard/loopguard/proxy/console"
 	"github.com/rs/zerolog"
 )
 
@@ -113,6 +114,10 @@ func TestAdminTokenGate(t *testing.T) {
 	}
 	base := adminURL(t, s)
 	reset := base + "/breakers/generic/acct/reset"
+	// The console's login: the token cookie and a session whose CSRF token
+	// a cookie-authenticated change must carry.
+	session := AdminCookie + "=" + token + "; " + console.SessionCookie + "=s1"
+	csrf := console.CSRFToken(token, "s1")
 	cases := []struct {
 		name, method, url string
 		hdr               []string
@@ -132,8 +137,10 @@ func TestAdminTokenGate(t *testing.T) {
 		{"read with right token", "GET", base + "/breakers", []string{"Authorization", "Bearer " + token}, 200, `"breakers"`},
 		{"cookie", "GET", base + "/decisions", []string{"Cookie", AdminCookie + "=" + token}, 200, `"decisions"`},
 		{"wrong cookie", "GET", base + "/decisions", []string{"Cookie", AdminCookie + "=nope"}, 403, ""},
-		{"cookie mutating, same origin", "POST", reset, []string{"Cookie", AdminCookie + "=" + token, "Sec-Fetch-Site", "same-origin"}, 404, "no breaker"},
-		{"cookie mutating, no browser headers", "POST", reset, []string{"Cookie", AdminCookie + "=" + token}, 404, "no breaker"},
+		{"cookie mutating, same origin", "POST", reset, []string{"Cookie", session, console.CSRFHeader, csrf, "Sec-Fetch-Site", "same-origin"}, 404, "no breaker"},
+		{"cookie mutating, no browser headers", "POST", reset, []string{"Cookie", session, console.CSRFHeader, csrf}, 404, "no breaker"},
+		{"cookie mutating without the CSRF header", "POST", reset, []string{"Cookie", session, "Sec-Fetch-Site", "same-origin"}, 403, "X-Loopguard-Csrf"},
+		{"cookie mutating with another session's CSRF", "POST", reset, []string{"Cookie", session, console.CSRFHeader, console.CSRFToken(token, "other")}, 403, "X-Loopguard-Csrf"},
 		{"cookie mutating, cross-site", "POST", reset, []string{"Cookie", AdminCookie + "=" + token, "Sec-Fetch-Site", "cross-site"}, 403, "cross-site"},
 		{"cookie mutating, foreign origin", "POST", reset, []string{"Cookie", AdminCookie + "=" + token, "Origin", "https://evil.example"}, 403, "cross-site"},
 		{"header wins over a wrong cookie", "POST", reset, []string{"Authorization", "Bearer " + token, "Cookie", AdminCookie + "=nope"}, 404, "no breaker"},

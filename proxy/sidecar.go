@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
@@ -41,6 +42,9 @@ type Sidecar struct {
 	// Transparent is the listener for iptables-redirected connections; nil
 	// unless listen.transparent is set.
 	Transparent *transparent.Server
+	// Version is shown by GET /overview (default: the build's module
+	// version and VCS revision).
+	Version string
 
 	transparentConns *prometheus.CounterVec
 
@@ -57,6 +61,8 @@ type Sidecar struct {
 	servers []*http.Server
 	addrs   map[string]string
 	mu      sync.Mutex
+	started time.Time
+	series  *series
 }
 
 // New builds a sidecar from a loaded configuration (nothing listens yet).
@@ -152,6 +158,9 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 	s.Admin.Handle("GET /quarantine", http.HandlerFunc(s.listQuarantine))
 	s.Admin.Handle("POST /quarantine/{key}/release", http.HandlerFunc(s.releaseQuarantine))
 	s.handleSpool()
+	if err := s.mountConsole(l); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -213,6 +222,7 @@ func (s *Sidecar) Start() error {
 		return err
 	}
 	s.startReplay()
+	s.series.start()
 	s.ready.Store(true)
 	return nil
 }
@@ -252,6 +262,7 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 	}
 	s.closed.Do(func() {
 		s.stopReplay()
+		s.series.close()
 		if s.spool != nil {
 			errs = append(errs, s.spool.Close())
 		}

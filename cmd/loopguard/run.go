@@ -35,6 +35,7 @@ func runCmd(args []string, _ io.Writer, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	s.Version = version
 	if err := s.Start(); err != nil {
 		return err
 	}

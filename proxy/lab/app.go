@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,6 +47,7 @@ type App struct {
 	pending    int // pushes queued or in progress
 	queue      chan push
 	done       chan struct{}
+	refuse     atomic.Int32 // status answered to every delivery; 0 accepts
 }
 
 type push struct {
@@ -74,6 +76,10 @@ func identity(fields []string) map[string]string {
 	return m
 }
 
+// Refuse makes the app answer status to every delivery without applying
+// it, as an app that rejects what it cannot take; 0 accepts again.
+func (a *App) Refuse(status int) { a.refuse.Store(int32(status)) }
+
 // Close stops the worker.
 func (a *App) Close() { close(a.done) }
 
@@ -81,6 +87,10 @@ func (a *App) Close() { close(a.done) }
 // every applied change becomes a local change the worker pushes back.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	if status := a.refuse.Load(); status != 0 {
+		http.Error(w, "lab app: refusing deliveries", int(status))
+		return
+	}
 	ups, err := a.opts.Format.ParseDelivery(r.Header, body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)

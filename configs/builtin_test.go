@@ -26,7 +26,7 @@ func TestBuiltinProfiles(t *testing.T) {
 		{"hubspot", "reject", "hubspot", "hubspot-v3", "", "", "loopguard_sync"},
 		{"jira", "reject", "x-ratelimit", "jira", "", "", ""},
 		{"pipedrive", "hold", "auto", "", "", "", ""},
-		{"salesforce", "hold", "salesforce", "", "data.payload.ChangeEventHeader.changeOrigin", "Sforce-Call-Options", ""},
+		{"salesforce", "hold", "salesforce", "", "data.payload.ChangeEventHeader.changeOrigin ?? payload.ChangeEventHeader.changeOrigin ?? ChangeEventHeader.changeOrigin", "Sforce-Call-Options", ""},
 		{"smartsheet", "hold", "auto", "smartsheet", "changeAgent", "Smartsheet-Change-Agent", ""},
 		{"stripe", "reject", "auto", "stripe", "request.idempotency_key", "", "metadata.loopguard"},
 		{"zendesk", "hold", "zendesk", "zendesk", "", "", ""},

@@ -194,6 +194,7 @@ func ValidateProfile(p *Profile) error {
 		}
 	}
 	errs = append(errs, validatePaths(p)...)
+	errs = append(errs, validateShapes(p)...)
 	errs = append(errs, validateReads(p)...)
 	errs = append(errs, validateBatch(p)...)
 	for i, h := range p.Handshakes {

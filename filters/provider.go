@@ -32,6 +32,9 @@ type Provider struct {
 	chain    []Layer
 	observe  bool
 	accounts map[string]*Provider
+	// eventPaths maps a tracked field to where webhook records carry it,
+	// where the profile's compound map says they differ.
+	eventPaths map[string]string
 }
 
 // WriteRoute is a compiled write route.
@@ -86,6 +89,8 @@ type WebhookRoute struct {
 	// gql is a GraphQL read's query field and its list and record paths
 	// relative to the field's result (see GraphQLReads).
 	gql *gqlRead
+	// shape holds the delivery shape beyond JSON batches (filters/shapes.go).
+	shape routeShape
 }
 
 type marker struct {
@@ -171,6 +176,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 		norm[k] = v
 	}
 	p.FP = tagging.NewFingerprinter(pr.TrackedFields, norm)
+	p.eventPaths = eventPaths(pr.Compound)
 	for _, u := range pr.IntegrationUsers {
 		p.users[u] = true
 	}
@@ -215,6 +221,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 			r.when = &condition{from: compileSpec(h.When.From), in: h.When.In, prefix: h.When.Prefix}
 		}
 		r.markers = compileMarkers(h.Markers, agent, pr.Tagging.IdempotencyKey.Prefix)
+		r.shape = compileShape(h)
 		if err := joinGroup(p.webhooks, r); err != nil {
 			return nil, fmt.Errorf("webhooks[%d]: %w", i, err)
 		}

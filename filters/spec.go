@@ -105,8 +105,12 @@ func resultString(r gjson.Result) string {
 		return r.Str
 	case gjson.JSON:
 		if r.IsArray() {
-			// recordIds: ["001…"] — a one-element array is its element.
-			if a := r.Array(); len(a) == 1 {
+			// recordIds: ["001…"] — a one-element array is its element,
+			// an empty one no value.
+			switch a := r.Array(); len(a) {
+			case 0:
+				return ""
+			case 1:
 				return a[0].String()
 			}
 		}

@@ -647,7 +647,7 @@ func TestRealPayloadsExtract(t *testing.T) {
 
 // newHarnessFor builds a harness (fresh ledger, fake clock) around the
 // first of the given providers.
-func newHarnessFor(t *testing.T, ps []*configs.Provider) *harness {
+func newHarnessFor(t testing.TB, ps []*configs.Provider) *harness {
 	t.Helper()
 	clock := newFakeClock()
 	store, err := ledger.NewMemory(ledger.Options{Shards: 16, MaxSizeMB: 16, Now: clock.Now})

@@ -351,7 +351,8 @@ type Handshake struct {
 // SignatureSpec configures delivery signatures.
 type SignatureSpec struct {
 	// Scheme: "", "hmac-sha256", "hubspot-v3", "stripe", "github", "jira",
-	// "shopify", "zendesk", "smartsheet". Empty: deliveries are not signed.
+	// "shopify", "zendesk", "smartsheet", "linear", "asana", "airtable".
+	// Empty: deliveries are not signed.
 	Scheme string `yaml:"scheme"`
 	// Secret is the webhook secret. Required when Scheme is set, unless
 	// TrustUnsigned says otherwise.

@@ -18,7 +18,7 @@ var (
 	MarkerMatches     = []string{"equals", "contains", "prefix", "list"}
 	RateLimitFamilies = []string{"auto", "ietf", "x-ratelimit", "salesforce", "hubspot", "shopify", "zendesk"}
 	ResetModes        = []string{"auto", "epoch", "delta", "iso8601"}
-	SignatureSchemes  = []string{"hmac-sha256", "hubspot-v3", "stripe", "github", "jira", "shopify", "zendesk", "smartsheet"}
+	SignatureSchemes  = []string{"hmac-sha256", "hubspot-v3", "stripe", "github", "jira", "shopify", "zendesk", "smartsheet", "linear", "asana", "airtable"}
 	Normalizers       = []string{"trim", "lower", "number"}
 )
 

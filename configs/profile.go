@@ -297,7 +297,8 @@ type ReadRoute struct {
 	// reported, never used to remove a record: clocks differ.
 	ModifiedAt string `yaml:"modified_at"`
 	// Record is the path of the record's fields, relative to the list
-	// element. Default "@this" (the element itself).
+	// element. Default "@this" (the element itself); "-" when the elements
+	// carry no values to compare (they are judged by actor and markers).
 	Record string `yaml:"record"`
 	// Sentinel is the sentinel's path relative to the record. Default: the
 	// tagging sentinel_field.

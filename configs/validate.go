@@ -255,10 +255,14 @@ func TemplateParams(tpl string) ([]string, error) {
 		if open == 0 && close == 0 {
 			continue
 		}
-		if open != 1 || close != 1 || seg[0] != '{' || seg[len(seg)-1] != '}' {
-			return nil, fmt.Errorf("%q: segment %q: a parameter must be a whole segment like {id}", tpl, seg)
+		// A parameter is a whole segment, or one followed by a literal
+		// extension (Shopify's /products/{id}.json).
+		j := strings.IndexByte(seg, '}')
+		ext := seg[j+1:]
+		if open != 1 || close != 1 || seg[0] != '{' || (ext != "" && (ext[0] != '.' || len(ext) < 2 || strings.HasSuffix(seg[:j], "..."))) {
+			return nil, fmt.Errorf("%q: segment %q: a parameter must be a whole segment like {id} (or {id}.ext)", tpl, seg)
 		}
-		name := seg[1 : len(seg)-1]
+		name := seg[1:j]
 		if rest, ok := strings.CutSuffix(name, "..."); ok {
 			if i != len(segs)-1 {
 				return nil, fmt.Errorf("%q: {%s} must be the last segment", tpl, name)

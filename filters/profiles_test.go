@@ -3,6 +3,7 @@ package filters
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -139,7 +140,9 @@ func TestProfiles(t *testing.T) {
 		}
 		t.Run(d.Name(), func(t *testing.T) {
 			r := newProfileRun(t, filepath.Join(profilesDir, d.Name()))
-			r.write()
+			if r.c.Write.Method != "" {
+				r.write() // none for a profile whose writes wait for h/batchgql (linear)
+			}
 			r.clock.Advance(time.Second)
 			for i, dl := range r.c.Echo {
 				t.Run("echo/"+dl.Body, func(t *testing.T) { r.deliver(t, i, dl, Drop) })
@@ -399,7 +402,7 @@ func (r *profileRun) deliver(t *testing.T, _ int, dl profileDelivery, action Act
 			t.Errorf("event %d (%s %s/%s): %s by %s (%s: %s), want %s by %s (%s)",
 				i, d.EventID, d.Object, d.Record, d.Action, d.Layer, d.ReasonS, d.Detail, action, want.Layer, want.Reason)
 		}
-		if d.Record == "" || d.EventID == "" {
+		if d.Record == "" || (d.EventID == "" && dl.Read == "") { // pulled records have no event id
 			t.Errorf("event %d has no record (%q) or event id (%q)", i, d.Record, d.EventID)
 		}
 	}
@@ -491,6 +494,9 @@ func (r *profileRun) forged(t *testing.T) {
 		hdr.Set(k, v)
 	}
 	other, err := signature.New(sigConfig(r.p.Profile.Signature, "not-the-secret"))
+	if err != nil { // a scheme whose secret is base64 (airtable)
+		other, err = signature.New(sigConfig(r.p.Profile.Signature, base64.StdEncoding.EncodeToString([]byte("not-the-secret"))))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,9 +84,15 @@ func (v *valueSpec) one(ev, root gjson.Result, h http.Header) gjson.Result {
 	return gjson.Result{}
 }
 
-// emptyResult reports a value that counts as absent: missing, null or "".
+// emptyResult reports a value that counts as absent: missing, null, "" or
+// an empty array.
 func emptyResult(r gjson.Result) bool {
-	return !r.Exists() || r.Type == gjson.Null || (r.Type == gjson.String && r.Str == "")
+	return !r.Exists() || r.Type == gjson.Null || (r.Type == gjson.String && r.Str == "") || (r.IsArray() && emptyArray(r.Raw))
+}
+
+// emptyArray reports a raw JSON array without elements ("[]", "[ ]").
+func emptyArray(raw string) bool {
+	return len(raw) >= 2 && strings.TrimSpace(raw[1:len(raw)-1]) == ""
 }
 
 // str returns the spec's value as a string ("" when absent or null).

@@ -386,7 +386,9 @@ func (r *profileRun) decide(evs []Event) []Decision {
 // forwarded delivery is then accepted by the app.
 func (r *profileRun) deliver(t *testing.T, _ int, dl profileDelivery, action Action) {
 	body := r.payload(t, dl.Body)
-	evs, route := r.extract(t, dl, body, r.signed(t, dl, body))
+	hdr := r.signed(t, dl, body)
+	evs, route := r.extract(t, dl, body, hdr)
+	r.noSpecProblems(t, evs, body, hdr)
 	ds := r.decide(evs)
 	if len(ds) != len(dl.Decisions) {
 		t.Fatalf("%d events, want %d: %+v", len(ds), len(dl.Decisions), ds)
@@ -416,6 +418,17 @@ func (r *profileRun) deliver(t *testing.T, _ int, dl profileDelivery, action Act
 	}
 }
 
+// noSpecProblems checks the built-in profile against its fixtures: no
+// value spec reads an object where a value is needed.
+func (r *profileRun) noSpecProblems(t *testing.T, evs []Event, body []byte, hdr http.Header) {
+	t.Helper()
+	for i := range evs {
+		if ps := r.p.Detail(&evs[i], body, hdr).Problems; len(ps) > 0 {
+			t.Errorf("event %d: %s", i, strings.Join(ps, "; "))
+		}
+	}
+}
+
 // mixed delivers a delivery of echoes and genuine changes: each event's
 // decision is checked, the echoes leave the body, the rest stays byte for
 // byte (the rewritten fixture), and a signed delivery is re-signed so the
@@ -424,6 +437,7 @@ func (r *profileRun) mixed(t *testing.T, dl profileDelivery) {
 	body := r.payload(t, dl.Body)
 	hdr := r.signed(t, dl, body)
 	evs, route := r.extract(t, dl, body, hdr)
+	r.noSpecProblems(t, evs, body, hdr)
 	ds := r.decide(evs)
 	if len(ds) != len(dl.Decisions) {
 		t.Fatalf("%d events, want %d: %+v", len(ds), len(dl.Decisions), ds)
@@ -634,6 +648,11 @@ func TestRealPayloadsExtract(t *testing.T) {
 			}
 			if len(evs) == 0 {
 				t.Fatal("no events")
+			}
+			for i := range evs {
+				if ps := h.p.Detail(&evs[i], body, hdr).Problems; len(ps) > 0 {
+					t.Errorf("event %d: %s", i, strings.Join(ps, "; "))
+				}
 			}
 			ev := evs[0]
 			if ev.Record != want.Record || ev.Object != want.Object || ev.Actor != want.Actor || ev.Account != want.Account {

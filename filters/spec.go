@@ -16,6 +16,9 @@ type valueSpec struct {
 	s    string
 	// next is the alternative tried when this one yields nothing.
 	next *valueSpec
+	// text is the whole spec as written (on the first alternative), for
+	// explanations.
+	text string
 }
 
 type specKind uint8
@@ -34,6 +37,7 @@ func compileSpec(s string) valueSpec {
 		return valueSpec{}
 	}
 	v := compileOne(alts[0])
+	v.text = s
 	tail := &v
 	for _, a := range alts[1:] {
 		n := compileOne(a)

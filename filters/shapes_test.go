@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/tidwall/gjson"
 )
 
 // salesforceWith loads the built-in salesforce profile with overrides (YAML
@@ -132,4 +134,44 @@ func TestBatchOptional(t *testing.T) {
 	if _, err := p.Extract(r, []byte(`"just a string"`), nil, nil); err == nil {
 		t.Fatal("a string is not an event")
 	}
+}
+
+// FuzzChangeEvents: any body posted to the Salesforce change event route
+// (one event or a list, change headers, compound fields) extracts with
+// spans inside the body or is malformed; a rewrite keeps valid JSON; an
+// explanation never fails.
+func FuzzChangeEvents(f *testing.F) {
+	for _, name := range []string{"echo.json", "genuine.json", "echo_pubsub.json", "mixed.json"} {
+		b, err := os.ReadFile(filepath.Join(profilesDir, "salesforce", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"ChangeEventHeader": {"recordIds": ["a", "b"], "changedFields": ["0x1"]}, "Name": null}`))
+	f.Add([]byte(`[{"payload": {"ChangeEventHeader": {"changeType": "GAP_UPDATE", "recordIds": []}}}]`))
+	h := newHarnessFor(f, loadSalesforce(f))
+	r, _ := h.p.MatchWebhook(http.MethodPost, "/webhooks/salesforce")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		evs, err := h.p.Extract(r, body, http.Header{}, nil)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) || len(evs) != 0 {
+				t.Fatalf("Extract: %v with %d events", err, len(evs))
+			}
+			return
+		}
+		for i := range evs {
+			if evs[i].Start < 0 || evs[i].End > len(body) || evs[i].Start >= evs[i].End {
+				t.Fatalf("span %d..%d of %d bytes", evs[i].Start, evs[i].End, len(body))
+			}
+			_ = h.p.Detail(&evs[i], body, http.Header{})
+		}
+		keep := make([]bool, len(evs))
+		if len(keep) > 1 {
+			keep[len(keep)-1] = true
+			if out, err := h.p.Rewrite(r, body, evs, keep); err == nil && !gjson.ValidBytes(out) {
+				t.Fatalf("rewrite is not JSON: %q", out)
+			}
+		}
+	})
 }

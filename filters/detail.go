@@ -48,7 +48,7 @@ func (p *Provider) Detail(ev *Event, body []byte, h http.Header) EventDetail {
 		return EventDetail{}
 	}
 	d := EventDetail{Route: r.Method + " " + r.Tpl.String(), Actor: ev.Actor, Sentinel: ev.Sentinel}
-	el, root, ok := p.element(r, ev, body)
+	el, root, ok := p.element(r, ev, body, h)
 	if !ok {
 		return d
 	}
@@ -65,7 +65,7 @@ func (p *Provider) Detail(ev *Event, body []byte, h http.Header) EventDetail {
 }
 
 // element re-reads the element an event came from.
-func (p *Provider) element(r *WebhookRoute, ev *Event, body []byte) (el, root gjson.Result, ok bool) {
+func (p *Provider) element(r *WebhookRoute, ev *Event, body []byte, h http.Header) (el, root gjson.Result, ok bool) {
 	if ev.Start < 0 || ev.End > len(body) || ev.Start > ev.End {
 		return el, root, false
 	}
@@ -83,6 +83,10 @@ func (p *Provider) element(r *WebhookRoute, ev *Event, body []byte) (el, root gj
 				return gjson.ParseBytes(n.appendJSON(nil)), root, true
 			}
 		}
+		return el, root, false
+	}
+	body, _, err := r.payload(body, h) // the decoded field of a form delivery
+	if err != nil || ev.End > len(body) {
 		return el, root, false
 	}
 	root = gjson.ParseBytes(body)

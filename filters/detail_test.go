@@ -2,6 +2,7 @@ package filters
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func TestDetail(t *testing.T) {
 // TestHeaderSpecs: the headers a route group reads, split into those its
 // when conditions read (they pick the route) and the rest.
 func TestHeaderSpecs(t *testing.T) {
-	l, err := configs.LoadBytes("x.yaml", []byte("providers: [{use: github}]\n"), nil)
+	l, err := configs.LoadBytes("x.yaml", []byte("providers: [{use: github, signature: {secret: s3cret}}]\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,5 +53,27 @@ func TestHeaderSpecs(t *testing.T) {
 	when, ids := r.HeaderSpecs()
 	if !slices.Equal(when, []string{"X-Github-Event"}) || !slices.Equal(ids, []string{"X-Github-Delivery"}) {
 		t.Fatalf("when %v, ids %v", when, ids)
+	}
+}
+
+// TestDetailFormDelivery: a form-encoded GitHub delivery is explained from
+// its decoded payload field.
+func TestDetailFormDelivery(t *testing.T) {
+	l, err := configs.LoadBytes("x.yaml", []byte("providers: [{use: github, signature: {secret: s3cret}}]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessFor(t, l.Providers)
+	r, _ := h.p.MatchWebhook(http.MethodPost, "/webhooks/github")
+	js := `{"action":"edited","issue":{"number":1,"title":"T","state":"open","body":"b"},"repository":{"full_name":"o/r","owner":{"login":"o"}},"sender":{"login":"octo"}}`
+	body := []byte("payload=" + url.QueryEscape(js))
+	hdr := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "X-Github-Event": {"issues"}, "X-Github-Delivery": {"d1"}}
+	evs, err := h.p.Extract(r, body, hdr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := h.p.Detail(&evs[0], body, hdr)
+	if d.Actor != "octo" || len(d.Values) != 3 || d.Values[2] != (FieldValue{"title", `"T"`}) {
+		t.Fatalf("detail = %+v", d)
 	}
 }

@@ -14,6 +14,9 @@ import (
 // per record id) is kept whole when any of them is kept. It is only called
 // when some but not all events are dropped.
 func (p *Provider) Rewrite(r *WebhookRoute, body []byte, events []Event, keep []bool) ([]byte, error) {
+	if len(events) > 0 && events[0].inForm {
+		return nil, fmt.Errorf("rewrite %s: a form-encoded delivery is never rewritten", p.Name)
+	}
 	if oneElement(events) && slices.Contains(keep, true) {
 		// Every event comes from one element (one per record id): some
 		// are kept, so the element, and the delivery, is kept whole.
@@ -21,9 +24,6 @@ func (p *Provider) Rewrite(r *WebhookRoute, body []byte, events []Event, keep []
 	}
 	if r.batch == "" {
 		return nil, fmt.Errorf("rewrite %s: a single-event delivery is never rewritten", p.Name)
-	}
-	if len(events) > 0 && events[0].inForm {
-		return nil, fmt.Errorf("rewrite %s: a form-encoded delivery is never rewritten", p.Name)
 	}
 	if r.shape.xml {
 		return rewriteXML(p.Name, body, events, keep)

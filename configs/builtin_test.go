@@ -35,10 +35,7 @@ func TestBuiltinProfiles(t *testing.T) {
 		{"asana", "hold", "auto", "asana", "", "", ""},
 		{"airtable", "hold", "auto", "airtable", "", "", ""},
 	}
-	// graphQLWrites are profiles whose only writes are GraphQL mutations,
-	// declared with the batch/GraphQL schema (h/batchgql): until it is in
-	// the build their write routes are a commented block.
-	graphQLWrites := map[string]bool{"linear": true}
+
 	if got, want := len(Builtins()), len(cases); got != want {
 		t.Fatalf("%d built-in profiles %v, the table pins %d", got, Builtins(), want)
 	}
@@ -79,7 +76,7 @@ func TestBuiltinProfiles(t *testing.T) {
 			if c.tagHeader != "" && p.Tagging.Headers[c.tagHeader] == "" {
 				t.Fatalf("writes are not tagged with %s: %v", c.tagHeader, p.Tagging.Headers)
 			}
-			if len(p.Webhooks) == 0 || (len(p.Writes) == 0 && !graphQLWrites[c.name]) {
+			if len(p.Webhooks) == 0 || len(p.Writes) == 0 {
 				t.Fatal("a built-in profile needs write and webhook routes")
 			}
 			// Every cited doc is an https URL named in the header comment too.

@@ -140,9 +140,7 @@ func TestProfiles(t *testing.T) {
 		}
 		t.Run(d.Name(), func(t *testing.T) {
 			r := newProfileRun(t, filepath.Join(profilesDir, d.Name()))
-			if r.c.Write.Method != "" {
-				r.write() // none for a profile whose writes wait for h/batchgql (linear)
-			}
+			r.write()
 			r.clock.Advance(time.Second)
 			for i, dl := range r.c.Echo {
 				t.Run("echo/"+dl.Body, func(t *testing.T) { r.deliver(t, i, dl, Drop) })
@@ -231,6 +229,10 @@ func (r *profileRun) write() {
 	}
 	account := r.p.AccountOf(cw.Host, &url.URL{Path: cw.Path}, hdr, &ps)
 	body := r.read(cw.Body)
+	if route.Multi() {
+		r.writeMulti(route, &ps, account, hdr, body)
+		return
+	}
 	w := r.p.ForAccount(account).Tag(context.Background(), route, &ps, account, hdr, body, "")
 	if w.Untagged != "" {
 		t.Fatalf("write left untagged: %s", w.Untagged)
@@ -281,6 +283,37 @@ func (r *profileRun) write() {
 	if ok, err := r.eng.Store().Get(context.Background(), w.Key(), &st); err != nil || !ok {
 		t.Fatalf("write not recorded: %v %v", ok, err)
 	}
+}
+
+// writeMulti runs a batch or GraphQL write as proxy/write_batch.go does:
+// TagBatch or TagGraphQL, then (after the upstream's answer, the case's
+// response) RecordMulti; the case's record must be among those recorded.
+func (r *profileRun) writeMulti(route *WriteRoute, ps *Params, account string, hdr http.Header, body []byte) {
+	t, cw := r.t, r.c.Write
+	ctx := context.Background()
+	ap := r.p.ForAccount(account)
+	var m *Multi
+	if route.GraphQL() {
+		var err error
+		if m, err = ap.TagGraphQL(ctx, cw.Method, cw.Path, account, hdr, body); err != nil {
+			t.Fatalf("TagGraphQL: %v", err)
+		}
+	} else {
+		m = ap.TagBatch(ctx, route, ps, account, &url.URL{Path: cw.Path}, hdr, body, "")
+	}
+	if m.Untagged != "" {
+		t.Fatalf("write left untagged: %s", m.Untagged)
+	}
+	if cw.Response == "" {
+		t.Fatal("a batch or GraphQL write needs the upstream's response (write.response)")
+	}
+	out := r.eng.RecordMulti(ctx, m, r.read(cw.Response))
+	for _, w := range out.Recorded {
+		if w.Object == cw.Object && w.Record == cw.Record {
+			return
+		}
+	}
+	t.Fatalf("%s/%s not recorded: %+v", cw.Object, cw.Record, out)
 }
 
 // bodySentinel reads the sentinel field from a tagged JSON or form body.

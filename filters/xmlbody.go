@@ -210,8 +210,6 @@ func (n *xmlNode) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// appendJSONString is shared with graphql.go.
-
 // extractXML splits an XML delivery into events: one per element at the
 // batch path (the whole document without one), read as JSON.
 func (p *Provider) extractXML(r *WebhookRoute, body []byte, h http.Header, dst []Event) ([]Event, error) {

@@ -26,11 +26,16 @@ func TestBuiltinProfiles(t *testing.T) {
 		{"hubspot", "reject", "hubspot", "hubspot-v3", "", "", "loopguard_sync"},
 		{"jira", "reject", "x-ratelimit", "jira", "", "", ""},
 		{"pipedrive", "hold", "auto", "", "", "", ""},
-		{"salesforce", "hold", "salesforce", "", "data.payload.ChangeEventHeader.changeOrigin", "Sforce-Call-Options", ""},
+		{"salesforce", "hold", "salesforce", "", "data.payload.ChangeEventHeader.changeOrigin ?? payload.ChangeEventHeader.changeOrigin ?? ChangeEventHeader.changeOrigin", "Sforce-Call-Options", ""},
 		{"smartsheet", "hold", "auto", "smartsheet", "changeAgent", "Smartsheet-Change-Agent", ""},
 		{"stripe", "reject", "auto", "stripe", "request.idempotency_key", "", "metadata.loopguard"},
 		{"zendesk", "hold", "zendesk", "zendesk", "", "", ""},
+		{"linear", "hold", "auto", "linear", "", "", ""},
+		{"shopify", "reject", "shopify", "shopify", "", "", ""},
+		{"asana", "hold", "auto", "asana", "", "", ""},
+		{"airtable", "hold", "auto", "airtable", "", "", ""},
 	}
+
 	if got, want := len(Builtins()), len(cases); got != want {
 		t.Fatalf("%d built-in profiles %v, the table pins %d", got, Builtins(), want)
 	}

@@ -39,6 +39,7 @@ type Config struct {
 
 	// ProviderFiles are extra profile files (YAML) loaded next to the built-in
 	// profiles; a file's profile may replace a built-in one of the same name.
+	// A relative path is resolved against the configuration file's folder.
 	ProviderFiles []string `yaml:"provider_files"`
 	// Providers are the APIs this deployment syncs with. Each entry uses a
 	// profile (built-in or from ProviderFiles) and may override any of its

@@ -126,6 +126,7 @@ func applyProfileDefaults(p *Profile, agent string) {
 		h := &p.Webhooks[i]
 		setStr(&h.Method, "POST")
 		setStr(&h.Sentinel, p.Tagging.SentinelField)
+		applyShapeDefaults(h)
 		for j := range h.Markers {
 			setStr(&h.Markers[j].Match, "equals")
 			setStr(&h.Markers[j].Value, "{agent}")

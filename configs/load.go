@@ -24,6 +24,9 @@ type Loaded struct {
 	Config Config
 	// Providers are the resolved provider profiles, in configuration order.
 	Providers []*Provider
+	// Warnings are things that load but look wrong (a profile file no
+	// provider uses); `loopguard validate` prints them.
+	Warnings []string
 }
 
 // Load reads the YAML file at path (DefaultFile or "" for the embedded
@@ -69,9 +72,9 @@ func LoadBytes(file string, data []byte, env LookupEnv) (*Loaded, error) {
 	if err := validateConfig(&cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	reg, err := newRegistry(cfg.ProviderFiles)
+	reg, err := newRegistry(resolveFiles(file, cfg.ProviderFiles))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	l := &Loaded{File: file, Config: cfg}
 	seen := map[string]bool{}
@@ -90,6 +93,7 @@ func LoadBytes(file string, data []byte, env LookupEnv) (*Loaded, error) {
 		seen[p.Name] = true
 		l.Providers = append(l.Providers, p)
 	}
+	l.Warnings = unusedProfiles(reg, cfg.Providers)
 	return l, nil
 }
 

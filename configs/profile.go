@@ -45,6 +45,11 @@ type Profile struct {
 	// Normalize lists per-field normalisations applied before fingerprinting:
 	// "trim", "lower", "number". The key "*" applies to every field.
 	Normalize map[string]StringList `yaml:"normalize"`
+	// Compound maps a field path as webhook events carry it to the tracked
+	// field it stands for, where the two differ: Salesforce change events
+	// nest compound fields ("BillingAddress.City") that writes and queries
+	// name flat ("BillingCity"). Applied to webhook records only.
+	Compound map[string]string `yaml:"compound"`
 
 	// Tagging says how our writes are stamped.
 	Tagging Tagging `yaml:"tagging"`
@@ -226,6 +231,45 @@ type WebhookRoute struct {
 	Sentinel string `yaml:"sentinel"`
 	// Markers recognise our change-agent / origin marker in an event.
 	Markers []Marker `yaml:"markers"`
+
+	// Format is the delivery body's format: "json" (default) or "xml" (SOAP
+	// notifications such as Salesforce Outbound Messages). An XML body is
+	// read as JSON: an element is an object of its child elements by local
+	// name (repeated names become arrays), a leaf is its text, xsi:nil is
+	// null, and an attribute is "-name" (xsi:type without its prefix).
+	Format string `yaml:"format"`
+	// BatchOptional lets the batch path hold one event instead of an array
+	// (or, with batch "@this", the body be one event object), for
+	// providers that deliver either. Default false.
+	BatchOptional bool `yaml:"batch_optional"`
+	// ChangedFields, NulledFields and DiffFields are value specs of lists
+	// of field paths, as Salesforce's ChangeEventHeader carries them. When
+	// ChangedFields yields a non-empty list, the event carries only the
+	// tracked fields it or NulledFields names (a null for a field the header
+	// does not name is "unchanged", not a value); a field in NulledFields is
+	// null; a field in DiffFields holds a diff, not a value, and is left out.
+	ChangedFields string `yaml:"changed_fields"`
+	NulledFields  string `yaml:"nulled_fields"`
+	DiffFields    string `yaml:"diff_fields"`
+	// Sequence is a value spec of the event's order among events sharing
+	// one occurred_at (Salesforce sequenceNumber within a transaction); it
+	// is added, in nanoseconds, to occurred_at for the history's ordering.
+	Sequence string `yaml:"sequence"`
+	// Ack is what loopguard answers the provider when it answers in the
+	// app's place (every event dropped as an echo, or held): providers
+	// that retry until they read an acknowledgement (Salesforce Outbound
+	// Messages' SOAP Ack) need their own. Default: 200 with a JSON summary.
+	Ack *Ack `yaml:"ack,omitempty"`
+}
+
+// Ack is a fixed answer to a delivery.
+type Ack struct {
+	// Status is the HTTP status. Default 200.
+	Status int `yaml:"status"`
+	// ContentType of Body. Default "text/plain; charset=utf-8".
+	ContentType string `yaml:"content_type"`
+	// Body is sent as written.
+	Body string `yaml:"body"`
 }
 
 // ReadRoute matches an outbound read whose response lists changed records
@@ -258,7 +302,8 @@ type ReadRoute struct {
 	// reported, never used to remove a record: clocks differ.
 	ModifiedAt string `yaml:"modified_at"`
 	// Record is the path of the record's fields, relative to the list
-	// element. Default "@this" (the element itself).
+	// element. Default "@this" (the element itself); "-" when the elements
+	// carry no values to compare (they are judged by actor and markers).
 	Record string `yaml:"record"`
 	// Sentinel is the sentinel's path relative to the record. Default: the
 	// tagging sentinel_field.
@@ -312,7 +357,8 @@ type Handshake struct {
 // SignatureSpec configures delivery signatures.
 type SignatureSpec struct {
 	// Scheme: "", "hmac-sha256", "hubspot-v3", "stripe", "github", "jira",
-	// "shopify", "zendesk", "smartsheet". Empty: deliveries are not signed.
+	// "shopify", "zendesk", "smartsheet", "linear", "asana", "airtable".
+	// Empty: deliveries are not signed.
 	Scheme string `yaml:"scheme"`
 	// Secret is the webhook secret. Required when Scheme is set, unless
 	// TrustUnsigned says otherwise.

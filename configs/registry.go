@@ -56,7 +56,7 @@ func BuiltinProfile(name string) ([]byte, error) {
 	return fs.ReadFile(builtinFS, "providers/"+name+".yaml")
 }
 
-func newRegistry(files []string) (registry, error) {
+func newRegistry(files []profileFile) (registry, error) {
 	r := registry{}
 	entries, err := fs.ReadDir(builtinFS, "providers")
 	if err != nil {
@@ -70,16 +70,16 @@ func newRegistry(files []string) (registry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read built-in profile %s: %w", e.Name(), err)
 		}
-		if err := r.add("configs/providers/"+e.Name(), b); err != nil {
+		if err := r.add(builtinPrefix+e.Name(), b); err != nil {
 			return nil, err
 		}
 	}
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(f.path)
 		if err != nil {
-			return nil, fmt.Errorf("provider_files: %w", err)
+			return nil, fmt.Errorf("provider_files: %s", f.describe(err))
 		}
-		if err := r.add(f, b); err != nil {
+		if err := r.add(f.path, b); err != nil {
 			return nil, err
 		}
 	}

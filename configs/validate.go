@@ -18,7 +18,7 @@ var (
 	MarkerMatches     = []string{"equals", "contains", "prefix", "list"}
 	RateLimitFamilies = []string{"auto", "ietf", "x-ratelimit", "salesforce", "hubspot", "shopify", "zendesk"}
 	ResetModes        = []string{"auto", "epoch", "delta", "iso8601"}
-	SignatureSchemes  = []string{"hmac-sha256", "hubspot-v3", "stripe", "github", "jira", "shopify", "zendesk", "smartsheet"}
+	SignatureSchemes  = []string{"hmac-sha256", "hubspot-v3", "stripe", "github", "jira", "shopify", "zendesk", "smartsheet", "linear", "asana", "airtable"}
 	Normalizers       = []string{"trim", "lower", "number"}
 )
 
@@ -198,6 +198,7 @@ func ValidateProfile(p *Profile) error {
 		}
 	}
 	errs = append(errs, validatePaths(p)...)
+	errs = append(errs, validateShapes(p)...)
 	errs = append(errs, validateReads(p)...)
 	errs = append(errs, validateBatch(p)...)
 	for i, h := range p.Handshakes {
@@ -258,10 +259,14 @@ func TemplateParams(tpl string) ([]string, error) {
 		if open == 0 && close == 0 {
 			continue
 		}
-		if open != 1 || close != 1 || seg[0] != '{' || seg[len(seg)-1] != '}' {
-			return nil, fmt.Errorf("%q: segment %q: a parameter must be a whole segment like {id}", tpl, seg)
+		// A parameter is a whole segment, or one followed by a literal
+		// extension (Shopify's /products/{id}.json).
+		j := strings.IndexByte(seg, '}')
+		ext := seg[j+1:]
+		if open != 1 || close != 1 || seg[0] != '{' || (ext != "" && (ext[0] != '.' || len(ext) < 2 || strings.HasSuffix(seg[:j], "..."))) {
+			return nil, fmt.Errorf("%q: segment %q: a parameter must be a whole segment like {id} (or {id}.ext)", tpl, seg)
 		}
-		name := seg[1 : len(seg)-1]
+		name := seg[1:j]
 		if rest, ok := strings.CutSuffix(name, "..."); ok {
 			if i != len(segs)-1 {
 				return nil, fmt.Errorf("%q: {%s} must be the last segment", tpl, name)

@@ -170,6 +170,8 @@ func webhookSpecs(h WebhookRoute) []namedSpec {
 	if h.When != nil {
 		out = append(out, namedSpec{"when.from", h.When.From})
 	}
+	out = append(out, namedSpec{"changed_fields", h.ChangedFields}, namedSpec{"nulled_fields", h.NulledFields},
+		namedSpec{"diff_fields", h.DiffFields}, namedSpec{"sequence", h.Sequence})
 	return out
 }
 

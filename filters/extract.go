@@ -25,6 +25,9 @@ var ErrMalformed = errors.New("malformed delivery")
 // when it is nested past the depth limit); on error dst is returned as it
 // came (no events of a malformed delivery are ever decided).
 func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Event) ([]Event, error) {
+	if r.shape.xml {
+		return p.extractXML(r, body, h, dst)
+	}
 	body, form, err := r.payload(body, h)
 	if err != nil {
 		return dst, fmt.Errorf("extract %s: %w", p.Name, err)
@@ -61,6 +64,9 @@ func (p *Provider) extractJSON(r *WebhookRoute, body []byte, h http.Header, dst 
 		arr = root.Get(r.batch)
 	}
 	if !arr.IsArray() {
+		if r.shape.optional && arr.IsObject() {
+			return p.single(r, arr, root, body, h, dst)
+		}
 		return dst, fmt.Errorf("extract %s: %w: %q is not an array", p.Name, ErrMalformed, r.batch)
 	}
 	var err error
@@ -83,6 +89,18 @@ func (p *Provider) extractJSON(r *WebhookRoute, body []byte, h http.Header, dst 
 		return dst[:n0], err
 	}
 	return dst, nil
+}
+
+// single extracts a batch that holds one event object instead of an array
+// (batch_optional): the object is the one element, its bytes its span.
+func (p *Provider) single(r *WebhookRoute, v, root gjson.Result, body []byte, h http.Header, dst []Event) ([]Event, error) {
+	if r.batch == "@this" {
+		return p.events(r, v, root, h, 0, len(body), dst), nil
+	}
+	if end := v.Index + len(v.Raw); v.Index <= 0 || end > len(body) || string(body[v.Index:end]) != v.Raw {
+		return dst, fmt.Errorf("extract %s: %w: batch element has no span in the body", p.Name, ErrMalformed)
+	}
+	return p.events(r, v, root, h, v.Index, v.Index+len(v.Raw), dst), nil
 }
 
 // events appends the events of one delivery element (its bytes are
@@ -118,7 +136,7 @@ func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) 
 	if r.occurred.kind != specNone {
 		e.OccurredAt = parseTime(r.occurred.result(ev, root, h))
 		if !e.OccurredAt.IsZero() {
-			e.ProviderAt = e.OccurredAt.UnixNano()
+			e.ProviderAt = r.shape.order(e.OccurredAt.UnixNano(), ev, root, h)
 		}
 	}
 	if len(r.markers) > 0 {
@@ -130,12 +148,10 @@ func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) 
 	switch {
 	case r.recPath.kind != specNone:
 		rec := r.recPath.result(ev, root, h)
-		if r.nullsUnchanged {
-			e.Fields = toLedger(p.FP.FromJSONSkipNull(nil, rec))
+		e.Fields = p.recordFields(r, rec, ev, root, h)
+		if r.nullsUnchanged && len(e.Fields) == 0 {
 			// Every tracked field null: the change touched none of them.
-			e.Untouched = len(e.Fields) == 0 && len(p.FP.FromJSON(nil, rec)) > 0
-		} else {
-			e.Fields = toLedger(p.FP.FromJSON(nil, rec))
+			e.Untouched = len(p.FP.FromJSON(nil, rec)) > 0
 		}
 		e.Partial = r.partial
 		if r.sentinel != "" {

@@ -3,6 +3,7 @@ package filters
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -25,8 +26,14 @@ import (
 
 // profilesDir holds one folder per profile case: loopguard.yaml (a
 // deployment using the profile), case.yaml (profileCase) and the payloads
-// it names; real/ holds real public payloads (see real/SOURCES.md).
+// it names, all written by the project after each provider's documented
+// shapes (SOURCES.md cites the pages).
 const profilesDir = "testdata/profiles"
+
+// sharedPayloads is where real public payloads live, outside the project
+// (their origins and licences: SOURCES.md there), relative to the module
+// root; LOOPGUARD_SHARED_PAYLOADS overrides it.
+const sharedPayloads = "../shared/fixtures/payloads"
 
 // profileCase describes one profile's end-to-end case: the app's write as
 // the forward proxy sees it, and the deliveries that follow.
@@ -60,6 +67,10 @@ type profileCase struct {
 	// Genuine deliveries are someone else's changes: every event is
 	// forwarded. The first is also redelivered and forged.
 	Genuine []profileDelivery `yaml:"genuine"`
+	// Mixed deliveries hold echoes and genuine changes (decisions name the
+	// action of each): the echoes are removed and the rest kept byte for
+	// byte, re-signed where the provider signs.
+	Mixed []profileDelivery `yaml:"mixed"`
 	// Redelivery says how the provider's retry differs from the original.
 	Redelivery struct {
 		Set     map[string]any    `yaml:"set"`
@@ -70,12 +81,24 @@ type profileCase struct {
 }
 
 type profileDelivery struct {
-	Body      string            `yaml:"body"`
-	Headers   map[string]string `yaml:"headers"`
+	Body    string            `yaml:"body"`
+	Headers map[string]string `yaml:"headers"`
+	// Path is the delivery path, when not the case's webhook path.
+	Path string `yaml:"path"`
+	// Read evaluates the body as the response to this poll, "METHOD
+	// /path" (a reads: route), instead of a webhook delivery.
+	Read      string `yaml:"read"`
 	Decisions []struct {
+		// Action is forward or drop, for mixed deliveries.
+		Action string `yaml:"action"`
 		Layer  string `yaml:"layer"`
 		Reason string `yaml:"reason"`
 	} `yaml:"decisions"`
+	// Rewritten names the body a mixed delivery must become.
+	Rewritten string `yaml:"rewritten"`
+	// Ack: an echo delivery is answered with its route's ack, which holds
+	// this text.
+	Ack string `yaml:"ack"`
 	// Record and Object, when set, pin the first event's.
 	Record string `yaml:"record"`
 	Object string `yaml:"object"`
@@ -112,7 +135,7 @@ func TestProfiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range dirs {
-		if !d.IsDir() || d.Name() == "real" {
+		if !d.IsDir() {
 			continue
 		}
 		t.Run(d.Name(), func(t *testing.T) {
@@ -121,6 +144,9 @@ func TestProfiles(t *testing.T) {
 			r.clock.Advance(time.Second)
 			for i, dl := range r.c.Echo {
 				t.Run("echo/"+dl.Body, func(t *testing.T) { r.deliver(t, i, dl, Drop) })
+			}
+			for _, dl := range r.c.Mixed {
+				t.Run("mixed/"+dl.Body, func(t *testing.T) { r.mixed(t, dl) })
 			}
 			if len(r.c.Genuine) == 0 {
 				t.Fatal("case has no genuine delivery")
@@ -203,6 +229,10 @@ func (r *profileRun) write() {
 	}
 	account := r.p.AccountOf(cw.Host, &url.URL{Path: cw.Path}, hdr, &ps)
 	body := r.read(cw.Body)
+	if route.Multi() {
+		r.writeMulti(route, &ps, account, hdr, body)
+		return
+	}
 	w := r.p.ForAccount(account).Tag(context.Background(), route, &ps, account, hdr, body, "")
 	if w.Untagged != "" {
 		t.Fatalf("write left untagged: %s", w.Untagged)
@@ -255,6 +285,37 @@ func (r *profileRun) write() {
 	}
 }
 
+// writeMulti runs a batch or GraphQL write as proxy/write_batch.go does:
+// TagBatch or TagGraphQL, then (after the upstream's answer, the case's
+// response) RecordMulti; the case's record must be among those recorded.
+func (r *profileRun) writeMulti(route *WriteRoute, ps *Params, account string, hdr http.Header, body []byte) {
+	t, cw := r.t, r.c.Write
+	ctx := context.Background()
+	ap := r.p.ForAccount(account)
+	var m *Multi
+	if route.GraphQL() {
+		var err error
+		if m, err = ap.TagGraphQL(ctx, cw.Method, cw.Path, account, hdr, body); err != nil {
+			t.Fatalf("TagGraphQL: %v", err)
+		}
+	} else {
+		m = ap.TagBatch(ctx, route, ps, account, &url.URL{Path: cw.Path}, hdr, body, "")
+	}
+	if m.Untagged != "" {
+		t.Fatalf("write left untagged: %s", m.Untagged)
+	}
+	if cw.Response == "" {
+		t.Fatal("a batch or GraphQL write needs the upstream's response (write.response)")
+	}
+	out := r.eng.RecordMulti(ctx, m, r.read(cw.Response))
+	for _, w := range out.Recorded {
+		if w.Object == cw.Object && w.Record == cw.Record {
+			return
+		}
+	}
+	t.Fatalf("%s/%s not recorded: %+v", cw.Object, cw.Record, out)
+}
+
 // bodySentinel reads the sentinel field from a tagged JSON or form body.
 func bodySentinel(body []byte, contentType, fields, field string) string {
 	if body == nil || field == "" {
@@ -293,11 +354,14 @@ func (r *profileRun) request(hdr http.Header) signature.Request {
 
 // signed returns the delivery headers, signed with the provider's secret
 // (verified, as the inbound proxy would) when the provider signs.
-func (r *profileRun) signed(t *testing.T, body []byte, headers map[string]string) http.Header {
+func (r *profileRun) signed(t *testing.T, dl profileDelivery, body []byte) http.Header {
 	t.Helper()
 	hdr := http.Header{"Content-Type": {"application/json"}}
-	for k, v := range headers {
+	for k, v := range dl.Headers {
 		hdr.Set(k, v)
+	}
+	if dl.Read != "" {
+		return hdr // a read response is not signed
 	}
 	if r.scheme == nil {
 		return hdr
@@ -312,18 +376,35 @@ func (r *profileRun) signed(t *testing.T, body []byte, headers map[string]string
 	return out
 }
 
-// extract splits a delivery as the inbound proxy does.
-func (r *profileRun) extract(t *testing.T, body []byte, hdr http.Header) []Event {
+// extract splits a delivery as the inbound proxy does (or a read
+// response as the outbound proxy does).
+func (r *profileRun) extract(t *testing.T, dl profileDelivery, body []byte, hdr http.Header) ([]Event, *WebhookRoute) {
 	t.Helper()
-	route, ok := r.p.MatchWebhook(http.MethodPost, r.c.Webhook.Path)
+	if dl.Read != "" {
+		method, path, _ := strings.Cut(dl.Read, " ")
+		route, ps, ok := r.p.MatchRead(method, path)
+		if !ok {
+			t.Fatalf("no read route for %s", dl.Read)
+		}
+		evs, err := r.p.ExtractRead(route, &ps, "", body, hdr, nil)
+		if err != nil {
+			t.Fatalf("ExtractRead: %v", err)
+		}
+		return evs, route
+	}
+	path := r.c.Webhook.Path
+	if dl.Path != "" {
+		path = dl.Path
+	}
+	route, ok := r.p.MatchWebhook(http.MethodPost, path)
 	if !ok {
-		t.Fatalf("no webhook route for POST %s", r.c.Webhook.Path)
+		t.Fatalf("no webhook route for POST %s", path)
 	}
 	evs, err := r.p.Extract(route, body, hdr, nil)
 	if err != nil {
 		t.Fatalf("Extract: %v", err)
 	}
-	return evs
+	return evs, route
 }
 
 func (r *profileRun) decide(evs []Event) []Decision {
@@ -338,10 +419,17 @@ func (r *profileRun) decide(evs []Event) []Decision {
 // forwarded delivery is then accepted by the app.
 func (r *profileRun) deliver(t *testing.T, _ int, dl profileDelivery, action Action) {
 	body := r.payload(t, dl.Body)
-	evs := r.extract(t, body, r.signed(t, body, dl.Headers))
+	hdr := r.signed(t, dl, body)
+	evs, route := r.extract(t, dl, body, hdr)
+	r.noSpecProblems(t, evs, body, hdr)
 	ds := r.decide(evs)
 	if len(ds) != len(dl.Decisions) {
 		t.Fatalf("%d events, want %d: %+v", len(ds), len(dl.Decisions), ds)
+	}
+	if dl.Ack != "" {
+		if a := route.Ack(); a == nil || !strings.Contains(a.Body, dl.Ack) {
+			t.Errorf("route ack = %+v, want one holding %q", a, dl.Ack)
+		}
 	}
 	for i, want := range dl.Decisions {
 		d := ds[i]
@@ -349,18 +437,96 @@ func (r *profileRun) deliver(t *testing.T, _ int, dl profileDelivery, action Act
 			t.Errorf("event %d (%s %s/%s): %s by %s (%s: %s), want %s by %s (%s)",
 				i, d.EventID, d.Object, d.Record, d.Action, d.Layer, d.ReasonS, d.Detail, action, want.Layer, want.Reason)
 		}
-		if d.Record == "" || d.EventID == "" {
+		if d.Record == "" || (d.EventID == "" && dl.Read == "") { // pulled records have no event id
 			t.Errorf("event %d has no record (%q) or event id (%q)", i, d.Record, d.EventID)
 		}
 	}
 	if dl.Record != "" && (ds[0].Record != dl.Record || ds[0].Object != dl.Object) {
 		t.Errorf("first event object/record = %q/%q, want %q/%q", ds[0].Object, ds[0].Record, dl.Object, dl.Record)
 	}
-	if action == Forward {
+	if action == Forward && dl.Read == "" {
 		if err := r.eng.Accepted(context.Background(), r.p, evs, ds); err != nil {
 			t.Fatalf("Accepted: %v", err)
 		}
 	}
+}
+
+// noSpecProblems checks the built-in profile against its fixtures: no
+// value spec reads an object where a value is needed.
+func (r *profileRun) noSpecProblems(t *testing.T, evs []Event, body []byte, hdr http.Header) {
+	t.Helper()
+	for i := range evs {
+		if ps := r.p.Detail(&evs[i], body, hdr).Problems; len(ps) > 0 {
+			t.Errorf("event %d: %s", i, strings.Join(ps, "; "))
+		}
+	}
+}
+
+// mixed delivers a delivery of echoes and genuine changes: each event's
+// decision is checked, the echoes leave the body, the rest stays byte for
+// byte (the rewritten fixture), and a signed delivery is re-signed so the
+// app's check passes.
+func (r *profileRun) mixed(t *testing.T, dl profileDelivery) {
+	body := r.payload(t, dl.Body)
+	hdr := r.signed(t, dl, body)
+	evs, route := r.extract(t, dl, body, hdr)
+	r.noSpecProblems(t, evs, body, hdr)
+	ds := r.decide(evs)
+	if len(ds) != len(dl.Decisions) {
+		t.Fatalf("%d events, want %d: %+v", len(ds), len(dl.Decisions), ds)
+	}
+	keep := make([]bool, len(ds))
+	for i, want := range dl.Decisions {
+		d := ds[i]
+		if d.ActionS != want.Action || d.Layer != want.Layer || d.ReasonS != want.Reason {
+			t.Errorf("event %d (%s %s/%s): %s by %s (%s: %s), want %s by %s (%s)",
+				i, d.EventID, d.Object, d.Record, d.ActionS, d.Layer, d.ReasonS, d.Detail, want.Action, want.Layer, want.Reason)
+		}
+		keep[i] = d.Action == Forward
+	}
+	if !slices.Contains(keep, true) || !slices.Contains(keep, false) {
+		t.Fatalf("a mixed delivery needs echoes and genuine events: %v", keep)
+	}
+	out, err := r.p.Rewrite(route, body, evs, keep)
+	if err != nil {
+		t.Fatalf("Rewrite: %v", err)
+	}
+	if want := r.payload(t, dl.Rewritten); !bytes.Equal(out, want) {
+		t.Fatalf("rewritten delivery:\n%s\nwant (%s):\n%s", out, dl.Rewritten, want)
+	}
+	if again, _ := r.extract(t, dl, out, hdr); len(again) != keptEvents(evs, keep) {
+		t.Fatalf("the rewritten delivery holds %d events, want %d", len(again), keptEvents(evs, keep))
+	}
+	if r.scheme != nil && dl.Read == "" {
+		resigned := hdr.Clone()
+		if err := r.scheme.Sign(r.request(hdr), out, r.clock.Now(), resigned); err != nil {
+			t.Fatalf("re-sign: %v", err)
+		}
+		if err := r.scheme.Verify(r.request(resigned), out, r.clock.Now()); err != nil {
+			t.Fatalf("the re-signed delivery does not verify: %v", err)
+		}
+	}
+	if dl.Read == "" {
+		if err := r.eng.Accepted(context.Background(), r.p, evs, ds); err != nil {
+			t.Fatalf("Accepted: %v", err)
+		}
+	}
+}
+
+// keptEvents counts the events of the elements a rewrite keeps (an
+// element is kept whole when any of its events is).
+func keptEvents(evs []Event, keep []bool) int {
+	kept := map[int]bool{}
+	for i, e := range evs {
+		kept[e.Start] = kept[e.Start] || keep[i]
+	}
+	n := 0
+	for _, e := range evs {
+		if kept[e.Start] {
+			n++
+		}
+	}
+	return n
 }
 
 // forged delivers the first genuine delivery signed with another secret:
@@ -375,6 +541,9 @@ func (r *profileRun) forged(t *testing.T) {
 		hdr.Set(k, v)
 	}
 	other, err := signature.New(sigConfig(r.p.Profile.Signature, "not-the-secret"))
+	if err != nil { // a scheme whose secret is base64 (airtable)
+		other, err = signature.New(sigConfig(r.p.Profile.Signature, base64.StdEncoding.EncodeToString([]byte("not-the-secret"))))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +561,7 @@ func (r *profileRun) forged(t *testing.T) {
 	if err := r.scheme.Verify(r.request(hdr), body, r.clock.Now()); !errors.Is(err, signature.ErrMissing) {
 		t.Fatalf("Verify of an unsigned delivery = %v, want ErrMissing", err)
 	}
-	evs := r.extract(t, body, forged)
+	evs, _ := r.extract(t, dl, body, forged)
 	ds := make([]Decision, len(evs))
 	for i := range evs {
 		ds[i] = r.eng.Unverified(r.p, &evs[i], err.Error())
@@ -421,15 +590,16 @@ func (r *profileRun) redeliver(t *testing.T) {
 			t.Fatalf("redelivery set %s: %v", k, err)
 		}
 	}
-	headers := map[string]string{}
+	again := dl
+	again.Headers = map[string]string{}
 	for k, v := range dl.Headers {
-		headers[k] = v
+		again.Headers[k] = v
 	}
 	for k, v := range r.c.Redelivery.Headers {
-		headers[k] = v
+		again.Headers[k] = v
 	}
 	r.clock.Advance(time.Minute)
-	evs := r.extract(t, body, r.signed(t, body, headers))
+	evs, _ := r.extract(t, again, body, r.signed(t, again, body))
 	ds := r.decide(evs)
 	if len(ds) != len(dl.Decisions) {
 		t.Fatalf("redelivery has %d events, the original %d", len(ds), len(dl.Decisions))
@@ -456,7 +626,7 @@ func (r *profileRun) handshake(t *testing.T) {
 	}
 }
 
-// realExpect is what one real payload must yield (testdata/profiles/real/expect.yaml).
+// realExpect is what one real payload must yield (testdata/profiles/shared_payloads.yaml).
 type realExpect struct {
 	Headers map[string]string `yaml:"headers"`
 	Object  string            `yaml:"object"`
@@ -466,24 +636,25 @@ type realExpect struct {
 }
 
 func TestRealPayloadsExtract(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(profilesDir, "real", "expect.yaml"))
+	dir := sharedPayloadsDir(t)
+	b, err := os.ReadFile(filepath.Join(profilesDir, "shared_payloads.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var expect map[string]realExpect
 	if err := yaml.Unmarshal(b, &expect); err != nil {
-		t.Fatalf("expect.yaml: %v", err)
+		t.Fatalf("shared_payloads.yaml: %v", err)
 	}
-	files, err := filepath.Glob(filepath.Join(profilesDir, "real", "*", "*.json"))
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*.json"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no real payloads: %v", err)
+		t.Fatalf("no payloads in %s: %v", dir, err)
 	}
 	for _, f := range files {
-		rel := filepath.ToSlash(strings.TrimPrefix(f, filepath.Join(profilesDir, "real")+string(filepath.Separator)))
+		rel := filepath.ToSlash(strings.TrimPrefix(f, dir+string(filepath.Separator)))
 		t.Run(rel, func(t *testing.T) {
 			want, ok := expect[rel]
 			if !ok {
-				t.Fatalf("%s is not in real/expect.yaml", rel)
+				t.Fatalf("%s is not in shared_payloads.yaml", rel)
 			}
 			name := strings.SplitN(rel, "/", 2)[0]
 			// Extraction only: nothing here verifies a signature.
@@ -511,6 +682,11 @@ func TestRealPayloadsExtract(t *testing.T) {
 			if len(evs) == 0 {
 				t.Fatal("no events")
 			}
+			for i := range evs {
+				if ps := h.p.Detail(&evs[i], body, hdr).Problems; len(ps) > 0 {
+					t.Errorf("event %d: %s", i, strings.Join(ps, "; "))
+				}
+			}
 			ev := evs[0]
 			if ev.Record != want.Record || ev.Object != want.Object || ev.Actor != want.Actor || ev.Account != want.Account {
 				t.Fatalf("event object/record/actor/account = %q/%q/%q/%q, want %q/%q/%q/%q",
@@ -529,7 +705,7 @@ func TestRealPayloadsExtract(t *testing.T) {
 
 // newHarnessFor builds a harness (fresh ledger, fake clock) around the
 // first of the given providers.
-func newHarnessFor(t *testing.T, ps []*configs.Provider) *harness {
+func newHarnessFor(t testing.TB, ps []*configs.Provider) *harness {
 	t.Helper()
 	clock := newFakeClock()
 	store, err := ledger.NewMemory(ledger.Options{Shards: 16, MaxSizeMB: 16, Now: clock.Now})
@@ -542,4 +718,40 @@ func newHarnessFor(t *testing.T, ps []*configs.Provider) *harness {
 		t.Fatalf("engine: %v", err)
 	}
 	return &harness{t: t, clock: clock, store: store, eng: eng, p: eng.Providers()[0]}
+}
+
+// sharedPayloadsDir returns the folder of real public payloads, or skips
+// the test when it is absent (a checkout without ../shared; CI has it).
+func sharedPayloadsDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("LOOPGUARD_SHARED_PAYLOADS")
+	if dir == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(root, filepath.FromSlash(sharedPayloads))
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		t.Skipf("real public payloads not found at %s (a checkout without ../shared/fixtures; CI has them): %v", dir, err)
+	}
+	return filepath.Clean(dir)
+}
+
+// moduleRoot finds the folder holding go.mod above the test's folder.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the test folder")
+		}
+		dir = parent
+	}
 }

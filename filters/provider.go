@@ -37,6 +37,9 @@ type Provider struct {
 	// depth bounds the nesting of bodies handed to gjson (see
 	// LimitJSONDepth); zero is jsonlimit.DefaultMaxDepth.
 	depth jsonlimit.Limit
+	// eventPaths maps a tracked field to where webhook records carry it,
+	// where the profile's compound map says they differ.
+	eventPaths map[string]string
 }
 
 // WriteRoute is a compiled write route.
@@ -93,6 +96,8 @@ type WebhookRoute struct {
 	// gql is a GraphQL read's query field and its list and record paths
 	// relative to the field's result (see GraphQLReads).
 	gql *gqlRead
+	// shape holds the delivery shape beyond JSON batches (filters/shapes.go).
+	shape routeShape
 }
 
 type marker struct {
@@ -179,6 +184,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 		norm[k] = v
 	}
 	p.FP = tagging.NewFingerprinter(pr.TrackedFields, norm)
+	p.eventPaths = eventPaths(pr.Compound)
 	for _, u := range pr.IntegrationUsers {
 		p.users[u] = true
 	}
@@ -223,6 +229,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 			r.when = &condition{from: compileSpec(h.When.From), in: h.When.In, prefix: h.When.Prefix}
 		}
 		r.markers = compileMarkers(h.Markers, agent, pr.Tagging.IdempotencyKey.Prefix)
+		r.shape = compileShape(h)
 		if err := joinGroup(p.webhooks, r); err != nil {
 			return nil, fmt.Errorf("webhooks[%d]: %w", i, err)
 		}

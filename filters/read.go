@@ -31,7 +31,7 @@ func (p *Provider) compileReads(rs []configs.ReadRoute) error {
 		r := &WebhookRoute{
 			Method: rr.Method, Tpl: tpl, source: SourcePull, batch: rr.List,
 			record: compileComposite(rr.RecordID), actor: compileSpec(rr.Actor),
-			occurred: compileSpec(rr.ModifiedAt), recPath: compileSpec(rr.Record),
+			occurred: compileSpec(rr.ModifiedAt), recPath: compileSpec(noRecord(rr.Record)),
 			sentinel: rr.Sentinel,
 			markers:  compileMarkers(rr.Markers, p.agent, p.Profile.Tagging.IdempotencyKey.Prefix),
 		}
@@ -48,6 +48,15 @@ func (p *Provider) compileReads(rs []configs.ReadRoute) error {
 		p.reads = append(p.reads, r)
 	}
 	return nil
+}
+
+// noRecord maps a read route's record "-" (its records carry no values
+// loopguard can compare, e.g. Airtable's webhook payloads) to no spec.
+func noRecord(record string) string {
+	if record == "-" {
+		return ""
+	}
+	return record
 }
 
 // paramName reports whether v is "{name}" and returns name.

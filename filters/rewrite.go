@@ -3,6 +3,7 @@ package filters
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/tidwall/gjson"
 )
@@ -13,11 +14,19 @@ import (
 // per record id) is kept whole when any of them is kept. It is only called
 // when some but not all events are dropped.
 func (p *Provider) Rewrite(r *WebhookRoute, body []byte, events []Event, keep []bool) ([]byte, error) {
+	if len(events) > 0 && events[0].inForm {
+		return nil, fmt.Errorf("rewrite %s: a form-encoded delivery is never rewritten", p.Name)
+	}
+	if oneElement(events) && slices.Contains(keep, true) {
+		// Every event comes from one element (one per record id): some
+		// are kept, so the element, and the delivery, is kept whole.
+		return body, nil
+	}
 	if r.batch == "" {
 		return nil, fmt.Errorf("rewrite %s: a single-event delivery is never rewritten", p.Name)
 	}
-	if len(events) > 0 && events[0].inForm {
-		return nil, fmt.Errorf("rewrite %s: a form-encoded delivery is never rewritten", p.Name)
+	if r.shape.xml {
+		return rewriteXML(p.Name, body, events, keep)
 	}
 	start, end := 0, len(body)
 	if r.batch != "@this" {
@@ -55,4 +64,14 @@ func (p *Provider) Rewrite(r *WebhookRoute, body []byte, events []Event, keep []
 	out.WriteByte(']')
 	out.Write(body[end:])
 	return out.Bytes(), nil
+}
+
+// oneElement reports events that all share one element's span.
+func oneElement(events []Event) bool {
+	for i := 1; i < len(events); i++ {
+		if events[i].Start != events[0].Start || events[i].End != events[0].End {
+			return false
+		}
+	}
+	return len(events) > 0
 }

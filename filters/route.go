@@ -16,6 +16,7 @@ type Template struct {
 type tplSeg struct {
 	lit   string
 	param string // non-empty for a parameter segment
+	ext   string // a literal extension after the parameter ("{id}.json")
 }
 
 // Params holds matched path parameters; small and allocation-free.
@@ -49,12 +50,13 @@ func CompileTemplate(tpl string) (*Template, error) {
 	t := &Template{raw: tpl}
 	for _, s := range strings.Split(strings.TrimPrefix(tpl, "/"), "/") {
 		if strings.HasPrefix(s, "{") {
-			name := s[1 : len(s)-1]
+			j := strings.IndexByte(s, '}')
+			name := s[1:j]
 			if n, ok := strings.CutSuffix(name, "..."); ok {
 				t.rest = true
 				name = n
 			}
-			t.segs = append(t.segs, tplSeg{param: name})
+			t.segs = append(t.segs, tplSeg{param: name, ext: s[j+1:]})
 			continue
 		}
 		t.segs = append(t.segs, tplSeg{lit: s})
@@ -94,6 +96,13 @@ func (t *Template) Match(path string, p *Params) bool {
 			}
 		}
 		if s.param != "" {
+			if s.ext != "" {
+				v, ok := strings.CutSuffix(seg, s.ext)
+				if !ok {
+					return false
+				}
+				seg = v
+			}
 			if seg == "" {
 				return false
 			}

@@ -20,6 +20,10 @@ func TestTemplateMatch(t *testing.T) {
 		{"/hooks", "/hooks", true, nil},
 		{"/hooks", "/hooks2", false, nil},
 		{"/", "/", true, nil},
+		{"/admin/api/{version}/products/{id}.json", "/admin/api/2024-10/products/632910392.json", true, map[string]string{"version": "2024-10", "id": "632910392"}},
+		{"/admin/api/{version}/products/{id}.json", "/admin/api/2024-10/products/632910392", false, nil},
+		{"/admin/api/{version}/products/{id}.json", "/admin/api/2024-10/products/.json", false, nil},
+		{"/admin/api/{version}/products.json", "/admin/api/2024-10/products.json", true, map[string]string{"version": "2024-10"}},
 	}
 	for _, c := range cases {
 		t.Run(c.tpl+" "+c.path, func(t *testing.T) {

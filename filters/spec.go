@@ -16,6 +16,9 @@ type valueSpec struct {
 	s    string
 	// next is the alternative tried when this one yields nothing.
 	next *valueSpec
+	// text is the whole spec as written (on the first alternative), for
+	// explanations.
+	text string
 }
 
 type specKind uint8
@@ -34,6 +37,7 @@ func compileSpec(s string) valueSpec {
 		return valueSpec{}
 	}
 	v := compileOne(alts[0])
+	v.text = s
 	tail := &v
 	for _, a := range alts[1:] {
 		n := compileOne(a)
@@ -84,9 +88,15 @@ func (v *valueSpec) one(ev, root gjson.Result, h http.Header) gjson.Result {
 	return gjson.Result{}
 }
 
-// emptyResult reports a value that counts as absent: missing, null or "".
+// emptyResult reports a value that counts as absent: missing, null, "" or
+// an empty array.
 func emptyResult(r gjson.Result) bool {
-	return !r.Exists() || r.Type == gjson.Null || (r.Type == gjson.String && r.Str == "")
+	return !r.Exists() || r.Type == gjson.Null || (r.Type == gjson.String && r.Str == "") || (r.IsArray() && emptyArray(r.Raw))
+}
+
+// emptyArray reports a raw JSON array without elements ("[]", "[ ]").
+func emptyArray(raw string) bool {
+	return len(raw) >= 2 && strings.TrimSpace(raw[1:len(raw)-1]) == ""
 }
 
 // str returns the spec's value as a string ("" when absent or null).
@@ -105,8 +115,12 @@ func resultString(r gjson.Result) string {
 		return r.Str
 	case gjson.JSON:
 		if r.IsArray() {
-			// recordIds: ["001…"] — a one-element array is its element.
-			if a := r.Array(); len(a) == 1 {
+			// recordIds: ["001…"] — a one-element array is its element,
+			// an empty one no value.
+			switch a := r.Array(); len(a) {
+			case 0:
+				return ""
+			case 1:
 				return a[0].String()
 			}
 		}

@@ -244,9 +244,7 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			outcome, word = "held", "held"
 		}
 		in.counted(&tr.outcome, p.Name, outcome)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = fmt.Fprintf(w, `{"loopguard":"%s","events":%d}`+"\n", word, len(events))
+		answerSelf(w, route, word, len(events))
 		return
 	case kept < len(events):
 		nb, err := p.Rewrite(route, body, events, keep)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -79,40 +81,22 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	h := http.Header{}
-	for _, kv := range headers {
-		k, v, ok := strings.Cut(kv, ":")
-		if !ok {
-			return fmt.Errorf("%w: --header %q: want \"Name: value\"", errUsage, kv)
-		}
-		h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
-	}
-	var events []filters.Event
-	if *read != "" {
-		method, target, ok := strings.Cut(strings.TrimSpace(*read), " ")
-		if !ok {
-			return fmt.Errorf("%w: --read %q: want \"METHOD /path\"", errUsage, *read)
-		}
-		u, perr := url.Parse(strings.TrimSpace(target))
-		if perr != nil {
-			return fmt.Errorf("%w: --read %q: %v", errUsage, *read, perr)
-		}
-		route, ps, ok := p.MatchRead(strings.ToUpper(method), u.Path)
-		if !ok {
-			return fmt.Errorf("explain: provider %s has no read route matching %s %s", p.Name, method, u.Path)
-		}
-		events, err = p.ExtractRead(route, &ps, "", body, h, nil)
-	} else {
-		route, ok := pickRoute(p, *path)
-		if !ok {
-			return fmt.Errorf("explain: provider %s has no webhook route matching %q", p.Name, *path)
-		}
-		events, err = p.Extract(route, body, h, nil)
-	}
+	h, err := parseHeaders(headers)
 	if err != nil {
-		fmt.Fprintf(stdout, "whole payload: forward untouched (reason malformed): %v\n", err)
+		return err
+	}
+	ex, err := extractPayload(p, *path, *read, body, h)
+	if err != nil {
+		return err
+	}
+	for _, w := range ex.warnings {
+		fmt.Fprintln(stdout, "warning: "+w)
+	}
+	if ex.err != nil {
+		fmt.Fprintf(stdout, "whole payload: forward untouched (reason malformed): %v\n", ex.err)
 		return nil
 	}
+	events := ex.events
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tEVENT\tOBJECT\tRECORD\tACTION\tLAYER\tREASON\tDETAIL")
 	for i := range events {
@@ -123,7 +107,136 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i, d.EventID, d.Object, d.Record, action, d.Layer, d.ReasonS, d.Detail)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printDetails(stdout, p, events, body, h)
+	return nil
+}
+
+// parseHeaders reads repeated --header "Name: value" flags.
+func parseHeaders(headers []string) (http.Header, error) {
+	h := http.Header{}
+	for _, kv := range headers {
+		k, v, ok := strings.Cut(kv, ":")
+		if !ok {
+			return nil, fmt.Errorf("%w: --header %q: want \"Name: value\"", errUsage, kv)
+		}
+		h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	return h, nil
+}
+
+// extracted is a payload split into events the way the proxy would.
+type extracted struct {
+	events []filters.Event
+	// err: the payload is malformed (the proxy forwards it untouched).
+	err error
+	// warnings: headers the route reads that were not given.
+	warnings []string
+}
+
+// extractPayload splits a payload with the provider's webhook route for
+// path (or, with read, as the response to that poll). A usage error or a
+// route that does not exist is the returned error.
+func extractPayload(p *filters.Provider, path, read string, body []byte, h http.Header) (extracted, error) {
+	var ex extracted
+	var route *filters.WebhookRoute
+	if read != "" {
+		method, target, ok := strings.Cut(strings.TrimSpace(read), " ")
+		if !ok {
+			return ex, fmt.Errorf("%w: --read %q: want \"METHOD /path\"", errUsage, read)
+		}
+		u, perr := url.Parse(strings.TrimSpace(target))
+		if perr != nil {
+			return ex, fmt.Errorf("%w: --read %q: %v", errUsage, read, perr)
+		}
+		r, ps, ok := p.MatchRead(strings.ToUpper(method), u.Path)
+		if !ok {
+			return ex, fmt.Errorf("explain: provider %s has no read route matching %s %s", p.Name, method, u.Path)
+		}
+		route = r
+		ex.events, ex.err = p.ExtractRead(r, &ps, "", body, h, nil)
+	} else {
+		r, ok := pickRoute(p, path)
+		if !ok {
+			return ex, fmt.Errorf("explain: provider %s has no webhook route matching %q", p.Name, path)
+		}
+		route = r
+		ex.events, ex.err = p.Extract(r, body, h, nil)
+	}
+	ex.warnings = missingHeaders(route, h, read != "")
+	return ex, nil
+}
+
+// missingHeaders warns about headers the route reads that were not given:
+// without a when header, events fall to another route of the group (or
+// none); without an id header, the event has no id (no dedup) or no record.
+func missingHeaders(r *filters.WebhookRoute, h http.Header, read bool) []string {
+	var out []string
+	when, ids := r.HeaderSpecs()
+	for _, name := range when {
+		if h.Get(name) == "" {
+			out = append(out, fmt.Sprintf("%s picks events by the header %s (when), which is not given: add --header '%s: …' as the provider sends it, or events fall to another route of %s", r.Tpl, name, name, r.Tpl))
+		}
+	}
+	what := "delivery"
+	if read {
+		what = "response"
+	}
+	for _, name := range ids {
+		if h.Get(name) == "" && !slices.Contains(when, name) {
+			out = append(out, fmt.Sprintf("%s takes an event or record id from the %s header %s, which is not given (--header '%s: …'): the id is empty here", r.Tpl, what, name, name))
+		}
+	}
+	return out
+}
+
+// printDetails spells out what each event carries: actor, markers, the
+// tracked values as the event holds them, and value specs that read
+// something no layer can use.
+func printDetails(w io.Writer, p *filters.Provider, events []filters.Event, body []byte, h http.Header) {
+	for i := range events {
+		d := p.Detail(&events[i], body, h)
+		if d.Route == "" {
+			fmt.Fprintf(w, "\n#%d no route of the group takes it: forwarded without evaluation\n", i)
+			continue
+		}
+		fmt.Fprintf(w, "\n#%d %s\n", i, d.Route)
+		fmt.Fprintf(w, "   actor:   %s\n", orNone(d.Actor))
+		for _, m := range d.Marks {
+			fmt.Fprintf(w, "   marker:  %s = %s (%s %q)\n", m.From, orNone(quoteIf(m.Value)), m.Match, m.Want)
+		}
+		if len(d.Values) == 0 {
+			fmt.Fprintln(w, "   tracked: (none)")
+		} else {
+			parts := make([]string, len(d.Values))
+			for j, v := range d.Values {
+				parts[j] = v.Name + "=" + v.Raw
+			}
+			fmt.Fprintf(w, "   tracked: %s\n", strings.Join(parts, " "))
+		}
+		if d.Sentinel != "" {
+			fmt.Fprintf(w, "   sentinel: %s\n", d.Sentinel)
+		}
+		for _, pr := range d.Problems {
+			fmt.Fprintf(w, "   warning: %s\n", pr)
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func quoteIf(s string) string {
+	if s == "" {
+		return ""
+	}
+	return strconv.Quote(s)
 }
 
 func pickRoute(p *filters.Provider, path string) (*filters.WebhookRoute, bool) {

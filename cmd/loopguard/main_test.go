@@ -28,6 +28,17 @@ func TestValidate(t *testing.T) {
 		{"missing file", []string{"validate", "--config", "testdata/nope.yaml"}, 1, []string{"nope.yaml"}},
 		{"usage error", []string{"validate", "--bogus"}, 2, []string{"flag provided but not defined"}},
 		{"effective profile", []string{"validate", "--config", "testdata/explain.yaml", "--provider", "generic"}, 0, []string{"u_integration", "X-Change-Agent"}},
+		// provider_files are read from the config file's folder (testdata/),
+		// not the working directory; one no entry uses is a warning.
+		{"relative provider file, unused one warned", []string{"validate", "--config", "testdata/notes.yaml"}, 0,
+			[]string{"is valid", `warning: provider_files: testdata/unused_profile.yaml defines profile "unused", which no providers entry uses`}},
+		{"missing provider file says where it looked", []string{"validate", "--config", "testdata/missing_profile.yaml"}, 1,
+			[]string{"profiles/nope.yaml", "looked at", filepath.Join("testdata", "profiles", "nope.yaml"), "configuration file's folder testdata"}},
+		{"payload shows an object where a value is needed", []string{"validate", "--config", "testdata/notes.yaml", "--provider", "notes", "--payload", "testdata/notes_event.json", "--header", "X-Notes-Delivery: d1"}, 1,
+			[]string{`actor: "actor" reads an object`, "actor.id"}},
+		{"payload that reads well", []string{"validate", "--config", "testdata/explain.yaml", "--provider", "generic", "--payload", "testdata/echo.json"}, 0,
+			[]string{"every value spec reads a value"}},
+		{"payload needs a provider", []string{"validate", "--config", "testdata/explain.yaml", "--payload", "testdata/echo.json"}, 2, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -95,6 +106,34 @@ func TestExplain(t *testing.T) {
 	}
 }
 
+// TestExplainDetails: explain spells out each event — actor, markers,
+// tracked values with their raw values — warns about a value spec that
+// reads an object, and about headers a route needs that were not given.
+func TestExplainDetails(t *testing.T) {
+	code, out, errOut := run(t, "explain", "--config", "testdata/explain.yaml", "--provider", "generic", "testdata/echo.json")
+	if code != 0 {
+		t.Fatalf("explain: %d %s", code, errOut)
+	}
+	for _, want := range []string{"#0 POST /webhooks/generic", "actor:   u_integration", `marker:  change_agent = (none) (equals "loopguard")`, `tracked: email="ada@example.com" name="Ada"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = run(t, "explain", "--config", "testdata/notes.yaml", "--provider", "notes", "testdata/notes_event.json")
+	if code != 0 || !strings.Contains(out, `warning: actor: "actor" reads an object`) || !strings.Contains(out, "X-Notes-Delivery, which is not given") {
+		t.Fatalf("explain of a profile reading an object:\n%s", out)
+	}
+	code, out, _ = run(t, "explain", "--config", "testdata/github.yaml", "--provider", "github", "testdata/github_issue.json")
+	if code != 0 || !strings.Contains(out, "picks events by the header X-Github-Event (when), which is not given") {
+		t.Fatalf("explain without the when header:\n%s", out)
+	}
+	code, out, _ = run(t, "explain", "--config", "testdata/github.yaml", "--provider", "github",
+		"--header", "X-GitHub-Event: issues", "--header", "X-GitHub-Delivery: d1", "testdata/github_issue.json")
+	if code != 0 || strings.Contains(out, "warning:") || !strings.Contains(out, `tracked: body=null state="open" title="Spelling error in the README file"`) || !strings.Contains(out, "actor:   Codertocat") {
+		t.Fatalf("explain with the headers:\n%s", out)
+	}
+}
+
 func TestUsage(t *testing.T) {
 	if code, _, _ := run(t); code != 2 {
 		t.Error("no command must exit 2")
@@ -133,7 +172,8 @@ func TestExplainRead(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("explain --read: %d %s", code, errOut)
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
+	table, _, _ := strings.Cut(out, "\n\n") // the table, then each record's detail
+	lines := strings.Split(strings.TrimSpace(table), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[1], "501") || !strings.Contains(lines[1], "drop") ||
 		!strings.Contains(lines[1], "fingerprint") || !strings.Contains(lines[2], "502") || !strings.Contains(lines[2], "forward") {
 		t.Fatalf("explain --read output:\n%s", out)

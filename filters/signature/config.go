@@ -17,6 +17,9 @@ const (
 	SchemeShopify    = "shopify"
 	SchemeZendesk    = "zendesk"
 	SchemeSmartsheet = "smartsheet"
+	SchemeLinear     = "linear"
+	SchemeAsana      = "asana"
+	SchemeAirtable   = "airtable"
 )
 
 // Config selects and parameterises a Scheme. Only Scheme and Secret apply
@@ -49,7 +52,8 @@ type Config struct {
 	TimestampFormat string
 	// Tolerance is the maximum age of a timestamped delivery. 0 means the
 	// scheme default: 5m for hubspot-v3, 300s for stripe, no check for
-	// zendesk and hmac-sha256 (no documented window). Negative disables the
+	// zendesk, linear and hmac-sha256 (no documented window). For linear a
+	// positive value checks the body's webhookTimestamp. Negative disables the
 	// check. A positive value on a scheme without a timestamp is an error.
 	Tolerance time.Duration
 }
@@ -70,8 +74,8 @@ func (c Config) GoString() string { return c.String() }
 // Known returns the accepted scheme names, sorted.
 func Known() []string {
 	return []string{
-		SchemeGitHub, SchemeGeneric, SchemeHubSpotV3, SchemeJira,
-		SchemeShopify, SchemeSmartsheet, SchemeStripe, SchemeZendesk,
+		SchemeAirtable, SchemeAsana, SchemeGitHub, SchemeGeneric, SchemeHubSpotV3, SchemeJira,
+		SchemeLinear, SchemeShopify, SchemeSmartsheet, SchemeStripe, SchemeZendesk,
 	}
 }
 
@@ -97,6 +101,12 @@ func New(cfg Config) (Scheme, error) {
 		return &headerScheme{keyed: k, header: "X-Shopify-Hmac-Sha256", enc: encBase64}, nil
 	case SchemeSmartsheet:
 		return &headerScheme{keyed: k, header: "Smartsheet-Hmac-SHA256", enc: encHex}, nil
+	case SchemeLinear:
+		return newLinear(k, tolerance(cfg.Tolerance, 0)), nil
+	case SchemeAsana:
+		return newAsana(k), nil
+	case SchemeAirtable:
+		return newAirtable(k)
 	case SchemeZendesk:
 		// Zendesk signs timestamp + body; the timestamp is ISO-8601, used verbatim.
 		return &headerScheme{keyed: k, header: "X-Zendesk-Webhook-Signature", enc: encBase64, ts: &timestamped{
@@ -134,7 +144,7 @@ func newScheme(cfg Config) error {
 		}
 	}
 	switch cfg.Scheme {
-	case SchemeGitHub, SchemeJira, SchemeShopify, SchemeSmartsheet:
+	case SchemeGitHub, SchemeJira, SchemeShopify, SchemeSmartsheet, SchemeAsana, SchemeAirtable:
 		if cfg.Tolerance > 0 {
 			return fmt.Errorf("tolerance %s set but scheme %s has no timestamp", cfg.Tolerance, cfg.Scheme)
 		}

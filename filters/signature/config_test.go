@@ -30,6 +30,8 @@ func TestNewErrors(t *testing.T) {
 		{"generic field on provider", Config{Scheme: SchemeStripe, Secret: testSecret, Header: "X-Sig"}, []string{"Header", SchemeGeneric}},
 		{"encoding on provider", Config{Scheme: SchemeShopify, Secret: testSecret, Encoding: "hex"}, []string{"Encoding"}},
 		{"tolerance on untimed provider", Config{Scheme: SchemeGitHub, Secret: testSecret, Tolerance: time.Minute}, []string{"no timestamp"}},
+		{"tolerance on asana", Config{Scheme: SchemeAsana, Secret: testSecret, Tolerance: time.Minute}, []string{"no timestamp"}},
+		{"airtable secret not base64", Config{Scheme: SchemeAirtable, Secret: testSecret}, []string{"secret", "base64"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -61,8 +63,11 @@ func TestNewAccepts(t *testing.T) {
 	}
 	for _, name := range Known() {
 		cfg := Config{Scheme: name, Secret: testSecret}
-		if name == SchemeGeneric {
+		switch name {
+		case SchemeGeneric:
 			cfg.Header = "X-Sig"
+		case SchemeAirtable:
+			cfg.Secret = "c2VjcmV0LWtleS1ieXRlcw=="
 		}
 		cases = append(cases, cfg)
 	}
@@ -81,12 +86,12 @@ func TestKnownSortedAndComplete(t *testing.T) {
 	if !slices.IsSorted(got) {
 		t.Fatalf("Known() not sorted: %v", got)
 	}
-	want := []string{"github", "hmac-sha256", "hubspot-v3", "jira", "shopify", "smartsheet", "stripe", "zendesk"}
+	want := []string{"airtable", "asana", "github", "hmac-sha256", "hubspot-v3", "jira", "linear", "shopify", "smartsheet", "stripe", "zendesk"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Known() = %v, want %v", got, want)
 	}
 	got[0] = "mutated"
-	if Known()[0] != "github" {
+	if Known()[0] != "airtable" {
 		t.Fatal("Known() returns shared state")
 	}
 }

@@ -16,6 +16,9 @@
 //	shopify      X-Shopify-Hmac-Sha256 = base64(HMAC(body))
 //	zendesk      X-Zendesk-Webhook-Signature = base64(HMAC(timestamp+body))
 //	smartsheet   Smartsheet-Hmac-SHA256 = hex(HMAC(body))
+//	linear       Linear-Signature = hex(HMAC(body)); optional webhookTimestamp age
+//	asana        X-Hook-Signature = hex(HMAC(body)), key from the X-Hook-Secret handshake
+//	airtable     X-Airtable-Content-MAC = "hmac-sha256=" + hex(HMAC(body)), key base64-decoded
 //	hmac-sha256  generic, described by Config
 //
 // All HMACs are HMAC-SHA256 and are compared in constant time. Errors wrap

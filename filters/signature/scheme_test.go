@@ -104,6 +104,31 @@ func fixtures() []fixture {
 			badEncoding: "%%%%", badLength: base64Of(31),
 		},
 		{
+			name: "linear", cfg: Config{Scheme: SchemeLinear, Secret: testSecret}, req: post,
+			sigHeader: "Linear-Signature",
+			sign: func(k string, b []byte, _ string) http.Header {
+				return hdr("Linear-Signature", hexMAC(k, string(b)))
+			},
+			badEncoding: strings.Repeat("x", 64), badLength: strings.Repeat("a", 62),
+		},
+		{
+			name: "asana", cfg: Config{Scheme: SchemeAsana, Secret: testSecret}, req: post,
+			sigHeader: "X-Hook-Signature",
+			sign: func(k string, b []byte, _ string) http.Header {
+				return hdr("X-Hook-Signature", hexMAC(k, string(b)))
+			},
+			badEncoding: strings.Repeat("#", 64), badLength: "00",
+		},
+		{
+			// Airtable's secret is given in base64; the key is its bytes.
+			name: "airtable", cfg: Config{Scheme: SchemeAirtable, Secret: base64.StdEncoding.EncodeToString([]byte(testSecret))}, req: post,
+			sigHeader: "X-Airtable-Content-MAC",
+			sign: func(k string, b []byte, _ string) http.Header {
+				return hdr("X-Airtable-Content-MAC", "hmac-sha256="+hexMAC(k, string(b)))
+			},
+			badEncoding: "hmac-sha256=" + strings.Repeat("Q", 64), badLength: "hmac-sha256=abc",
+		},
+		{
 			name: "generic hex", cfg: Config{Scheme: SchemeGeneric, Secret: testSecret, Header: "X-Sig", Prefix: "v1="}, req: post,
 			sigHeader: "X-Sig",
 			sign: func(k string, b []byte, _ string) http.Header {

@@ -175,4 +175,43 @@ vectors.append({
                 "X-Timestamp": "1700000000"},
 })
 
+lin_secret = "lin_wh_0123456789abcdef"
+lin_body = '{"action":"update","type":"Issue","data":{"id":"9cfb"},"webhookTimestamp":1700000000000}'
+vectors.append({
+    "name": "linear issue update",
+    "config": {"scheme": "linear", "secret": lin_secret},
+    "method": "POST", "uri": "https://app.example.com/hooks/linear",
+    "body": lin_body, "now": 1700000000,
+    "headers": {"Linear-Signature": hexmac(lin_secret, lin_body)},
+})
+vectors.append({
+    "name": "linear with webhookTimestamp window",
+    "config": {"scheme": "linear", "secret": lin_secret, "tolerance": "1m"},
+    "method": "POST", "uri": "https://app.example.com/hooks/linear",
+    "body": lin_body, "now": 1700000030,
+    "headers": {"Linear-Signature": hexmac(lin_secret, lin_body)},
+})
+
+asana_secret = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81"
+asana_body = '{"events":[{"user":{"gid":"1"},"resource":{"gid":"2","resource_type":"task"},"action":"changed"}]}'
+vectors.append({
+    "name": "asana events",
+    "config": {"scheme": "asana", "secret": asana_secret},
+    "method": "POST", "uri": "https://app.example.com/hooks/asana",
+    "body": asana_body, "now": 1700000000,
+    "headers": {"X-Hook-Signature": hexmac(asana_secret, asana_body)},
+})
+
+# Airtable keys the HMAC with the base64-decoded macSecretBase64.
+at_key = bytes(range(32))
+at_secret = base64.b64encode(at_key).decode()
+at_body = '{"base":{"id":"appABC"},"webhook":{"id":"achXYZ"},"timestamp":"2023-11-14T22:13:20.000Z"}'
+vectors.append({
+    "name": "airtable notification ping",
+    "config": {"scheme": "airtable", "secret": at_secret},
+    "method": "POST", "uri": "https://app.example.com/hooks/airtable",
+    "body": at_body, "now": 1700000000,
+    "headers": {"X-Airtable-Content-MAC": "hmac-sha256=" + hmac.new(at_key, at_body.encode(), hashlib.sha256).hexdigest()},
+})
+
 print(json.dumps(vectors, indent=2, ensure_ascii=False))

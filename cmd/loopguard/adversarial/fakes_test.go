@@ -47,7 +47,9 @@ type App struct {
 	srv      *http.Server
 	Status   atomic.Int32
 	InFlight atomic.Int32
-	gate     chan struct{}
+	// Respond, when set, chooses the status per request (over Status).
+	Respond atomic.Pointer[func(Received) int]
+	gate    chan struct{}
 }
 
 // startApp starts an app on addr ("" picks a free port).
@@ -148,7 +150,11 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Unlock()
 	a.InFlight.Add(-1)
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(int(a.Status.Load()))
+	status := int(a.Status.Load())
+	if f := a.Respond.Load(); f != nil {
+		status = (*f)(rec)
+	}
+	w.WriteHeader(status)
 	_, _ = w.Write([]byte(`{"ok":true}`))
 }
 

@@ -104,6 +104,9 @@ type Options struct {
 	Gateway bool
 	// Env is added to the process environment.
 	Env []string
+	// AdminAllInterfaces binds the admin listener to 0.0.0.0 (on the port
+	// of Admin, which stays the 127.0.0.1 address clients use).
+	AdminAllInterfaces bool
 }
 
 // readyTimeout bounds a start until /readyz answers.
@@ -127,8 +130,13 @@ func startLoopguard(t testing.TB, o Options) *Loopguard {
 		lg.Gateway = freeAddr(t)
 		gw = fmt.Sprintf(", gateway: %q", lg.Gateway)
 	}
+	adminBind := lg.Admin
+	if o.AdminAllInterfaces {
+		_, port, _ := net.SplitHostPort(lg.Admin)
+		adminBind = "0.0.0.0:" + port
+	}
 	cfg := fmt.Sprintf("listen: {outbound: %q, inbound: %q, admin: %q%s}\nca: {dir: %q}\n",
-		lg.Outbound, lg.Inbound, lg.Admin, gw, filepath.Join(dir, "ca"))
+		lg.Outbound, lg.Inbound, adminBind, gw, filepath.Join(dir, "ca"))
 	body := strings.ReplaceAll(o.Config, "{{dir}}", dir)
 	if !strings.HasPrefix(body, "spool:") && !strings.Contains(body, "\nspool:") {
 		cfg += fmt.Sprintf("spool: {dir: %q}\n", filepath.Join(dir, "spool"))

@@ -16,15 +16,29 @@ type appRec struct {
 // app mirrors the provider's records: it applies every delivered event and
 // writes back naively (Behaviour.WriteBack); it also edits records itself.
 type app struct {
-	w      *world
-	recs   map[string]*appRec
-	writes int
+	w       *world
+	recs    map[string]*appRec
+	writes  int
+	batches int
+	out     outbox
 }
 
 func newApp(w *world) *app { return &app{w: w, recs: map[string]*appRec{}} }
 
-// receive applies a delivered event, then writes back.
-func (a *app) receive(e *event) { a.writeBack(e, a.apply(e)) }
+// receive applies a delivered event, then writes back. A batching app
+// first sends the write-back of an earlier event of the same record in
+// this handler (a batch holds one write per record).
+func (a *app) receive(e *event) {
+	a.flushFor(e.rec)
+	a.writeBack(e, a.apply(e))
+}
+
+// flushFor sends the outbox when it holds a write of rec composed before.
+func (a *app) flushFor(rec string) {
+	if p := a.out.find(rec); p != nil && !p.timed {
+		a.flush()
+	}
+}
 
 // apply applies an event to the copy and returns the fields it changed. On
 // a provider with a time or sequence a field older than the copy's is
@@ -90,6 +104,18 @@ func (a *app) writeBack(e *event, changed mask) {
 		return
 	}
 	delay := time.Duration(n.rng().Int64N(int64(2 * time.Second)))
+	if b.BatchWrites {
+		if a.out.find(e.rec) == nil {
+			// Pending in the outbox until its time (or an earlier flush),
+			// with the copy's values then.
+			aw := a.compose(e.rec, fields, ch, why, n)
+			aw.timed = true
+			a.enqueue(aw, a.w.now.Add(delay))
+			return
+		}
+		a.later(a.w.now.Add(delay), func() { a.send(a.compose(e.rec, fields, ch, why, n)) })
+		return
+	}
 	a.w.after(delay, func() { a.send(a.compose(e.rec, fields, ch, why, n)) })
 }
 
@@ -105,7 +131,7 @@ func (a *app) answered(d *delivery, kept []*event) {
 // compose builds a write of the copy's fields.
 func (a *app) compose(rec string, fields mask, ch chain, why string, n noise) *appWrite {
 	r := a.recs[rec]
-	aw := &appWrite{rec: rec, method: "PATCH", path: "/v1/issues/" + rec, chain: ch, why: why, noise: n}
+	aw := &appWrite{rec: rec, method: "PATCH", path: "/v1/issues/" + rec, chain: ch, why: why, noise: n, fields: fields}
 	if fields == 1<<nF-1 {
 		aw.method = "PUT"
 	}
@@ -140,14 +166,29 @@ func (a *app) create(set vals, step int, n noise) {
 	a.send(&appWrite{method: "POST", path: "/v1/issues", set: set, create: true, chain: chain{rootAt: a.w.now}, why: "create (step " + strconv.Itoa(step) + ")", noise: n})
 }
 
-// send passes a write through the judge to the provider; a refused write
-// (429) is retried once the refusal ends.
+// send sends a write: through the outbox when the app batches its writes
+// of existing records, else at once.
 func (a *app) send(aw *appWrite) {
+	if a.w.b.BatchWrites && !aw.create {
+		a.enqueue(aw, time.Time{})
+		return
+	}
+	a.transmit(aw)
+}
+
+// number gives a write its number when it is first sent.
+func (a *app) number(aw *appWrite) {
 	if aw.n == 0 {
 		a.writes++
 		aw.n = a.writes
 		a.w.facts.appWrites(aw)
 	}
+}
+
+// transmit passes a write through the judge to the provider; a refused
+// write (429) is retried once the refusal ends.
+func (a *app) transmit(aw *appWrite) {
+	a.number(aw)
 	body := writeJSON(aw.set)
 	ctype := "application/json"
 	if a.w.b.FormContentType {
@@ -156,7 +197,7 @@ func (a *app) send(aw *appWrite) {
 	out, hdr, until, ok := a.w.judge.write(aw, body, ctype)
 	if !ok {
 		a.w.logf("app %s w%d %s %s (%s): loopguard answers 429 until t=%s; retry then", aw.method, aw.n, aw.path, aw.set, aw.why, fmtDur(until.Sub(epoch)))
-		a.w.at(until.Add(time.Second), func() { a.retry(aw) })
+		a.later(until.Add(time.Second), func() { a.retry(aw) })
 		return
 	}
 	status, resp := a.w.prov.write(aw, out, hdr)

@@ -50,6 +50,9 @@ type Stats struct {
 	// NoopChanges counts app writes that changed no tracked value but
 	// changed the record anyway (the stored sentinel, case 4).
 	NoopChanges int
+	// Batches counts the app's batch requests, BatchItems the records
+	// they carried, BatchFailed the items the provider failed.
+	Batches, BatchItems, BatchFailed int
 }
 
 // Add sums s2 into s.
@@ -63,6 +66,9 @@ func (s *Stats) Add(s2 Stats) {
 	s.AppWrites += s2.AppWrites
 	s.Quarantines += s2.Quarantines
 	s.NoopChanges += s2.NoopChanges
+	s.Batches += s2.Batches
+	s.BatchItems += s2.BatchItems
+	s.BatchFailed += s2.BatchFailed
 }
 
 // facts is the ground truth the invariants are checked against.

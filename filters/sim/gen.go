@@ -33,6 +33,13 @@ type Behaviour struct {
 	AsyncWriteBack  bool          // write-back after answering (else inside the handler)
 	FormContentType bool          // the app labels its JSON bodies as a form (curl -d)
 	People          int
+	// BatchWrites: the app sends its pending writes of several records as
+	// one batch (POST /v1/issues/batch, like HubSpot's batch/update), and
+	// the profile has the batch route. BatchFailures: the provider fails
+	// some items of a batch (listed in errors, not applied); the app
+	// retries them a second later.
+	BatchWrites   bool
+	BatchFailures bool
 }
 
 // WriteBack is what the app pushes back after applying an event.
@@ -81,6 +88,8 @@ func (b Behaviour) String() string {
 	parts = append(parts, "delay ≤"+b.MaxDelay.String(), "write-back "+b.WriteBack.String())
 	add(b.AsyncWriteBack, "async write-back")
 	add(b.FormContentType, "JSON sent as form")
+	add(b.BatchWrites, "batch writes")
+	add(b.BatchFailures, "batch item failures")
 	parts = append(parts, fmt.Sprintf("%d people", b.People))
 	return strings.Join(parts, ", ")
 }
@@ -130,6 +139,11 @@ var alphabet = [...]string{"a", "b", "c"}
 func Generate(seed uint64) History {
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b9))
 	h := History{Seed: seed, B: genBehaviour(r)}
+	// Batch writes come from a stream of their own: every other draw, and
+	// so every history whose flag is off, stays as it was.
+	rb := rand.New(rand.NewPCG(seed, 0xba7c4))
+	h.B.BatchWrites = rb.IntN(100) < 40
+	h.B.BatchFailures = h.B.BatchWrites && rb.IntN(100) < 50
 	nrec := 1 + r.IntN(4)
 	for range nrec {
 		h.Records = append(h.Records, randVals(r, 1<<nF-1))

@@ -84,6 +84,22 @@ func profileYAML(b Behaviour) string {
 	s.WriteString("    writes:\n")
 	s.WriteString("      - {path: \"/v1/issues/{id}\", methods: [PATCH, PUT], object: issues, " + resp + "}\n")
 	s.WriteString("      - {path: /v1/issues, methods: [POST], object: issues, create_id: id, " + resp + "}\n")
+	if b.BatchWrites {
+		// HubSpot's batch/update: results list the records written (by
+		// id, in no promised order), failed items are in errors.
+		s.WriteString("      - path: " + batchPath + "\n        methods: [POST]\n        object: issues\n")
+		s.WriteString("        batch:\n          list: inputs\n          record_id: id\n          fields: fields\n")
+		s.WriteString("          response: {list: results, match: [id]")
+		switch {
+		case b.ResponseRecord && b.Time:
+			s.WriteString(", record: fields, time: updatedAt")
+		case b.ResponseRecord:
+			s.WriteString(", record: fields")
+		default:
+			s.WriteString(`, record: "-"`)
+		}
+		s.WriteString("}\n")
+	}
 	s.WriteString("    webhooks:\n      - path: " + hookPath + "\n")
 	s.WriteString("        record_id: record.id\n        object_type: \"=issues\"\n        record: record\n")
 	if b.Batch {
@@ -242,6 +258,57 @@ func (j *lgJudge) wrote(aw *appWrite, status int, resp []byte) {
 		return
 	}
 	j.loops.Wrote(recordKey(fw.Key()))
+}
+
+// writeBatch is writer.beginMulti for a batch route: tag every record
+// (headers once, a sentinel per record), then the account's breaker, then
+// the quarantine of any of its records (which holds the request whole).
+func (j *lgJudge) writeBatch(ab *appBatch, body []byte, ctype string) ([]byte, map[string]string, time.Time, bool) {
+	route, ps, isWrite := j.p.MatchWrite(http.MethodPost, batchPath)
+	if !isWrite || !route.Multi() {
+		panic("sim: no batch write route")
+	}
+	h := http.Header{"Content-Type": {ctype}}
+	u := &url.URL{Path: batchPath}
+	account := j.p.AccountOf(apiHost, u, h, &ps)
+	m := j.p.ForAccount(account).TagBatch(j.ctx, route, &ps, account, u, h, body, "")
+	if j.accountOpen() {
+		return nil, nil, j.acctTo, false
+	}
+	for _, w := range m.Writes {
+		if w.Record == "" {
+			continue
+		}
+		if q, qi := j.loops.Quarantined(recordKey(w.Key())); q {
+			return nil, nil, qi.Until, false
+		}
+	}
+	ab.judged = m
+	out := body
+	if m.Body != nil {
+		out = m.Body
+	}
+	return out, map[string]string{"X-Change-Agent": h.Get("X-Change-Agent")}, time.Time{}, true
+}
+
+// wroteBatch is writer.recordMulti: the records of a 2xx answer that its
+// results report written are recorded, each as its own write, and told
+// to the loop detector.
+func (j *lgJudge) wroteBatch(ab *appBatch, status int, resp []byte) {
+	m, _ := ab.judged.(*filters.Multi)
+	if m == nil || status < 200 || status > 299 || len(m.Writes) == 0 {
+		return
+	}
+	out := j.eng.RecordMulti(j.ctx, m, resp)
+	if out.Err != nil {
+		j.w.facts.storeError(out.Err)
+	}
+	var recorded []string
+	for _, w := range out.Recorded {
+		j.loops.Wrote(recordKey(w.Key()))
+		recorded = append(recorded, w.Record)
+	}
+	j.w.logf("loopguard records b%d: %v (failed %d, unmatched %d, empty %d)", ab.n, recorded, out.Failed, out.Unmatched, out.Empty)
 }
 
 // deliver is Inbound.ServeHTTP: extract, decide, count, hold.

@@ -146,6 +146,20 @@ type appWrite struct {
 	why    string
 	noise  noise
 	judged any // the judge's state between write and wrote
+	// fields are the copy's fields the write carries; timed: a pending
+	// write of a batching app, whose values are read from the copy when
+	// its outbox is flushed (as the unbatched app composes at send time).
+	fields mask
+	timed  bool
+	tries  int // batch attempts (the provider fails an item only on its first)
+}
+
+// appBatch is one batch request of the app (Behaviour.BatchWrites): the
+// writes of several records, one each, in request order.
+type appBatch struct {
+	n      int
+	writes []*appWrite
+	judged any // the judge's state between writeBatch and wroteBatch
 }
 
 // Action is what loopguard did with an event.
@@ -174,6 +188,9 @@ type judge interface {
 	write(w *appWrite, body []byte, ctype string) (out []byte, hdr map[string]string, until time.Time, ok bool)
 	// wrote is told the provider's answer.
 	wrote(w *appWrite, status int, resp []byte)
+	// writeBatch and wroteBatch are write and wrote for a batch request.
+	writeBatch(b *appBatch, body []byte, ctype string) (out []byte, hdr map[string]string, until time.Time, ok bool)
+	wroteBatch(b *appBatch, status int, resp []byte)
 	// deliver decides every event of a delivery, in order.
 	deliver(d *delivery) []verdict
 	// accept is called once the app answered 2xx for the forwarded events.
@@ -301,10 +318,13 @@ func (w *world) scheduleRelease() {
 	w.at(next, func() {
 		w.relAt = time.Time{}
 		if d := w.judge.release(); d != nil {
+			w.app.hold()
 			for _, e := range d.events {
+				w.app.flushFor(e.rec)
 				w.logf("loopguard replays held %s to the app", e.label())
 				w.app.receive(e)
 			}
+			w.app.release()
 			w.app.answered(d, d.events)
 		}
 	})

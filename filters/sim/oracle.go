@@ -19,6 +19,12 @@ func (o *oracle) write(_ *appWrite, body []byte, _ string) ([]byte, map[string]s
 
 func (o *oracle) wrote(*appWrite, int, []byte) {}
 
+func (o *oracle) writeBatch(_ *appBatch, body []byte, _ string) ([]byte, map[string]string, time.Time, bool) {
+	return body, map[string]string{"X-Change-Agent": agent}, time.Time{}, true
+}
+
+func (o *oracle) wroteBatch(*appBatch, int, []byte) {}
+
 func (o *oracle) deliver(d *delivery) []verdict {
 	out := make([]verdict, len(d.events))
 	for i, e := range d.events {

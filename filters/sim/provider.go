@@ -186,16 +186,6 @@ func (p *provider) write(aw *appWrite, body []byte, hdr map[string]string) (int,
 	if !gjson.ValidBytes(body) || !gjson.ParseBytes(body).IsObject() {
 		return 400, []byte(`{"error":"body is not a JSON object"}`)
 	}
-	root := gjson.ParseBytes(body)
-	var set vals
-	for i, f := range fieldNames {
-		if v := root.Get(f); v.Exists() && v.Type == gjson.String {
-			set[i] = v.Str
-		}
-	}
-	sent := root.Get(sentinelField)
-	hasSentinel := p.w.b.StoresSentinel && sent.Exists()
-	c := cause{write: aw}
 	var r *provRec
 	if aw.create {
 		r = p.add(vals{})
@@ -203,12 +193,98 @@ func (p *provider) write(aw *appWrite, body []byte, hdr map[string]string) (int,
 	} else if r = p.byID[aw.rec]; r == nil {
 		return 404, []byte(`{"error":"no such record"}`)
 	}
-	p.apply(r, set, sent.Str, hasSentinel, c, aw.create, hdr["X-Change-Agent"], aw.noise)
-	p.w.facts.landed(aw, r)
+	p.applyWrite(aw, r, gjson.ParseBytes(body), hdr)
 	if p.w.b.ResponseRecord {
 		return 200, recordJSON(nil, r.id, r.vals, r.sentinel, r.ver, p.w.b)
 	}
 	return 200, []byte(`{"id":"` + r.id + `"}`)
+}
+
+// applyWrite applies the fields object obj of the app's write aw to r.
+func (p *provider) applyWrite(aw *appWrite, r *provRec, obj gjson.Result, hdr map[string]string) {
+	var set vals
+	for i, f := range fieldNames {
+		if v := obj.Get(f); v.Exists() && v.Type == gjson.String {
+			set[i] = v.Str
+		}
+	}
+	sent := obj.Get(sentinelField)
+	hasSentinel := p.w.b.StoresSentinel && sent.Exists()
+	p.apply(r, set, sent.Str, hasSentinel, cause{write: aw}, aw.create, hdr["X-Change-Agent"], aw.noise)
+	p.w.facts.landed(aw, r)
+}
+
+// batchItemFails says whether the provider fails aw's item in a batch:
+// on providers with BatchFailures, one item in five, on its first attempt
+// only (from the write's own noise: deterministic, and scripts can pick).
+func batchItemFails(n noise, tries int) bool {
+	return tries == 0 && n.child(0xfa11).rng().IntN(100) < 20
+}
+
+// writeBatch applies a batch request as HubSpot's batch/update does:
+// {"inputs":[{"id":…,"fields":{…}}…]} is validated as a whole (400 when
+// its inputs are not the app's records, in order), then each item is
+// applied on its own; an item that fails is listed in errors and not
+// applied. The answer is 200, or 207 when some items failed, with
+// {"results":[…]} per written record (its state when the API shows the
+// record). failed are the indexes of the failed items.
+func (p *provider) writeBatch(ab *appBatch, body []byte, hdr map[string]string) (status int, resp []byte, failed []int) {
+	inputs := gjson.GetBytes(body, "inputs")
+	if !gjson.ValidBytes(body) || !inputs.IsArray() || len(inputs.Array()) != len(ab.writes) {
+		return 400, []byte(`{"error":"inputs is not the list of the batch's records"}`), nil
+	}
+	items := inputs.Array()
+	for i, in := range items {
+		if in.Get("id").Str != ab.writes[i].rec || !in.Get("fields").IsObject() {
+			return 400, []byte(`{"error":"input ` + strconv.Itoa(i) + ` is not a record update"}`), nil
+		}
+	}
+	res := []byte(`{"status":"COMPLETE","results":[`)
+	errs := []byte(`"errors":[`)
+	written := 0
+	for i, in := range items {
+		aw := ab.writes[i]
+		aw.tries++
+		r := p.byID[aw.rec]
+		if r == nil || (p.w.b.BatchFailures && batchItemFails(aw.noise, aw.tries-1)) {
+			if len(failed) > 0 {
+				errs = append(errs, ',')
+			}
+			failed = append(failed, i)
+			errs = append(errs, `{"status":"error","category":"CONFLICT","context":{"ids":[`...)
+			errs = strconv.AppendQuote(errs, aw.rec)
+			errs = append(errs, "]}}"...)
+			continue
+		}
+		p.applyWrite(aw, r, in.Get("fields"), hdr)
+		if written++; written > 1 {
+			res = append(res, ',')
+		}
+		res = batchResultJSON(res, r, p.w.b)
+	}
+	res = append(res, "],"...)
+	res = append(append(res, errs...), "]}"...)
+	if len(failed) > 0 {
+		return 207, res, failed
+	}
+	return 200, res, nil
+}
+
+// batchResultJSON renders one written record of a batch answer: its id
+// and, when the API shows records, its fields and time.
+func batchResultJSON(b []byte, r *provRec, bh Behaviour) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendQuote(b, r.id)
+	if bh.ResponseRecord {
+		full := recordJSON(nil, r.id, r.vals, r.sentinel, r.ver, bh)
+		b = append(b, `,"fields":`...)
+		b = append(b, full...)
+		if bh.Time {
+			b = append(b, `,"updatedAt":`...)
+			b = strconv.AppendQuote(b, epoch.Add(time.Duration(r.ver)*time.Millisecond).Format(time.RFC3339Nano))
+		}
+	}
+	return append(b, '}')
 }
 
 // list is the poll response: every record, with its state.

@@ -63,8 +63,23 @@ func Run(h History, cfg Config) (*Result, error) {
 
 // run plays the steps and lets the history settle.
 func (w *world) run() {
-	for i, s := range w.h.Steps {
-		w.at(epoch.Add(s.At), func() { w.step(i+1, s) })
+	steps := w.h.Steps
+	// The app's edits of several records at one instant (consecutive
+	// steps, queued first, so they run back to back) are one moment for a
+	// batching app's outbox.
+	joins := func(i int) bool {
+		return i > 0 && i < len(steps) && steps[i].Kind == AppEdit && steps[i-1].Kind == AppEdit && steps[i].At == steps[i-1].At && steps[i].Rec != steps[i-1].Rec
+	}
+	for i, s := range steps {
+		w.at(epoch.Add(s.At), func() {
+			if !joins(i) {
+				w.app.hold()
+			}
+			w.step(i+1, s)
+			if !joins(i + 1) {
+				w.app.release()
+			}
+		})
 	}
 	for w.queue.Len() > 0 {
 		t := heap.Pop(&w.queue).(task)
@@ -148,9 +163,11 @@ func (w *world) deliver(evs []*event) {
 			kept = append(kept, e)
 		}
 	}
+	w.app.hold() // write-backs inside the handler go out before it answers
 	for _, e := range kept {
 		w.app.receive(e)
 	}
+	w.app.release()
 	if len(kept) > 0 {
 		w.app.answered(d, kept)
 	}

@@ -9,7 +9,11 @@ import (
 // of its own kind, with the bug (shrunk: `go test ./filters/sim -run
 // TestHistories -sim.seed=N -v`). Each stays a regression test. The seeds
 // mean something only with this Generate: a change to the generator must
-// keep the old one for these seeds (or re-find them).
+// keep the old one for these seeds (or re-find them). They were all found
+// before batch writes, so they replay with batch writes off (asFound):
+// with the flag off every seed's history is the one it was (measured: the
+// 5,000 traces of the sweep are byte for byte as before), while with it on
+// seed 15's would not be.
 var failingSeeds = []struct {
 	seed uint64
 	bug  string
@@ -36,12 +40,20 @@ var failingSeeds = []struct {
 	{4752, "reordered partial (null-unchanged) events: the older one carries a field the newer does not; it is dropped as stale_event and the person's change of that field is lost"},
 }
 
+// asFound is the history of a seed as Generate made it before batch
+// writes.
+func asFound(seed uint64) History {
+	h := Generate(seed)
+	h.B.BatchWrites, h.B.BatchFailures = false, false
+	return h
+}
+
 // TestFailingSeeds replays every seed that ever failed.
 func TestFailingSeeds(t *testing.T) {
 	p := &Profiles{}
 	for _, fs := range failingSeeds {
 		t.Run(strconv.FormatUint(fs.seed, 10), func(t *testing.T) {
-			res, err := Run(Generate(fs.seed), Config{Profiles: p})
+			res, err := Run(asFound(fs.seed), Config{Profiles: p})
 			if err != nil {
 				t.Fatal(err)
 			}

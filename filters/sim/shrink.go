@@ -69,6 +69,8 @@ var behaviourSwitches = []func(*Behaviour) bool{
 	func(b *Behaviour) bool { return flip(&b.StoresSentinel) },
 	func(b *Behaviour) bool { b.Redeliver = false; return flip(&b.IDs) },
 	func(b *Behaviour) bool { b.Reorder, b.Resend = false, false; return flip(&b.Time) },
+	func(b *Behaviour) bool { return flip(&b.BatchFailures) },
+	func(b *Behaviour) bool { b.BatchFailures = false; return flip(&b.BatchWrites) },
 	func(b *Behaviour) bool {
 		if b.MaxDelay == 0 {
 			return false

@@ -53,6 +53,7 @@ func TestHistories(t *testing.T) {
 	}
 	t.Logf("memory ledger: %d histories in %s; echoes of the app's writes (outside loops), by evidence:\n%s",
 		s.Histories, time.Since(start).Round(time.Millisecond), EvidenceTable(s.Stats))
+	t.Logf("batch writes: %d batch requests of %d records, %d items failed by the provider", s.Stats.Batches, s.Stats.BatchItems, s.Stats.BatchFailed)
 	checkSweep(t, s, Config{}, maxFailingMemory*s.Histories/5000)
 }
 

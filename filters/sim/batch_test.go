@@ -20,7 +20,24 @@ func noiseWhere(fails bool, from noise) noise {
 // alone (no actor, marker or sentinel); the failed one is not recorded —
 // the app's retry of it, a second later, is, and its echo is dropped too.
 func TestBatchWriteEchoesDropped(t *testing.T) {
-	b := linear
+	for _, tc := range []struct {
+		name     string
+		sentinel bool
+		evidence Evidence
+	}{
+		{"ledger only", false, EvLedger},
+		// A sentinel per record, stamped into each input's fields.
+		{"sentinel per record", true, EvSentinel},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := linear
+			b.Sentinel, b.StoresSentinel = tc.sentinel, tc.sentinel
+			batchOfThree(t, b, tc.evidence)
+		})
+	}
+}
+
+func batchOfThree(t *testing.T, b Behaviour, evidence Evidence) {
 	b.BatchWrites, b.BatchFailures = true, true
 	s := newScript(b, full("x"), full("y"), full("z")).
 		app(0, 0, false, v("title", "A")).
@@ -48,9 +65,17 @@ func TestBatchWriteEchoesDropped(t *testing.T) {
 		t.Errorf("batches %d, items %d, failed %d; want 1, 3, 1", st.Batches, st.BatchItems, st.BatchFailed)
 	}
 	// Three echoes: r1's and r3's of the batch, r2's of the retry; every
-	// one dropped with nothing but the ledger to go on.
-	if ec := res.Stats.Echoes[EvLedger]; ec.Total != 3 || ec.Dropped != 3 {
-		t.Errorf("echoes on the ledger's evidence: %+v; want 3, all dropped\n%s", ec, trace)
+	// one dropped (without a sentinel: with nothing but the ledger to go on).
+	if ec := res.Stats.Echoes[evidence]; ec.Total != 3 || ec.Dropped != 3 {
+		t.Errorf("echoes with %s evidence: %+v; want 3, all dropped\n%s", evidence, ec, trace)
+	}
+	if evidence != EvLedger {
+		for _, l := range res.Trace {
+			if strings.Contains(l, "app POST b1 ") && strings.Count(l, `"`+sentinelField+`":"S`) != 3 {
+				t.Errorf("the batch went without a sentinel per record: %s", l)
+			}
+		}
+		return
 	}
 	for _, rec := range []string{"r1", "r2", "r3"} {
 		dropped := false

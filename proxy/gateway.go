@@ -121,6 +121,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			st.pull = g.pull.begin(r2, rt.p, rt.target.Host)
 		}
 		g.rp.ServeHTTP(w, r2)
+		// ReverseProxy (Go 1.26) hands the transport a body whose Close does
+		// nothing: the body's reservation is given back here, once the
+		// upstream call and the answer are done.
+		if rb, ok := r2.Body.(*releasingBody); ok {
+			rb.l.release()
+		}
 		return
 	}
 	http.Error(w, "loopguard: no provider gateway prefix matches "+r.URL.Path, http.StatusNotFound)

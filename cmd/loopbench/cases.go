@@ -267,6 +267,9 @@ const (
 	tpDirectPort = "8443"              // the upstream's port no rule captures
 	tpAPIHost    = "api.bench.test"    // a provider host: intercepted
 	tpSpliceHost = "splice.bench.test" // any other host: spliced
+	// tpTrackerHost is the tracker provider's host in the namespace's
+	// config (no transparent case writes to it).
+	tpTrackerHost = "tracker.bench.test"
 )
 
 // transparentCases: the same writes from an app with no proxy settings,

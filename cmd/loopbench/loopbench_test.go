@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,5 +173,30 @@ func TestParseFlagsQuick(t *testing.T) {
 	}
 	if _, _, err := parseFlags([]string{"--rounds", "0"}, &stderr); err == nil {
 		t.Error("rounds 0 accepted")
+	}
+}
+
+// TestCPUProfileOption runs one loopguard case with --cpuprofile and checks
+// that a profile of each phase was written.
+func TestCPUProfileOption(t *testing.T) {
+	o := tinyOptions()
+	o.CPUProfile = t.TempDir()
+	o.Only = []string{"inbound_real_loopguard"}
+	o.RedisURL = "off"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var progress strings.Builder
+	if _, err := run(ctx, o, &progress); err != nil {
+		t.Fatalf("run: %v\n%s", err, progress.String())
+	}
+	for _, phase := range []string{"sat", "rate"} {
+		b, err := os.ReadFile(filepath.Join(o.CPUProfile, "inbound_real_loopguard.r1."+phase+".pprof"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A profile is gzip-compressed protobuf.
+		if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s profile: %d bytes, not gzip", phase, len(b))
+		}
 	}
 }

@@ -76,7 +76,10 @@ type caseResult struct {
 	// changes are forwards of genuine changes, doubts forwards a layer
 	// could not decide, recorded the writes loopguard recorded.
 	changes, doubts, recorded float64
-	firstErr                  string
+	// inflightLeft is the most body bytes loopguard still reserved once a
+	// round of the case was over (see idleInflight).
+	inflightLeft float64
+	firstErr     string
 }
 
 // nan is the value of a metric that was not measured.

@@ -74,6 +74,7 @@ func (r *report) metrics() []metric {
 		}
 		if c.loopguard {
 			add(c.name+"_allocs_per_req", c.allocsPerReq())
+			add(c.name+"_body_bytes_left", nanIfSkipped(c, c.res.inflightLeft))
 		}
 		add(c.name+"_errors", float64(c.res.satErrs+c.res.rateErrs))
 	}
@@ -156,6 +157,14 @@ func (r *report) errors() int64 {
 		n += c.res.satErrs + c.res.rateErrs
 	}
 	return n
+}
+
+// nanIfSkipped is v, or NaN when the case did not run.
+func nanIfSkipped(c *benchCase, v float64) float64 {
+	if c.skip != "" {
+		return math.NaN()
+	}
+	return v
 }
 
 func nanIfZero(v float64) float64 {

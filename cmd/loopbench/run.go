@@ -146,8 +146,21 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 			if err := measure(ctx, c, lg, o, rep.scrapeMallocs, r); err != nil {
 				return nil, err
 			}
-			p.printf("round %d/%d: %-30s %8.0f req/s  loopguard RSS %.1f MB", r+1, o.Rounds, c.name,
-				c.res.roundRPS[len(c.res.roundRPS)-1], rssMB([]int{lg.pid()}))
+			idle := "-"
+			if c.loopguard {
+				caseLG := lg
+				if c.lg != nil {
+					caseLG = c.lg
+				}
+				left, err := idleInflight(caseLG)
+				if err != nil {
+					return nil, fmt.Errorf("after %s: %w", c.name, err)
+				}
+				c.res.inflightLeft = max(c.res.inflightLeft, left)
+				idle = fmt.Sprintf("%.0f", left)
+			}
+			p.printf("round %d/%d: %-30s %8.0f req/s  loopguard RSS %.1f MB, body bytes reserved after the case %s", r+1, o.Rounds, c.name,
+				c.res.roundRPS[len(c.res.roundRPS)-1], rssMB([]int{lg.pid()}), idle)
 			if err := lg.exited(); err != nil {
 				return nil, err
 			}
@@ -177,6 +190,10 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 	for _, c := range rep.cases {
 		if c.res.firstErr != "" {
 			rep.notes = append(rep.notes, fmt.Sprintf("%s: %d errors, first: %s", c.name, c.res.satErrs+c.res.rateErrs, c.res.firstErr))
+		}
+		if c.res.inflightLeft > 0 {
+			rep.notes = append(rep.notes, fmt.Sprintf("%s: loopguard still reserved %.0f body bytes (loopguard_inflight_body_bytes) %s after the case's last answer: a reservation not given back counts against limits.max_inflight_body_bytes until requests get 503",
+				c.name, c.res.inflightLeft, inflightSettle))
 		}
 		if c.res.missed > 0 {
 			rep.notes = append(rep.notes, fmt.Sprintf("%s: the generator missed %d of its fixed-rate sends (machine saturated)", c.name, c.res.missed))

@@ -334,6 +334,9 @@ type scrape struct {
 	changes float64
 	// doubts is loopguard_doubts_total (forwards a layer could not decide).
 	doubts float64
+	// inflight is loopguard_inflight_body_bytes: body bytes reserved now
+	// (zero when no request is in flight).
+	inflight float64
 }
 
 // scrape reads /metrics.
@@ -370,6 +373,8 @@ func (s *sidecar) scrape() (scrape, error) {
 			sc.recordedWrite += v
 		case "loopguard_doubts_total":
 			sc.doubts += v
+		case "loopguard_inflight_body_bytes":
+			sc.inflight = v
 		case "loopguard_decisions_total":
 			switch {
 			case strings.Contains(labels, `action="drop"`):

@@ -76,10 +76,11 @@ type caseResult struct {
 	// changes are forwards of genuine changes, doubts forwards a layer
 	// could not decide, recorded the writes loopguard recorded.
 	changes, doubts, recorded float64
-	// inflightLeft is the most body bytes loopguard still reserved once a
-	// round of the case was over (see idleInflight).
-	inflightLeft float64
-	firstErr     string
+	// inflightGrowth is how much the body bytes loopguard still reserved
+	// once the case's requests were answered grew over its rounds (see
+	// idleInflight): a leak when above zero.
+	inflightGrowth float64
+	firstErr       string
 }
 
 // nan is the value of a metric that was not measured.

@@ -74,7 +74,7 @@ func (r *report) metrics() []metric {
 		}
 		if c.loopguard {
 			add(c.name+"_allocs_per_req", c.allocsPerReq())
-			add(c.name+"_body_bytes_left", nanIfSkipped(c, c.res.inflightLeft))
+			add(c.name+"_body_bytes_unreleased", nanIfSkipped(c, c.res.inflightGrowth))
 		}
 		add(c.name+"_errors", float64(c.res.satErrs+c.res.rateErrs))
 	}

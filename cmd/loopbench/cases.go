@@ -22,6 +22,11 @@ const (
 	groupInbound  = "inbound"
 	groupBatch    = "batch"
 	groupOutbound = "outbound"
+	// The realistic workload (issue 19): distinct genuine changes of an
+	// issue tracker's records, inbound and written (partial and full).
+	groupInboundReal = "inbound_real"
+	groupRealPartial = "outbound_real_partial"
+	groupRealFull    = "outbound_real_full"
 	// groupTransparent runs in a network namespace with iptables rules; its
 	// direct case is the in-namespace baseline.
 	groupTransparent = "transparent"
@@ -68,7 +73,14 @@ type caseResult struct {
 	rateCPU          float64
 	rssMB            float64
 	drops, kept      float64
-	firstErr         string
+	// changes are forwards of genuine changes, doubts forwards a layer
+	// could not decide, recorded the writes loopguard recorded.
+	changes, doubts, recorded float64
+	// inflightGrowth is how much the body bytes loopguard still reserved
+	// once the case's requests were answered grew over its rounds (see
+	// idleInflight): a leak when above zero.
+	inflightGrowth float64
+	firstErr       string
 }
 
 // nan is the value of a metric that was not measured.
@@ -119,6 +131,23 @@ func (r *caseResult) dropFraction() float64 {
 	return r.drops / (r.drops + r.kept)
 }
 
+// changeFraction is the share of decided events forwarded as genuine
+// changes (reason new_value).
+func (r *caseResult) changeFraction() float64 {
+	if r.drops+r.kept == 0 {
+		return nan()
+	}
+	return r.changes / (r.drops + r.kept)
+}
+
+// recordedFraction is the share of requests loopguard recorded as writes.
+func (r *caseResult) recordedFraction() float64 {
+	if n := r.satReqs + r.rateReqs; n > 0 {
+		return r.recorded / float64(n)
+	}
+	return nan()
+}
+
 // newClient is a keep-alive HTTP/1.1 client for one case. proxy and roots
 // are optional.
 func newClient(conns int, proxy *url.URL, roots *x509.CertPool) *http.Client {
@@ -149,6 +178,7 @@ func newPool(pemCerts []byte) *x509.CertPool {
 type caseEnv struct {
 	opts  Options
 	w     *workload
+	real  *realWorkload
 	srv   *servers
 	lg    *sidecar
 	nginx *nginxProc // nil: nginx cases are skipped
@@ -190,6 +220,7 @@ func buildCases(e caseEnv) []*benchCase {
 	}{
 		{groupInbound, o.Rate, e.w.webhookRequests},
 		{groupBatch, o.BatchRate, e.w.batchRequests},
+		{groupInboundReal, o.Rate, e.real.webhookRequests},
 	} {
 		direct := mk(g.group+"_direct", g.group, viaDirect, g.rate, plain(), g.reqs(app))
 		ngx := mk(g.group+"_nginx", g.group, viaNginx, g.rate, plain(), nil)
@@ -216,7 +247,22 @@ func buildCases(e caseEnv) []*benchCase {
 	for _, c := range []*benchCase{connect, mitm, gw} {
 		c.procs, c.loopguard = lgProcs, true
 	}
-	return append(append(cs, direct, connect, mitm, gw), transparentCases(e)...)
+	cs = append(cs, direct, connect, mitm, gw)
+	tracker := "https://" + e.srv.trackerAddr
+	for _, g := range []struct {
+		group string
+		full  bool
+	}{{groupRealPartial, false}, {groupRealFull, true}} {
+		reqs := func(base string) requestFunc { return e.real.writeRequests(base, g.full, o.OutboundRecords) }
+		direct := mk(g.group+"_direct", g.group, viaDirect, o.Rate, newClient(o.Conns, nil, e.srv.certPool), reqs(tracker))
+		mitm := mk(g.group+"_mitm", g.group, viaMITM, o.Rate, newClient(o.Conns, outProxy, lgRoots), reqs(tracker))
+		gw := mk(g.group+"_gateway", g.group, viaGateway, o.Rate, plain(), reqs("http://"+e.lg.addrs.gateway+realGatewayPath))
+		for _, c := range []*benchCase{mitm, gw} {
+			c.procs, c.loopguard = lgProcs, true
+		}
+		cs = append(cs, direct, mitm, gw)
+	}
+	return append(cs, transparentCases(e)...)
 }
 
 // Hosts of the transparent cases (see transparent.go): both resolve to the
@@ -225,6 +271,9 @@ const (
 	tpDirectPort = "8443"              // the upstream's port no rule captures
 	tpAPIHost    = "api.bench.test"    // a provider host: intercepted
 	tpSpliceHost = "splice.bench.test" // any other host: spliced
+	// tpTrackerHost is the tracker provider's host in the namespace's
+	// config (no transparent case writes to it).
+	tpTrackerHost = "tracker.bench.test"
 )
 
 // transparentCases: the same writes from an app with no proxy settings,

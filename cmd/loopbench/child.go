@@ -17,10 +17,13 @@ import (
 // RSS delta, and 1 M entries left behind would slow the load phases.
 const ledgerProbeEnv = "LOOPBENCH_LEDGER_PROBE"
 
-// childRole runs a child role selected by the environment (the ledger probe
-// or the plain Go reverse proxy baseline); handled is false for a normal
-// start.
+// childRole runs a child role selected by the environment (loopguard
+// itself, the ledger probe or the plain Go reverse proxy baseline); handled
+// is false for a normal start.
 func childRole(stdout, stderr io.Writer) (handled bool, code int) {
+	if handled, code := sidecarRole(os.Args[1:], stderr); handled {
+		return true, code
+	}
 	if spec, ok := os.LookupEnv(goRPEnv); ok {
 		if err := serveGoRP(spec); err != nil {
 			fmt.Fprintln(stderr, "loopbench:", err)

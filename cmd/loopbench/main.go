@@ -13,7 +13,13 @@
 //   - outbound: a 1 KB JSON PATCH sent directly over HTTPS, through the
 //     forward proxy as a CONNECT tunnel (host not configured), through the
 //     forward proxy with MITM, tagging and recording, and through gateway
-//     mode.
+//     mode;
+//   - the realistic workload (issue 19, workload_real.go): ~1 KB Linear-
+//     style issue webhooks, every one a distinct genuine change (no event
+//     id, no echo: forwarded and recorded), direct, via nginx, the Go
+//     reverse proxy and loopguard; and ~1 KB PATCHes of 2 and of all 5
+//     tracked fields, answered with the record, direct, via MITM and via
+//     the gateway.
 //
 // Per case: max req/s of N keep-alive clients (closed loop), p50/p99 at a
 // fixed rate (open loop), CPU seconds per 1,000 requests of the proxy
@@ -25,8 +31,11 @@
 // fresh child process). inbound_cpu_s_per_1k is the fixed-rate value, as in
 // the issue's target.
 //
-// Profiling: the admin listener has no pprof, so BenchmarkProxy (in
-// profile_test.go) runs loopguard in-process for -cpuprofile.
+// Profiling: the admin listener has no pprof. --cpuprofile DIR runs the
+// loopguard child as this binary's sidecar role (the proxy package's
+// sidecar, as `loopguard run`, plus a pprof listener) and saves a CPU
+// profile of each loopguard case's phases; BenchmarkProxy (in
+// profile_test.go) runs loopguard in-process for go test -cpuprofile.
 //
 // Usage:
 //
@@ -122,6 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (o Options, out string, err err
 	fs.StringVar(&o.Nginx, "nginx", o.Nginx, "nginx binary (nginx cases are skipped when absent)")
 	fs.StringVar(&o.RedisURL, "redis", o.RedisURL, "Redis URL for the Redis decision benchmark (empty: start a redis-server when installed; off: skip)")
 	fs.BoolVar(&o.KeepDir, "keep", false, "keep the run directory (configs, logs)")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles of loopguard per case, round and phase into this directory (loopguard then runs in this binary with a pprof listener)")
 	fs.Func("sidecar-env", "KEY=VALUE added to loopguard's environment (repeatable), e.g. GOMAXPROCS=1", func(v string) error {
 		if !strings.Contains(v, "=") {
 			return fmt.Errorf("want KEY=VALUE, got %q", v)

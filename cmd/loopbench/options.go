@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Defaults of a full run (well under 10 minutes on 2 cores).
+// Defaults of a full run (about 13 minutes on 2 cores: 25 cases × 3 rounds).
 const (
 	defaultRounds          = 3
 	defaultWarmup          = time.Second
@@ -18,6 +18,7 @@ const (
 	defaultBenchTime       = time.Second
 	defaultWarmRecords     = 1000
 	defaultOutboundRecords = 10_000
+	defaultRealRecords     = 10_000
 )
 
 // Quick-mode settings (under 60 seconds including the build).
@@ -54,8 +55,11 @@ type Options struct {
 	// before the inbound cases (each of the echo and genuine sets).
 	WarmRecords int
 	// OutboundRecords is how many distinct records the outbound PATCHes cycle
-	// through.
+	// through (the realistic writes too, partial and full each).
 	OutboundRecords int
+	// RealRecords is how many issues the realistic inbound changes cycle
+	// through.
+	RealRecords int
 	// LoopguardBin is a prebuilt loopguard binary; empty builds one with
 	// `go build ./cmd/loopguard` from the module root.
 	LoopguardBin string
@@ -74,6 +78,11 @@ type Options struct {
 	Only []string
 	// KeepDir keeps the temporary directory (configs, logs) for inspection.
 	KeepDir bool
+	// CPUProfile, when set, is a directory for CPU profiles of loopguard,
+	// one per loopguard case, round and phase (<case>.r<N>.sat.pprof and
+	// .rate.pprof). loopguard then runs as this binary's sidecar role (the
+	// proxy package's sidecar, as `loopguard run`, plus a pprof listener).
+	CPUProfile string
 }
 
 // defaultOptions are the settings of a full run.
@@ -81,7 +90,7 @@ func defaultOptions() Options {
 	return Options{
 		Rounds: defaultRounds, Warmup: defaultWarmup, Saturation: defaultSaturation, Latency: defaultLatency,
 		Conns: defaultConns, Rate: defaultRate, BatchRate: defaultBatchRate, LedgerEntries: defaultLedgerEntries,
-		BenchTime: defaultBenchTime, WarmRecords: defaultWarmRecords, OutboundRecords: defaultOutboundRecords,
+		BenchTime: defaultBenchTime, WarmRecords: defaultWarmRecords, OutboundRecords: defaultOutboundRecords, RealRecords: defaultRealRecords,
 		Nginx: defaultNginx,
 	}
 }
@@ -104,7 +113,7 @@ func (o *Options) validate() error {
 		return fmt.Errorf("options: rates must be at least 1 req/s")
 	case o.LedgerEntries < 1:
 		return fmt.Errorf("options: ledger entries must be at least 1")
-	case o.WarmRecords < 1 || o.OutboundRecords < 1:
+	case o.WarmRecords < 1 || o.OutboundRecords < 1 || o.RealRecords < 1:
 		return fmt.Errorf("options: record counts must be at least 1")
 	}
 	return nil

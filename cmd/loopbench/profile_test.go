@@ -32,15 +32,16 @@ const profileParallelism = 16
 // profileEnv is an in-process loopguard with the harness's config, warm
 // ledger and fake servers.
 type profileEnv struct {
-	w   *workload
-	srv *servers
-	lg  *sidecar
+	w    *workload
+	real *realWorkload
+	srv  *servers
+	lg   *sidecar
 }
 
 func newProfileEnv(b *testing.B) *profileEnv {
 	b.Helper()
 	o := tinyOptions()
-	o.WarmRecords = defaultWarmRecords
+	o.WarmRecords, o.RealRecords = defaultWarmRecords, defaultRealRecords
 	srv, err := startServers(sentinelField, b.Logf)
 	if err != nil {
 		b.Fatal(err)
@@ -75,7 +76,7 @@ func newProfileEnv(b *testing.B) *profileEnv {
 	if err := warmLedger(context.Background(), o, srv, lg); err != nil {
 		b.Fatal(err)
 	}
-	return &profileEnv{w: newWorkload(o, srv.api.sentinelOf), srv: srv, lg: lg}
+	return &profileEnv{w: newWorkload(o, srv.api.sentinelOf), real: newRealWorkload(o), srv: srv, lg: lg}
 }
 
 // BenchmarkProxy sends requests through in-process loopguard, one case per
@@ -94,6 +95,9 @@ func BenchmarkProxy(b *testing.B) {
 		{"mitm", newClient(profileParallelism*2, out, lgRoots), e.w.writeRequests("https://" + e.srv.apiAddr)},
 		{"gateway", newClient(profileParallelism*2, nil, nil), e.w.writeRequests("http://" + e.lg.addrs.gateway + gatewayPath)},
 		{"connect", newClient(profileParallelism*2, out, e.srv.certPool), e.w.writeRequests("https://" + e.srv.tunnelAddr)},
+		{"inbound_real", newClient(profileParallelism*2, nil, nil), e.real.webhookRequests("http://" + e.lg.addrs.inbound)},
+		{"mitm_real_partial", newClient(profileParallelism*2, out, lgRoots), e.real.writeRequests("https://"+e.srv.trackerAddr, false, defaultOutboundRecords)},
+		{"gateway_real_full", newClient(profileParallelism*2, nil, nil), e.real.writeRequests("http://"+e.lg.addrs.gateway+realGatewayPath, true, defaultOutboundRecords)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			t := loadTarget{client: c.client, next: c.next, seq: new(atomic.Uint64)}
@@ -123,7 +127,7 @@ func BenchmarkProxy(b *testing.B) {
 // TestProfileEnvConfig keeps the benchmark's config loadable without
 // running the benchmark.
 func TestProfileEnvConfig(t *testing.T) {
-	srv := &servers{appAddr: "127.0.0.1:1", apiAddr: "127.0.0.1:2", tunnelAddr: "127.0.0.1:7"}
+	srv := &servers{appAddr: "127.0.0.1:1", apiAddr: "127.0.0.1:2", tunnelAddr: "127.0.0.1:7", trackerAddr: "127.0.0.1:8"}
 	cfg := renderConfig(t.TempDir(), sidecarAddrs{"127.0.0.1:3", "127.0.0.1:4", "127.0.0.1:5", "127.0.0.1:6"}, srv)
 	if strings.Contains(cfg, "{{") {
 		t.Fatalf("unreplaced placeholder in\n%s", cfg)

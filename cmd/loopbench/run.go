@@ -92,11 +92,20 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 		}
 		argv, tpBin = []string{bin}, bin
 	}
-	lg, loaded, err := startSidecar(ctx, argv, o.SidecarEnv, dir, srv)
+	env := o.SidecarEnv
+	var prof *cpuProfiler
+	if o.CPUProfile != "" {
+		if argv, env, prof, err = profiledSidecar(o, argv); err != nil {
+			return nil, err
+		}
+		rep.notes = append(rep.notes, "--cpuprofile: loopguard ran as the harness's sidecar role with a pprof listener (profiles in "+o.CPUProfile+"); its figures include the profiler's cost")
+	}
+	lg, loaded, err := startSidecar(ctx, argv, env, dir, srv)
 	if err != nil {
 		return nil, err
 	}
 	defer lg.stop()
+	lg.prof = prof
 	if rep.scrapeMallocs, err = scrapeCost(lg); err != nil {
 		return nil, err
 	}
@@ -104,41 +113,58 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 	if err := warmLedger(ctx, o, srv, lg); err != nil {
 		return nil, err
 	}
-	env := caseEnv{opts: o, w: newWorkload(o, srv.api.sentinelOf), srv: srv, lg: lg}
+	cenv := caseEnv{opts: o, w: newWorkload(o, srv.api.sentinelOf), real: newRealWorkload(o), srv: srv, lg: lg}
 	if _, err := os.Stat(o.Nginx); err != nil {
-		env.nginxSkip = "nginx not installed at " + o.Nginx
-	} else if env.nginx, err = startNginx(ctx, o.Nginx, filepath.Join(dir, "nginx"), srv.appAddr); err != nil {
-		env.nginxSkip = firstLine(err.Error())
+		cenv.nginxSkip = "nginx not installed at " + o.Nginx
+	} else if cenv.nginx, err = startNginx(ctx, o.Nginx, filepath.Join(dir, "nginx"), srv.appAddr); err != nil {
+		cenv.nginxSkip = firstLine(err.Error())
 	} else {
-		defer env.nginx.stop()
+		defer cenv.nginx.stop()
 	}
-	if env.gorp, err = startGoRP(ctx, srv.appAddr); err != nil {
-		env.gorpSkip = firstLine(err.Error())
-		rep.notes = append(rep.notes, "Go reverse proxy baseline skipped: "+env.gorpSkip)
+	if cenv.gorp, err = startGoRP(ctx, srv.appAddr); err != nil {
+		cenv.gorpSkip = firstLine(err.Error())
+		rep.notes = append(rep.notes, "Go reverse proxy baseline skipped: "+cenv.gorpSkip)
 	} else {
-		defer env.gorp.stop()
+		defer cenv.gorp.stop()
 	}
 	p.printf("transparent mode: a network namespace with iptables rules")
-	if env.tp, env.tpSkip = startTransparent(ctx, tpBin, dir, srv.api); env.tp != nil {
-		defer env.tp.close()
+	if cenv.tp, cenv.tpSkip = startTransparent(ctx, tpBin, dir, srv.api); cenv.tp != nil {
+		defer cenv.tp.close()
 	} else {
-		rep.notes = append(rep.notes, env.tpSkip)
+		rep.notes = append(rep.notes, cenv.tpSkip)
 	}
-	if env.nginxSkip != "" {
-		rep.notes = append(rep.notes, "nginx cases skipped: "+env.nginxSkip)
+	if cenv.nginxSkip != "" {
+		rep.notes = append(rep.notes, "nginx cases skipped: "+cenv.nginxSkip)
 	}
-	rep.cases = buildCases(env)
+	rep.cases = buildCases(cenv)
 	selectCases(rep.cases, o.Only)
+	// reserved is each loopguard's idle loopguard_inflight_body_bytes after
+	// the last case.
+	reserved := map[*sidecar]float64{}
 	for r := range o.Rounds {
 		for _, c := range rep.cases {
 			if c.skip != "" {
 				continue
 			}
-			if err := measure(ctx, c, lg, o, rep.scrapeMallocs); err != nil {
+			if err := measure(ctx, c, lg, o, rep.scrapeMallocs, r); err != nil {
 				return nil, err
 			}
-			p.printf("round %d/%d: %-18s %8.0f req/s  loopguard RSS %.1f MB", r+1, o.Rounds, c.name,
-				c.res.roundRPS[len(c.res.roundRPS)-1], rssMB([]int{lg.pid()}))
+			idle := "-"
+			if c.loopguard {
+				caseLG := lg
+				if c.lg != nil {
+					caseLG = c.lg
+				}
+				left, err := idleInflight(caseLG)
+				if err != nil {
+					return nil, fmt.Errorf("after %s: %w", c.name, err)
+				}
+				c.res.inflightGrowth += max(left-reserved[caseLG], 0)
+				reserved[caseLG] = left
+				idle = fmt.Sprintf("%.0f", left)
+			}
+			p.printf("round %d/%d: %-30s %8.0f req/s  loopguard RSS %.1f MB, body bytes reserved after the case %s", r+1, o.Rounds, c.name,
+				c.res.roundRPS[len(c.res.roundRPS)-1], rssMB([]int{lg.pid()}), idle)
 			if err := lg.exited(); err != nil {
 				return nil, err
 			}
@@ -169,6 +195,10 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 		if c.res.firstErr != "" {
 			rep.notes = append(rep.notes, fmt.Sprintf("%s: %d errors, first: %s", c.name, c.res.satErrs+c.res.rateErrs, c.res.firstErr))
 		}
+		if c.res.inflightGrowth > 0 {
+			rep.notes = append(rep.notes, fmt.Sprintf("%s: the body bytes loopguard still reserved %s after the case's last answer (loopguard_inflight_body_bytes) grew by %.0f over its rounds: a reservation never given back counts against limits.max_inflight_body_bytes until requests with a body get 503",
+				c.name, inflightSettle, c.res.inflightGrowth))
+		}
 		if c.res.missed > 0 {
 			rep.notes = append(rep.notes, fmt.Sprintf("%s: the generator missed %d of its fixed-rate sends (machine saturated)", c.name, c.res.missed))
 		}
@@ -194,14 +224,18 @@ func scrapeCost(lg *sidecar) (float64, error) {
 	return max(b.mallocs-a.mallocs, 0), nil
 }
 
-// measure runs one round of a case: an unmeasured warm-up, the saturation
+// measure runs round of a case: an unmeasured warm-up, the saturation
 // phase (max req/s, CPU, allocations) and the fixed-rate phase (latency,
 // CPU at a moderate rate).
-func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMallocs float64) error {
+func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMallocs float64, round int) error {
 	defer c.target.client.CloseIdleConnections()
+	var prof *cpuProfiler // only the main loopguard has a pprof listener
 	if c.lg != nil {
 		lg = c.lg
+	} else if c.loopguard {
+		prof = lg.prof
 	}
+	profName := func(phase string) string { return fmt.Sprintf("%s.r%d.%s.pprof", c.name, round+1, phase) }
 	procs := func() []int {
 		if c.procs == nil {
 			return nil
@@ -223,14 +257,22 @@ func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMa
 		return fmt.Errorf("measure %s: %w", c.name, err)
 	}
 	cpu0 := cpuSeconds(pids)
+	waitProf := prof.start(ctx, profName("sat"), o.Saturation)
 	cr := closedLoop(ctx, c.target, o.Conns, o.Saturation)
 	cpu1 := cpuSeconds(pids)
+	if err := waitProf(); err != nil {
+		return fmt.Errorf("measure %s: %w", c.name, err)
+	}
 	s1, err := snap()
 	if err != nil {
 		return fmt.Errorf("measure %s: %w", c.name, err)
 	}
+	waitProf = prof.start(ctx, profName("rate"), o.Latency)
 	or := openLoop(ctx, c.target, c.rate, o.Latency)
 	cpu2 := cpuSeconds(pids)
+	if err := waitProf(); err != nil {
+		return fmt.Errorf("measure %s: %w", c.name, err)
+	}
 	s2, err := snap()
 	if err != nil {
 		return fmt.Errorf("measure %s: %w", c.name, err)
@@ -248,6 +290,9 @@ func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMa
 	r.rateCPU += cpu2 - cpu1
 	r.drops += s2.drops - s0.drops
 	r.kept += s2.kept - s0.kept
+	r.changes += s2.changes - s0.changes
+	r.doubts += s2.doubts - s0.doubts
+	r.recorded += s2.recordedWrite - s0.recordedWrite
 	r.rssMB = max(r.rssMB, rssMB(procs()))
 	if r.firstErr == "" {
 		r.firstErr = cr.FirstError
@@ -257,6 +302,28 @@ func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMa
 	}
 	slices.Sort(r.latencies)
 	return nil
+}
+
+// profiledSidecar is the loopguard command line and environment of a
+// --cpuprofile run: this binary's sidecar role with a pprof listener. A
+// test's SidecarCmd (already this role) is kept.
+func profiledSidecar(o Options, argv []string) ([]string, []string, *cpuProfiler, error) {
+	if err := os.MkdirAll(o.CPUProfile, runDirMode); err != nil {
+		return nil, nil, nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if len(o.SidecarCmd) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("--cpuprofile: find own binary: %w", err)
+		}
+		argv = []string{exe}
+	}
+	ports, err := freeAddrs(1)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	env := append(slices.Clone(o.SidecarEnv), sidecarRoleEnv+"=1", sidecarPprofEnv+"="+ports[0])
+	return argv, env, &cpuProfiler{dir: o.CPUProfile, addr: ports[0]}, nil
 }
 
 // selectCases marks the cases not named by only as skipped.

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,10 +37,11 @@ const appAnswer = `{"ok":true}`
 
 // servers are the in-process fake app (plain HTTP, behind the inbound proxy)
 // and fake API (HTTPS with a self-signed certificate) on loopback. The API
-// listens twice: apiAddr is configured as an intercepted host, tunnelAddr is
-// not (CONNECT passthrough).
+// listens three times: apiAddr is the CRM's intercepted host, tunnelAddr is
+// not configured (CONNECT passthrough), trackerAddr is the issue tracker's
+// intercepted host (the realistic workload).
 type servers struct {
-	appAddr, apiAddr, tunnelAddr string
+	appAddr, apiAddr, tunnelAddr, trackerAddr string
 	// certPEM is the API's self-signed certificate (the upstream CA).
 	certPEM []byte
 	// certPool trusts certPEM.
@@ -49,13 +51,16 @@ type servers struct {
 	logf     func(format string, args ...any)
 }
 
-// fakeAPI answers writes with {"id":…,"ok":true}. While capture is on it
+// fakeAPI answers CRM writes with {"id":…,"ok":true} and tracker writes
+// with the record (see recordAPI). While capture is on it
 // remembers the sentinel loopguard stamped on each record, so the harness
 // can build realistic echoes.
 type fakeAPI struct {
 	capture   atomic.Bool
 	sentinels sync.Map // record id -> sentinel string
 	sentinel  string   // body path of the sentinel
+	// records answers the tracker's issue writes with the record.
+	records recordAPI
 }
 
 func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -65,6 +70,10 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := path.Base(r.URL.Path)
+	if strings.HasPrefix(r.URL.Path, realWritePath) {
+		a.records.answer(w, id, body)
+		return
+	}
 	if a.capture.Load() {
 		if s := gjson.GetBytes(body, a.sentinel); s.Exists() {
 			a.sentinels.Store(id, s.String())
@@ -137,6 +146,10 @@ func startServers(sentinelField string, logf func(format string, args ...any)) (
 		return nil, err
 	}
 	if s.tunnelAddr, err = serve(s.api, tlsCfg); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.trackerAddr, err = serve(s.api, tlsCfg); err != nil {
 		s.close()
 		return nil, err
 	}

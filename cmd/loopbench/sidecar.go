@@ -88,6 +88,30 @@ providers:
         occurred_at: occurredAt
         property_name: propertyName
         property_value: propertyValue
+  # The realistic workload (issue 19): a Linear-style issue tracker. No
+  # sentinel and no event id: genuine changes are told apart by the
+  # tracked fields and the provider time alone.
+  - use: generic
+    name: tracker
+    hosts: ["{{tracker}}"]
+    base_url: https://{{tracker}}
+    tracked_fields: [title, description, priority, stateId, assigneeId]
+    integration_users: [u_integration]
+    objects: {Issue: issues}
+    writes:
+      - path: /v1/{object}/{id}
+        methods: [PATCH, PUT]
+        response_time: updatedAt
+    webhooks:
+      - path: /webhooks/tracker
+        record_id: data.id
+        object_type: type
+        account: organizationId
+        actor: actor.id
+        occurred_at: data.updatedAt
+        record: data
+        markers:
+          - from: header:X-Change-Agent
 `
 
 // sidecarAddrs are the loopguard listeners of the run.
@@ -98,7 +122,7 @@ type sidecarAddrs struct {
 // renderConfig fills sidecarConfig.
 func renderConfig(dir string, a sidecarAddrs, srv *servers) string {
 	return strings.NewReplacer(
-		"{{app}}", srv.appAddr, "{{api}}", srv.apiAddr, "{{tunnel}}", srv.tunnelAddr, "{{dir}}", dir, "{{pool}}", strconv.Itoa(upstreamPoolConns),
+		"{{app}}", srv.appAddr, "{{api}}", srv.apiAddr, "{{tunnel}}", srv.tunnelAddr, "{{tracker}}", srv.trackerAddr, "{{dir}}", dir, "{{pool}}", strconv.Itoa(upstreamPoolConns),
 		"{{outbound}}", a.outbound, "{{inbound}}", a.inbound, "{{admin}}", a.admin, "{{gateway}}", a.gateway,
 	).Replace(sidecarConfig)
 }
@@ -161,6 +185,8 @@ type sidecar struct {
 	caPEM   []byte
 	done    chan error
 	client  *http.Client
+	// prof fetches CPU profiles (--cpuprofile); nil when off.
+	prof *cpuProfiler
 }
 
 // pid is the loopguard process id.
@@ -304,6 +330,13 @@ type scrape struct {
 	mallocs       float64
 	drops, kept   float64 // loopguard_decisions_total by action
 	recordedWrite float64 // loopguard_writes_recorded_total
+	// changes are the forwards of genuine changes (reason new_value).
+	changes float64
+	// doubts is loopguard_doubts_total (forwards a layer could not decide).
+	doubts float64
+	// inflight is loopguard_inflight_body_bytes: body bytes reserved now
+	// (zero when no request is in flight).
+	inflight float64
 }
 
 // scrape reads /metrics.
@@ -338,12 +371,19 @@ func (s *sidecar) scrape() (scrape, error) {
 			sc.mallocs = v
 		case "loopguard_writes_recorded_total":
 			sc.recordedWrite += v
+		case "loopguard_doubts_total":
+			sc.doubts += v
+		case "loopguard_inflight_body_bytes":
+			sc.inflight = v
 		case "loopguard_decisions_total":
 			switch {
 			case strings.Contains(labels, `action="drop"`):
 				sc.drops += v
 			case strings.Contains(labels, `action="forward"`):
 				sc.kept += v
+				if strings.Contains(labels, `reason="new_value"`) {
+					sc.changes += v
+				}
 			}
 		}
 	}

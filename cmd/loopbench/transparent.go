@@ -102,7 +102,7 @@ func (e *transparentEnv) start(ctx context.Context, bin, dir string, api http.Ha
 	}
 	a := sidecarAddrs{outbound: "127.0.0.1:18080", inbound: "127.0.0.1:18081", admin: "127.0.0.1:19090", gateway: "127.0.0.1:18082"}
 	// The upstream is on a loopback alias: splices to it need outbound.allow.
-	cfg := renderConfig(tdir, a, &servers{appAddr: "127.0.0.1:3000", apiAddr: tpAPIHost, tunnelAddr: tpUpstream})
+	cfg := renderConfig(tdir, a, &servers{appAddr: "127.0.0.1:3000", apiAddr: tpAPIHost, tunnelAddr: tpUpstream, trackerAddr: tpTrackerHost})
 	cfg = strings.Replace(cfg, "listen:\n", "listen:\n  transparent: "+tpListen+"\n", 1)
 	cfgPath := filepath.Join(tdir, "loopguard.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {

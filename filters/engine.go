@@ -123,6 +123,7 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 			continue
 		}
 		v := l.Check(ctx, ev, lk)
+		d.addStep(l.Name(), v)
 		if pull {
 			if v = pullVerdict(ctx, v, ev, lk); v.Reason == ReasonUnaccounted && overruledBy == "" {
 				overruled, overruledBy = v, l.Name()

@@ -1,6 +1,9 @@
 package filters
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Action is what happens to an event.
 type Action uint8
@@ -159,6 +162,51 @@ type Decision struct {
 	// decided (0: unknown): writes recorded later are not superseded by
 	// the event's acceptance.
 	Upto uint32 `json:"-"`
+	// Delivery names the delivery the event came in (set by the inbound
+	// proxy; the events of one delivery share it).
+	Delivery string `json:"delivery,omitempty"`
+	// steps are each layer's verdict in chain order (JSON "trace"); kept
+	// in the value so that deciding allocates nothing for them.
+	steps  [maxTrace]TraceStep
+	nsteps uint8
+}
+
+// maxTrace bounds the layers a decision's trace keeps.
+const maxTrace = 8
+
+// TraceStep is one layer's verdict about an event.
+type TraceStep struct {
+	Layer   string `json:"layer"`
+	Verdict string `json:"verdict"` // echo, abstain or pass
+	Reason  string `json:"reason"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// Trace returns each layer's verdict in chain order.
+func (d *Decision) Trace() []TraceStep { return d.steps[:d.nsteps] }
+
+func (d *Decision) addStep(layer string, v Verdict) {
+	if int(d.nsteps) >= maxTrace {
+		return
+	}
+	kind := "pass"
+	switch {
+	case v.Echo:
+		kind = "echo"
+	case v.Abstain:
+		kind = "abstain"
+	}
+	d.steps[d.nsteps] = TraceStep{Layer: layer, Verdict: kind, Reason: v.Reason.String(), Detail: v.Detail}
+	d.nsteps++
+}
+
+// MarshalJSON adds the trace to the decision's fields.
+func (d Decision) MarshalJSON() ([]byte, error) {
+	type plain Decision
+	return json.Marshal(struct {
+		plain
+		Trace []TraceStep `json:"trace,omitempty"`
+	}{plain(d), d.Trace()})
 }
 
 // finish fills the string forms used in JSON.

@@ -15,6 +15,20 @@ type numbered struct {
 	filters.Decision
 }
 
+// MarshalJSON is the decision's JSON (with its trace) led by "seq" (the
+// embedded decision's own MarshalJSON would otherwise leave it out).
+func (n numbered) MarshalJSON() ([]byte, error) {
+	b, err := n.Decision.MarshalJSON()
+	if err != nil || len(b) < 2 {
+		return b, err
+	}
+	head := `{"seq":` + strconv.FormatUint(n.Seq, 10)
+	if string(b) == "{}" {
+		return []byte(head + "}"), nil
+	}
+	return append([]byte(head+","), b[1:]...), nil
+}
+
 // decisionFilter selects decisions by the query of GET /decisions; an empty
 // field matches everything.
 type decisionFilter struct {

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/loopguard/loopguard/configs"
@@ -24,18 +25,20 @@ import (
 // answer goes back to the provider unchanged, so provider retries keep
 // working.
 type Inbound struct {
-	engine    *filters.Engine
-	providers []*inProvider
-	rp        *httputil.ReverseProxy
-	m         *Metrics
-	log       zerolog.Logger
-	ring      *DecisionRing
-	maxBody   int64
-	observe   bool
-	guard     *guard  // nil: no loop detector or breaker holds
-	holder    *holder // nil: nothing is held
-	latency   *observers
-	limits    *limits // nil: no in-flight bound (tests)
+	// deliveries numbers the deliveries decided (Decision.Delivery).
+	deliveries atomic.Uint64
+	engine     *filters.Engine
+	providers  []*inProvider
+	rp         *httputil.ReverseProxy
+	m          *Metrics
+	log        zerolog.Logger
+	ring       *DecisionRing
+	maxBody    int64
+	observe    bool
+	guard      *guard  // nil: no loop detector or breaker holds
+	holder     *holder // nil: nothing is held
+	latency    *observers
+	limits     *limits // nil: no in-flight bound (tests)
 }
 
 type inProvider struct {
@@ -216,7 +219,9 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if holds != nil && !verified {
 		holds = holdWhole(ds, holds, holdInfo, p.Profile.HoldPolicy)
 	}
+	deliveryID := "d" + strconv.FormatUint(in.deliveries.Add(1), 10) // one name for the delivery's events
 	for i := range ds {
+		ds[i].Delivery = deliveryID
 		in.report(ds[i])
 		if ds[i].Action == filters.Forward {
 			keep[i] = true

@@ -20,9 +20,9 @@ func TestDecisionTraceAndDelivery(t *testing.T) {
 	}
 	var got struct {
 		Decisions []struct {
-			EventID  string `json:"event_id"`
-			Action   string `json:"action"`
-			Delivery string `json:"delivery"`
+			EventID  string                                    `json:"event_id"`
+			Action   string                                    `json:"action"`
+			Delivery string                                    `json:"delivery"`
 			Trace    []struct{ Layer, Verdict, Reason string } `json:"trace"`
 		} `json:"decisions"`
 	}

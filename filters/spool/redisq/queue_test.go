@@ -14,6 +14,7 @@ import (
 
 	"github.com/loopguard/loopguard/filters/redistest"
 	"github.com/loopguard/loopguard/filters/spool"
+	"github.com/loopguard/loopguard/filters/spool/spooltest"
 )
 
 func TestAppendPeekOrderAcrossQueues(t *testing.T) {
@@ -350,4 +351,13 @@ func TestKeysAreHashed(t *testing.T) {
 			t.Fatalf("key %q names the queue", k)
 		}
 	}
+}
+
+// TestBehaviourSuite runs the behaviour every spool must have
+// (filters/spool/spooltest, which asserts) against the Redis queue.
+func TestBehaviourSuite(t *testing.T) {
+	spooltest.Run(t, func(t *testing.T, b spool.Budget) spool.Queue {
+		return newTestQueue(t, Options{MaxBytes: b.MaxBytes, MaxItems: b.MaxItems, UnverifiedMaxBytes: b.UnverifiedMaxBytes,
+			UnverifiedMaxItems: b.UnverifiedMaxItems, MaxItemBytes: b.MaxItemBytes})
+	})
 }

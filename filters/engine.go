@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -103,12 +104,16 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 	}
 	lk := e.lookups.Get().(*lookup)
 	lk.reset(e.store, ev.Key())
+	lk.floor = ev.floor
 	if pre := ev.pre; pre != nil && pre.state != nil {
 		// Borrow the batch's state (layers only read it); the pooled
 		// lookup must not keep its slices, or a later decode would write
 		// into them.
 		lk.loaded, lk.known, lk.err = true, pre.known, pre.err
 		lk.st = *pre.state
+		if ev.floor != 0 {
+			lk.st.Writes = slices.DeleteFunc(slices.Clone(lk.st.Writes), func(w ledger.Version) bool { return w.Seq <= ev.floor })
+		}
 		defer func() { lk.st = ledger.State{}; e.lookups.Put(lk) }()
 	} else {
 		defer e.lookups.Put(lk)
@@ -182,6 +187,12 @@ func settles(ctx context.Context, ev *Event, lk *lookup) uint32 {
 	if i := st.Match(ev.Fields, ev.ProviderAt); i >= 0 {
 		return st.Writes[i].Seq
 	}
+	// A certain echo of a write whose state loopguard only partly knew
+	// (a partial write of a record it had not seen): the newest write it
+	// shows applied.
+	if i := st.Reflects(ev.Fields); i >= 0 {
+		return st.Writes[i].Seq
+	}
 	return 0
 }
 
@@ -212,15 +223,26 @@ func (e *Engine) Whole(provider string, a Action, layer string, r Reason, detail
 // its record, so a later event with those values is judged afresh. All
 // events of a delivery are decided before any write is settled.
 func (e *Engine) Settle(ctx context.Context, evs []Event, ds []Decision) error {
+	var firstErr error
 	for i := range evs {
 		if ds[i].Action == Forward && ds[i].Source != SourcePull && ds[i].Reason != ReasonUnverified {
 			e.offers.add(evs[i].Key(), evs[i].Fields)
 		}
+		// A dropped event's redelivery is the same event: dropped by dedup,
+		// it cannot come back as news once its write is settled.
+		if ds[i].Action == Drop && ds[i].Layer != "dedup" && evs[i].ID != "" && ds[i].Source != SourcePull {
+			if err := e.store.MarkEvent(ctx, evs[i].dedupKey()); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
 	}
-	return e.apply(ctx, evs, ds, func(d *Decision) bool {
+	if err := e.apply(ctx, evs, ds, func(d *Decision) bool {
 		// A poll shows a record again and again: it settles nothing.
 		return d.Settle != 0 && d.WouldDrop() && d.Source != SourcePull
-	}, false)
+	}, false); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	return firstErr
 }
 
 // Accepted records, after the app answered 2xx, what it now knows: the ids

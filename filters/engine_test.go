@@ -16,8 +16,8 @@ func TestAccepted(t *testing.T) {
 	}{
 		{"forwarded genuine change", func(_ *harness, _ *Event, d Decision) Decision { return d },
 			map[string]any{"record.name": "Grace"}, true, true},
-		{"dropped echo is not recorded", func(_ *harness, _ *Event, d Decision) Decision { return d },
-			map[string]any{"actor": "u_integration"}, false, false},
+		{"dropped echo is not a genuine state; its id is marked (its redelivery is the same echo)", func(_ *harness, _ *Event, d Decision) Decision { return d },
+			map[string]any{"actor": "u_integration"}, false, true},
 		{"held event is not recorded", func(_ *harness, _ *Event, d Decision) Decision { d.Action = Hold; return d },
 			map[string]any{"record.name": "Grace"}, false, false},
 		{"unverified delivery is neither a genuine state nor a dedup id", func(h *harness, ev *Event, _ Decision) Decision {

@@ -59,6 +59,27 @@ type Event struct {
 	inForm bool
 	dedup  string // DedupKey(Provider, ID), built once on first use
 	pre    *prefetched
+	// floor: an earlier event of the same delivery and record settled
+	// our writes up to this Seq (see After).
+	floor uint32
+}
+
+// After tells the events of a delivery that follow evs[i] what its
+// decision d settled: they are later states of the provider, so a later
+// event of the same record can no longer be the echo of a write that
+// evs[i] already answered (a person's return to an earlier write's state
+// after our next write, delivered in one batch). Callers deciding a
+// delivery call it after each decision.
+func After(evs []Event, i int, d *Decision) {
+	if d.Settle == 0 || !d.WouldDrop() || evs[i].Record == "" {
+		return
+	}
+	k := evs[i].Key()
+	for j := i + 1; j < len(evs); j++ {
+		if evs[j].Record != "" && evs[j].Key() == k {
+			evs[j].floor = max(evs[j].floor, d.Settle)
+		}
+	}
 }
 
 // dedupKey is the event's dedup store key, built once (dedup layer, then

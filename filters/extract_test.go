@@ -295,7 +295,9 @@ func TestHubSpotEchoesInABatch(t *testing.T) {
 		reason Reason
 	}{
 		{Drop, "fingerprint", ReasonPendingWrite},
-		{Drop, "fingerprint", ReasonPendingWrite},
+		// The first property settled the write (filters.After): the
+		// second is what the app holds.
+		{Drop, "fingerprint", ReasonNoChange},
 		{Drop, "sentinel", ReasonSentinelChange},
 		{Forward, "fingerprint", ReasonNewValue},
 		{Forward, "fingerprint", ReasonNewValue},

@@ -3,6 +3,7 @@ package filters
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -336,11 +337,14 @@ type lookup struct {
 	loaded bool
 	known  bool
 	err    error
+	// floor: writes up to this Seq were settled by an earlier event of
+	// the same delivery (see Event.After).
+	floor uint32
 }
 
 // reset prepares a pooled lookup for one event, keeping st's slices.
 func (l *lookup) reset(store ledger.Store, key ledger.Key) {
-	l.store, l.key, l.loaded, l.known, l.err = store, key, false, false, nil
+	l.store, l.key, l.loaded, l.known, l.err, l.floor = store, key, false, false, nil, 0
 }
 
 func (l *lookup) state(ctx context.Context) (*ledger.State, bool, error) {
@@ -350,6 +354,9 @@ func (l *lookup) state(ctx context.Context) (*ledger.State, bool, error) {
 			return &l.st, false, nil
 		}
 		l.known, l.err = l.store.Get(ctx, l.key, &l.st)
+		if l.floor != 0 && l.err == nil {
+			l.st.Writes = slices.DeleteFunc(l.st.Writes, func(w ledger.Version) bool { return w.Seq <= l.floor })
+		}
 	}
 	return &l.st, l.known, l.err
 }

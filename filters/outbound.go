@@ -147,10 +147,12 @@ func (p *Provider) Tag(ctx context.Context, r *WriteRoute, ps *Params, account s
 	}
 	w.Fields = toLedger(fields)
 	w.FP = tagging.Combine(fields)
-	if pr.Tagging.SentinelField == "" || len(w.Fields) == 0 {
+	if len(w.Fields) == 0 {
 		return w
 	}
-	if w.NoOp = p.holds(ctx, w); w.NoOp {
+	// A write that changes nothing is known as such whether or not it is
+	// stamped: it must never be matched as a later event's "echo".
+	if w.NoOp = p.holds(ctx, w); w.NoOp || pr.Tagging.SentinelField == "" {
 		return w
 	}
 	w.Nonce = randomNonce()

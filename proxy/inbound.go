@@ -186,6 +186,7 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ds[i] = in.engine.Unverified(p, &events[i], why)
 		} else {
 			ds[i] = in.engine.Decide(r.Context(), p, &events[i])
+			filters.After(events, i, &ds[i])
 		}
 		if ds[i].Action == filters.Drop && in.guard != nil {
 			in.guard.echoed(&events[i])

@@ -13,7 +13,7 @@ import (
 //	[lastWrite(8, unix ns)] [lastSeen(8)] nextSeq(uvarint)
 //	napp(uvarint), per value: nameLen(uvarint) name hash(8) at(varint)
 //	nwrites(uvarint), per write: seq(uvarint) at(8) wflags(1: bit0 noop,
-//	bit1 created, bit2 sentinel) [nonce(8) fp(8)] providerAt(varint)
+//	bit1 created, bit2 sentinel, bit3 shown) [nonce(8) fp(8)] providerAt(varint)
 //	written(uvarint)
 //	nexpected(uvarint), per field: nameLen(uvarint) name hash(8)
 const codecVersion = 3
@@ -27,6 +27,7 @@ const (
 	wNoOp = 1 << iota
 	wCreated
 	wSentinel
+	wShown
 )
 
 // maxEncodedFields bounds a decoded list (a corrupt entry must not make a
@@ -71,6 +72,9 @@ func Encode(dst []byte, st *State) []byte {
 		}
 		if w.Nonce != 0 {
 			wf |= wSentinel
+		}
+		if w.Shown {
+			wf |= wShown
 		}
 		dst = append(dst, wf)
 		if wf&wSentinel != 0 {
@@ -208,7 +212,7 @@ func decodeStateNames(b []byte, st *State, names *nameTable) error {
 		w.Seq = uint32(d.uvarint())
 		w.At = fromNano(int64(d.u64()))
 		wf := d.byte1()
-		w.NoOp, w.Created = wf&wNoOp != 0, wf&wCreated != 0
+		w.NoOp, w.Created, w.Shown = wf&wNoOp != 0, wf&wCreated != 0, wf&wShown != 0
 		w.Nonce, w.FP = 0, 0
 		if wf&wSentinel != 0 {
 			w.Nonce, w.FP = d.u64(), d.u64()

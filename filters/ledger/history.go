@@ -58,6 +58,9 @@ type Version struct {
 	// Created: the write created the record (its sentinel was stamped
 	// before the id existed).
 	Created bool
+	// Shown: the write's response showed the record, so Expected is the
+	// provider's own account of the state after the write.
+	Shown bool
 	// ProviderAt is the provider's time or version of the written state,
 	// from the response (0: unknown). An event older than it is not its
 	// echo.
@@ -163,29 +166,60 @@ func (st *State) Match(fs []Field, at int64) int {
 	}
 	for i := range st.Writes {
 		w := &st.Writes[i]
-		if w.NoOp || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) {
+		if (w.NoOp && !st.movedAfter(i)) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) {
 			continue
 		}
-		if w.Expects(fs) && !st.news(w, fs) {
+		if w.Expects(fs) && !st.news(i, fs) {
 			return i
 		}
 	}
 	return -1
 }
 
-// news reports whether a value of fs that w did not write differs from
-// what the app holds.
-func (st *State) news(w *Version, fs []Field) bool {
-	for _, f := range fs {
-		j, _ := findField(w.Expected, f.Name)
-		if w.Written&(1<<min(j, 63)) != 0 {
-			continue
-		}
-		if v, ok := st.AppValue(f.Name); ok && v.Hash != f.Hash {
+// movedAfter reports whether a write after write i changed something: the
+// record moved on from i's state by our hand, and i's echo (on an API that
+// sends one for every write) may still be on its way ahead of that
+// write's. Events arrive in the provider's order where they carry no time,
+// so a person's return to i's state comes after the later write's echo,
+// which settles i.
+func (st *State) movedAfter(i int) bool {
+	for k := i + 1; k < len(st.Writes); k++ {
+		if !st.Writes[k].NoOp {
 			return true
 		}
 	}
 	return false
+}
+
+// news reports whether a value of fs that write i did not write differs
+// from what the app holds — unless a later write of ours wrote that field:
+// then the app's value is ours, and the event's is the state between the
+// two writes.
+func (st *State) news(i int, fs []Field) bool {
+	w := &st.Writes[i]
+	for _, f := range fs {
+		if w.wrote(f.Name) {
+			continue
+		}
+		v, ok := st.AppValue(f.Name)
+		if !ok || v.Hash == f.Hash {
+			continue
+		}
+		later := false
+		for k := i + 1; k < len(st.Writes) && !later; k++ {
+			later = st.Writes[k].wrote(f.Name)
+		}
+		if !later {
+			return true
+		}
+	}
+	return false
+}
+
+// wrote reports whether the write's own body set the field.
+func (w *Version) wrote(name string) bool {
+	j, ok := findField(w.Expected, name)
+	return ok && w.Written&(1<<min(j, 63)) != 0
 }
 
 // Expects reports whether every value of fs equals the write's expected
@@ -229,6 +263,43 @@ func (st *State) reflected(w *Version, fs []Field) bool {
 		}
 	}
 	return any
+}
+
+// reflectedUpTo reports whether fs shows write k applied after the
+// unsettled writes before it: k's written values, and for every field an
+// earlier write wrote and no later one up to k rewrote, that value. An
+// event that shows a later write's values but contradicts an earlier
+// unsettled write is older than both (events come in order): the same
+// value was there before we wrote it.
+func (st *State) reflectedUpTo(k int, fs []Field) bool {
+	if !st.reflected(&st.Writes[k], fs) {
+		return false
+	}
+	for j := k - 1; j >= 0; j-- {
+		w := &st.Writes[j]
+		if w.NoOp {
+			continue
+		}
+		for i, e := range w.Expected {
+			if w.Written&(1<<min(i, 63)) == 0 || st.rewritten(j, k, e.Name) {
+				continue
+			}
+			if x, ok := findField(fs, e.Name); ok && fs[x].Hash != e.Hash {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// rewritten reports whether a write after j, up to k, wrote the field.
+func (st *State) rewritten(j, k int, name string) bool {
+	for i := j + 1; i <= k; i++ {
+		if st.Writes[i].wrote(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Stale reports whether an event at provider time at is older than every
@@ -278,6 +349,15 @@ func (st *State) ApplyWrite(w *Write) {
 	exp = overlay(exp, w.Response)
 	noop := w.NoOp || (len(w.Fields) > 0 && st.Holds(w.Fields))
 	for _, f := range w.Response {
+		// The response shows a change the write did not make: a written
+		// field the provider stored otherwise, or another field the app
+		// holds otherwise (a provider-side change just before ours).
+		if i, ok := findField(w.Fields, f.Name); ok {
+			if w.Fields[i].Hash != f.Hash {
+				noop = false
+			}
+			continue
+		}
 		if v, ok := st.AppValue(f.Name); ok && v.Hash != f.Hash {
 			noop = false
 		}
@@ -297,7 +377,7 @@ func (st *State) ApplyWrite(w *Write) {
 		st.NextSeq = 1
 	}
 	st.Writes = append(st.Writes, Version{Seq: st.NextSeq, At: w.At, Expected: exp, Written: written, NoOp: noop,
-		Nonce: w.Nonce, FP: w.FP, Created: w.Created, ProviderAt: w.ProviderAt})
+		Nonce: w.Nonce, FP: w.FP, Created: w.Created, Shown: len(w.Response) > 0, ProviderAt: w.ProviderAt})
 	if n := len(st.Writes); n > MaxWrites {
 		st.Writes = slices.Delete(st.Writes, 0, n-MaxWrites) // zeroes the tail: no two slots share an array
 	}
@@ -340,15 +420,67 @@ func (st *State) ApplyAccept(a *Accept) {
 		return a.At.IsZero() || !w.At.After(a.At)
 	}
 	for i := len(st.Writes) - 1; i >= 0; i-- {
-		if w := &st.Writes[i]; before(w) && st.reflected(w, a.Fields) {
+		if w := &st.Writes[i]; before(w) && st.reflectedUpTo(i, a.Fields) {
 			st.settle(w.Seq)
 			break
 		}
 	}
+	st.rebase(a.Fields)
 	for _, f := range a.Fields {
 		st.setApp(f, a.ProviderAt, false)
 	}
 	st.LastSeen = a.At
+}
+
+// rebase moves the unsettled writes onto the state fs of a genuine event:
+// they are newer than it — an echo of an older write settles that write
+// (it shows it applied), and events come in the provider's order where
+// they carry no time. Each write's expected state becomes fs overlaid with
+// the fields written by it and by the writes before it; a write whose
+// response showed the record keeps the provider's account.
+func (st *State) rebase(fs []Field) {
+	if len(st.Writes) == 0 {
+		return
+	}
+	cur := slices.Clone(fs)
+	for i := range st.Writes {
+		w := &st.Writes[i]
+		for j, f := range w.Expected {
+			if w.Written&(1<<min(j, 63)) != 0 {
+				cur = overlay(cur, []Field{f})
+			}
+		}
+		if !w.Shown {
+			w.learn(cur)
+		}
+	}
+}
+
+// learn fills the fields w's expected state did not know (a partial write
+// of a record loopguard had not seen) with the values of an event the app
+// accepted: the record held them around the write, and what w did not
+// write it did not change. It only ever narrows what can match w — a
+// field unknown to w matched nothing before — and the values it adds are
+// then what the app holds, so Match still takes nothing the app lacks for
+// an echo.
+func (w *Version) learn(fs []Field) {
+	for _, f := range fs {
+		i, ok := findField(w.Expected, f.Name)
+		if ok {
+			if !w.NoOp && w.Written&(1<<min(i, 63)) == 0 {
+				w.Expected[i].Hash = f.Hash
+			}
+			continue
+		}
+		w.Expected = slices.Insert(w.Expected, i, f)
+		switch {
+		case len(w.Expected) > 64:
+			w.Written = ^uint64(0)
+		default:
+			low := w.Written & (1<<i - 1)
+			w.Written = low | (w.Written&^(1<<i-1))<<1
+		}
+	}
 }
 
 func (st *State) settle(seq uint32) {

@@ -100,7 +100,7 @@ func (a *app) writeBack(e *event, changed mask) {
 	why := "write-back of " + e.label()
 	n := e.noise.child(99)
 	if !b.AsyncWriteBack {
-		a.send(a.compose(e.rec, fields, ch, why, n))
+		a.send(a.composeBack(e, fields, ch, why, n))
 		return
 	}
 	delay := time.Duration(n.rng().Int64N(int64(2 * time.Second)))
@@ -108,15 +108,15 @@ func (a *app) writeBack(e *event, changed mask) {
 		if a.out.find(e.rec) == nil {
 			// Pending in the outbox until its time (or an earlier flush),
 			// with the copy's values then.
-			aw := a.compose(e.rec, fields, ch, why, n)
+			aw := a.composeBack(e, fields, ch, why, n)
 			aw.timed = true
 			a.enqueue(aw, a.w.now.Add(delay))
 			return
 		}
-		a.later(a.w.now.Add(delay), func() { a.send(a.compose(e.rec, fields, ch, why, n)) })
+		a.later(a.w.now.Add(delay), func() { a.send(a.composeBack(e, fields, ch, why, n)) })
 		return
 	}
-	a.w.after(delay, func() { a.send(a.compose(e.rec, fields, ch, why, n)) })
+	a.w.after(delay, func() { a.send(a.composeBack(e, fields, ch, why, n)) })
 }
 
 // answered: the app answered 2xx to a delivery (or a replay) whose kept
@@ -129,6 +129,13 @@ func (a *app) answered(d *delivery, kept []*event) {
 }
 
 // compose builds a write of the copy's fields.
+// composeBack composes the write-back of e.
+func (a *app) composeBack(e *event, fields mask, ch chain, why string, n noise) *appWrite {
+	aw := a.compose(e.rec, fields, ch, why, n)
+	aw.back = e
+	return aw
+}
+
 func (a *app) compose(rec string, fields mask, ch chain, why string, n noise) *appWrite {
 	r := a.recs[rec]
 	aw := &appWrite{rec: rec, method: "PATCH", path: "/v1/issues/" + rec, chain: ch, why: why, noise: n, fields: fields}

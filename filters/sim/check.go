@@ -293,7 +293,13 @@ func (f *facts) appWrites(aw *appWrite) {
 // learned for it (from an accepted event or a write) — a person may just
 // have set it. Forwarding it is right; the write-back it causes is excused.
 func (f *facts) blind(e *event, k Evidence) bool {
-	if k == EvActor || k == EvMarker || f.w.b.ResponseRecord {
+	if k == EvActor || k == EvMarker {
+		return false
+	}
+	if e.cause.write.stale {
+		return true
+	}
+	if f.w.b.ResponseRecord {
 		return false
 	}
 	last := f.lgLast[e.rec]
@@ -303,6 +309,32 @@ func (f *facts) blind(e *event, k Evidence) bool {
 		}
 	}
 	return false
+}
+
+// staleWriteBack reports a write-back that writes an event's values (as
+// loopguard learned them) over a newer state of the provider: the event
+// was overtaken by a change still on its way. To loopguard the write
+// changes nothing — the app is handed those very values — and its echo
+// is the same event as a person's return to them after the newer state,
+// so no judge without the provider's order (a time, a sequence, a marker)
+// can tell them apart: it is forwarded, and the write-back it causes is
+// excused (the loop detector bounds the ping-pong).
+func (f *facts) staleWriteBack(aw *appWrite, r *provRec, set vals) bool {
+	if aw.back == nil {
+		return false
+	}
+	last := f.lastOf(r.id)
+	changes := false
+	for i, v := range set {
+		if v == "" {
+			continue
+		}
+		if bv := aw.back.vals[i]; bv != v && !(bv == "" && last[i] == v) {
+			return false
+		}
+		changes = changes || r.vals[i] != v
+	}
+	return changes
 }
 
 // learned: loopguard recorded e as accepted by the app.

@@ -322,6 +322,7 @@ func (j *lgJudge) deliver(d *delivery) []verdict {
 	ds := make([]filters.Decision, len(evs))
 	for i := range evs {
 		ds[i] = j.eng.Decide(j.ctx, j.p, &evs[i])
+		filters.After(evs, i, &ds[i])
 		if ds[i].Reason == filters.ReasonStoreError {
 			j.w.facts.storeError(fmt.Errorf("decide %s: %s", d.events[i].label(), ds[i].Detail))
 		}

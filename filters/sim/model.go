@@ -151,7 +151,13 @@ type appWrite struct {
 	// its outbox is flushed (as the unbatched app composes at send time).
 	fields mask
 	timed  bool
-	tries  int // batch attempts (the provider fails an item only on its first)
+	// back is the event this write writes back (nil: an edit); stale: it
+	// wrote that event's values back over a newer state of the provider
+	// (the event was overtaken by a change still under way) — see
+	// facts.blind.
+	back  *event
+	stale bool
+	tries int // batch attempts (the provider fails an item only on its first)
 }
 
 // appBatch is one batch request of the app (Behaviour.BatchWrites): the

@@ -150,9 +150,15 @@ func Semantics(t *testing.T, newStore NewStore) {
 		{name: "a genuine event leaves no-op writes (never matched; their exact echo still counts as ours)",
 			steps: []step{accept(f("a", 5)), write(f("a", 5)), accept(f("a", 6))},
 			known: true, want: "app{a=6} w1[noop]{*a=5}"},
-		{name: "a write recorded after the event was decided is not superseded by it",
+		{name: "a write recorded after the event was decided is not superseded by it, and learns what it did not write",
 			steps: []step{write(f("a", 1)), {op: "accept", fields: []ledger.Field{f("a", 1), f("b", 2)}, seq: 0, upto: 1}},
-			known: true, want: "app{a=1 b=2} w1{*a=1}"},
+			known: true, want: "app{a=1 b=2} w1{*a=1 b=2}"},
+		{name: "an unsettled write takes a genuine event's values for the fields it did not write",
+			steps: []step{accept(f("a", 5), f("b", 5)), write(f("a", 1)), accept(f("a", 5), f("b", 6))},
+			known: true, want: "app{a=5 b=6} w1{*a=1 b=6}"},
+		{name: "a no-op write only learns fields it did not know",
+			steps: []step{accept(f("a", 5)), write(f("a", 5)), accept(f("a", 6), f("b", 1))},
+			known: true, want: "app{a=6 b=1} w1[noop]{*a=5 b=1}"},
 		{name: "a genuine event that shows our write applied settles it",
 			steps: []step{write(f("a", 1)), write(f("b", 2)), accept(f("a", 1), f("b", 2), f("c", 9))},
 			known: true, want: "app{a=1 b=2 c=9}"},
@@ -182,7 +188,7 @@ func Semantics(t *testing.T, newStore NewStore) {
 			known: true, want: "app{a=2} w1{*a=2}"},
 		{name: "full-width hashes survive",
 			steps: []step{write(f("a", ^uint64(0)), f("b", 1<<63)), accept(f("c", 1<<63|1))},
-			known: true, want: fmt.Sprintf("app{a=%d b=%d c=%d} w1{*a=%d *b=%d}", ^uint64(0), uint64(1<<63), uint64(1<<63|1), ^uint64(0), uint64(1<<63))},
+			known: true, want: fmt.Sprintf("app{a=%d b=%d c=%d} w1{*a=%d *b=%d c=%d}", ^uint64(0), uint64(1<<63), uint64(1<<63|1), ^uint64(0), uint64(1<<63), uint64(1<<63|1))},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

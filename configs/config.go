@@ -145,6 +145,14 @@ type Inbound struct {
 type Ledger struct {
 	// WriteTTL is how long a recorded write is remembered. Default "10m".
 	WriteTTL Duration `yaml:"write_ttl"`
+	// EchoWindow is how long after one of our writes its echo is expected:
+	// within it an event whose values are the state the write left is its
+	// echo; after it, values alone no longer make an event ours (a write
+	// the provider sent no event for — it changed nothing there — must not
+	// turn a person's later return to those values into an "echo").
+	// Markers, actors and sentinels still count until WriteTTL. Default
+	// "2m"; at most WriteTTL.
+	EchoWindow Duration `yaml:"echo_window"`
 	// SeenTTL is how long the last genuine state of a record is remembered.
 	// Default "24h".
 	SeenTTL Duration `yaml:"seen_ttl"`

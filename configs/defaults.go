@@ -23,6 +23,7 @@ const (
 	DefaultDedupWindow           = 24 * time.Hour
 	DefaultDecisions             = 1000
 	DefaultWriteTTL              = 10 * time.Minute
+	DefaultEchoWindow            = 2 * time.Minute
 	DefaultSeenTTL               = 24 * time.Hour
 	DefaultLedgerMaxSizeMB       = 256
 	DefaultLedgerShards          = 1024
@@ -77,6 +78,7 @@ func applyDefaults(c *Config) {
 	}
 	l := &c.Ledger
 	setDur(&l.WriteTTL, DefaultWriteTTL)
+	setDur(&l.EchoWindow, DefaultEchoWindow)
 	setDur(&l.SeenTTL, DefaultSeenTTL)
 	if l.MaxSizeMB == 0 {
 		l.MaxSizeMB = DefaultLedgerMaxSizeMB

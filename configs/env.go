@@ -84,6 +84,7 @@ func EnvVars() []EnvVar {
 		{"LOOPGUARD_LIMITS_MAX_INFLIGHT_BODY_BYTES", "limits.max_inflight_body_bytes", "64MiB", size(func(c *Config) *ByteSize { return &c.Limits.MaxInflightBodyBytes })},
 		{"LOOPGUARD_LIMITS_RETRY_AFTER", "limits.retry_after", "5s", dur(func(c *Config) *Duration { return &c.Limits.RetryAfter })},
 		{"LOOPGUARD_LEDGER_WRITE_TTL", "ledger.write_ttl", "10m", dur(func(c *Config) *Duration { return &c.Ledger.WriteTTL })},
+		{"LOOPGUARD_LEDGER_ECHO_WINDOW", "ledger.echo_window", "2m", dur(func(c *Config) *Duration { return &c.Ledger.EchoWindow })},
 		{"LOOPGUARD_LEDGER_SEEN_TTL", "ledger.seen_ttl", "24h", dur(func(c *Config) *Duration { return &c.Ledger.SeenTTL })},
 		{"LOOPGUARD_LEDGER_MAX_SIZE_MB", "ledger.max_size_mb", "256", num(func(c *Config) *int { return &c.Ledger.MaxSizeMB })},
 		{"LOOPGUARD_LOOPS_THRESHOLD", "loops.threshold", "5", num(func(c *Config) *int { return &c.Loops.Threshold })},

@@ -73,7 +73,7 @@ func validateConfig(c *Config) error {
 		{"outbound.tls_handshake_timeout", c.Outbound.TLSHandshakeTimeout},
 		{"outbound.response_header_timeout", c.Outbound.ResponseHeaderTimeout},
 		{"outbound.idle_conn_timeout", c.Outbound.IdleConnTimeout}, {"inbound.app_timeout", c.Inbound.AppTimeout},
-		{"inbound.dedup_window", c.Inbound.DedupWindow}, {"ledger.write_ttl", c.Ledger.WriteTTL}, {"ledger.seen_ttl", c.Ledger.SeenTTL},
+		{"inbound.dedup_window", c.Inbound.DedupWindow}, {"ledger.write_ttl", c.Ledger.WriteTTL}, {"ledger.echo_window", c.Ledger.EchoWindow}, {"ledger.seen_ttl", c.Ledger.SeenTTL},
 	} {
 		if d.v < 0 {
 			add(fmt.Errorf("%s: must not be negative", d.name))

@@ -23,6 +23,8 @@ type Engine struct {
 	providers []*Provider
 	byName    map[string]*Provider
 	offers    *offers
+	// echoWindow: see Options.EchoWindow.
+	echoWindow time.Duration
 	// lookups are reused per decision, so the ledger state's slices are
 	// decoded into memory that is already there.
 	lookups sync.Pool
@@ -36,6 +38,9 @@ type Options struct {
 	Observe bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// EchoWindow is how long after a write its echo is expected (see
+	// configs.Ledger.EchoWindow); 0: until the write expires.
+	EchoWindow time.Duration
 	// Secret is the deployment key: sentinels are keyed with it (and
 	// verify only where it is shared). Default: a random key for this
 	// engine alone.
@@ -53,7 +58,7 @@ func New(providers []*configs.Provider, store ledger.Store, opts Options) (*Engi
 			return nil, fmt.Errorf("engine: random key: %w", err)
 		}
 	}
-	e := &Engine{agent: opts.Agent, observe: opts.Observe, store: store, now: opts.Now, byName: map[string]*Provider{}}
+	e := &Engine{agent: opts.Agent, observe: opts.Observe, store: store, now: opts.Now, byName: map[string]*Provider{}, echoWindow: opts.EchoWindow}
 	e.lookups.New = func() any { return new(lookup) }
 	key := tagging.NewKey(opts.Secret)
 	e.offers = newOffers(opts.Now)
@@ -105,6 +110,9 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 	lk := e.lookups.Get().(*lookup)
 	lk.reset(e.store, ev.Key())
 	lk.floor = ev.floor
+	if e.echoWindow > 0 {
+		lk.since = d.Time.Add(-e.echoWindow)
+	}
 	if pre := ev.pre; pre != nil && pre.state != nil {
 		// Borrow the batch's state (layers only read it); the pooled
 		// lookup must not keep its slices, or a later decode would write
@@ -184,7 +192,7 @@ func settles(ctx context.Context, ev *Event, lk *lookup) uint32 {
 	if err != nil || !known {
 		return 0
 	}
-	if i := st.Match(ev.Fields, ev.ProviderAt); i >= 0 {
+	if i := st.Match(ev.Fields, ev.ProviderAt, lk.since); i >= 0 {
 		return st.Writes[i].Seq
 	}
 	// A certain echo of a write whose state loopguard only partly knew

@@ -276,7 +276,7 @@ func (l fingerprintLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verd
 		return pass(ReasonNewValue, "nothing known of this record")
 	}
 	pull := ev.Source == SourcePull
-	if i := st.Match(ev.Fields, ev.ProviderAt); i >= 0 {
+	if i := st.Match(ev.Fields, ev.ProviderAt, lk.since); i >= 0 {
 		v := echo(ReasonPendingWrite, "every tracked value is the state our unsettled write left")
 		if !pull {
 			v.Settle = st.Writes[i].Seq
@@ -340,11 +340,14 @@ type lookup struct {
 	// floor: writes up to this Seq were settled by an earlier event of
 	// the same delivery (see Event.After).
 	floor uint32
+	// since is the start of the echo window: writes recorded before it
+	// are no longer matched by their values (zero: no window).
+	since time.Time
 }
 
 // reset prepares a pooled lookup for one event, keeping st's slices.
 func (l *lookup) reset(store ledger.Store, key ledger.Key) {
-	l.store, l.key, l.loaded, l.known, l.err, l.floor = store, key, false, false, nil, 0
+	l.store, l.key, l.loaded, l.known, l.err, l.floor, l.since = store, key, false, false, nil, 0, time.Time{}
 }
 
 func (l *lookup) state(ctx context.Context) (*ledger.State, bool, error) {

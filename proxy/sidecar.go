@@ -87,7 +87,7 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 	s.state = st
 	store := st.ledger
 	s.Store = store
-	s.Engine, err = filters.New(l.Providers, store, filters.Options{Agent: c.Agent, Observe: c.Observe, Secret: key})
+	s.Engine, err = filters.New(l.Providers, store, filters.Options{Agent: c.Agent, Observe: c.Observe, Secret: key, EchoWindow: c.Ledger.EchoWindow.D()})
 	if err != nil {
 		return nil, err
 	}

@@ -148,7 +148,8 @@ func (st *State) Holds(fs []Field) bool {
 }
 
 // Match returns the index in Writes of the oldest write that changed
-// something and whose expected state holds every value of fs, or -1. A
+// something, recorded at or after since (the echo window; zero: any), and
+// whose expected state holds every value of fs, or -1. A
 // write that changed nothing is never matched: strict APIs send no event
 // for it, and its echo on the others carries what the app already holds
 // (see Holds) — so it can never turn a later genuine event, such as a
@@ -160,13 +161,13 @@ func (st *State) Holds(fs []Field) bool {
 // of: a response can show a provider-side change (an automation, a
 // person's edit just before ours) that the app has not seen, and an event
 // carrying it is news for the app, not an echo.
-func (st *State) Match(fs []Field, at int64) int {
+func (st *State) Match(fs []Field, at int64, since time.Time) int {
 	if len(fs) == 0 {
 		return -1
 	}
 	for i := range st.Writes {
 		w := &st.Writes[i]
-		if (w.NoOp && !st.movedAfter(i)) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) {
+		if (w.NoOp && !st.movedAfter(i)) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) || w.At.Before(since) {
 			continue
 		}
 		if w.Expects(fs) && !st.news(i, fs) {
@@ -191,14 +192,16 @@ func (st *State) movedAfter(i int) bool {
 	return false
 }
 
-// news reports whether a value of fs that write i did not write differs
-// from what the app holds — unless a later write of ours wrote that field:
-// then the app's value is ours, and the event's is the state between the
-// two writes.
+// news reports whether a value of fs differs from what the app holds —
+// unless a later write of ours that changed something wrote the app's
+// value of that field: then the app's value is ours, and the event's is the state between the two writes. A value
+// write i wrote itself is news too when the app has since accepted
+// another: a person's change it did not know of when it wrote (still on
+// its way), after which the app's copy went back to the person's value —
+// the write's echo is what brings the app to the provider's state.
 func (st *State) news(i int, fs []Field) bool {
-	w := &st.Writes[i]
 	for _, f := range fs {
-		if w.wrote(f.Name) {
+		if st.Writes[i].wrote(f.Name) {
 			continue
 		}
 		v, ok := st.AppValue(f.Name)
@@ -207,13 +210,20 @@ func (st *State) news(i int, fs []Field) bool {
 		}
 		later := false
 		for k := i + 1; k < len(st.Writes) && !later; k++ {
-			later = st.Writes[k].wrote(f.Name)
+			w := &st.Writes[k]
+			later = w.wrote(f.Name) && w.expects(Field{Name: f.Name, Hash: v.Hash})
 		}
 		if !later {
 			return true
 		}
 	}
 	return false
+}
+
+// expects reports whether the write's expected state has f.
+func (w *Version) expects(f Field) bool {
+	i, ok := findField(w.Expected, f.Name)
+	return ok && w.Expected[i].Hash == f.Hash
 }
 
 // wrote reports whether the write's own body set the field.

@@ -1,6 +1,9 @@
 package ledger
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func fs(kv ...any) []Field {
 	var out []Field
@@ -91,7 +94,7 @@ func TestHistoryRules(t *testing.T) {
 			var st State
 			c.build(&st)
 			for i, q := range c.qs {
-				if got := st.Match(q.fields, q.at); got != q.matchPull {
+				if got := st.Match(q.fields, q.at, time.Time{}); got != q.matchPull {
 					t.Errorf("q%d Match = %d, want %d", i, got, q.matchPull)
 				}
 				if got := st.Holds(q.fields); got != q.holds {

@@ -21,8 +21,8 @@ var stillFailingCases = map[string]string{}
 // Measured violating histories (of the default seed sets) on the ordered
 // history: the sweeps fail above these (0 once issue 13 is done).
 const (
-	maxFailingMemory = 72 // of 5,000
-	maxFailingRedis  = 2  // of 200
+	maxFailingMemory = 63 // of 5,000
+	maxFailingRedis  = 1  // of 200
 )
 
 // knownBrokenf skips a listed failure with its reason and fails any other.

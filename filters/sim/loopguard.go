@@ -190,7 +190,7 @@ func newLoopguard(w *world, profiles *Profiles, store StoreFactory) (*lgJudge, e
 	if err != nil {
 		return nil, err
 	}
-	eng, err := filters.New(l.Providers, st, filters.Options{Agent: agent, Now: w.clock, Secret: []byte(simSecret)})
+	eng, err := filters.New(l.Providers, st, filters.Options{Agent: agent, Now: w.clock, Secret: []byte(simSecret), EchoWindow: l.Config.Ledger.EchoWindow.D()})
 	if err != nil {
 		_ = st.Close()
 		return nil, err

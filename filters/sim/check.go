@@ -337,6 +337,14 @@ func (f *facts) staleWriteBack(aw *appWrite, r *provRec, set vals) bool {
 	return changes
 }
 
+// replayed: a held event reaches the app now; an echo among them is
+// judged blind or not as a forwarded one is (see decided).
+func (f *facts) replayed(e *event) {
+	if e.cause.write != nil {
+		e.blind = f.blind(e, evidenceOf(e))
+	}
+}
+
 // learned: loopguard recorded e as accepted by the app.
 func (f *facts) learned(e *event) {
 	last := f.lastOf(e.rec)

@@ -328,6 +328,7 @@ func (w *world) scheduleRelease() {
 			for _, e := range d.events {
 				w.app.flushFor(e.rec)
 				w.logf("loopguard replays held %s to the app", e.label())
+				w.facts.replayed(e)
 				w.app.receive(e)
 			}
 			w.app.release()

@@ -177,7 +177,6 @@ func (st *State) Match(fs []Field, at int64, since time.Time) int {
 	return -1
 }
 
-
 // movedAfter reports whether a write after write i changed something: the
 // record moved on from i's state by our hand, and i's echo (on an API that
 // sends one for every write) may still be on its way ahead of that

@@ -239,6 +239,12 @@ func (l *sentinelLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdic
 	if !w.Expects(ev.Fields) {
 		return pass(ReasonSentinelStale, "values changed since the write that stamped the sentinel")
 	}
+	if w.At.Before(lk.since) {
+		// A stored sentinel rides along on every later event of the
+		// record: past the echo window it says who wrote the field, not
+		// who made this change.
+		return abstain(ReasonSentinelStale, "the write that stamped the sentinel is older than the echo window")
+	}
 	v := echo(ReasonSentinelMatch, "our sentinel, and the values our write left")
 	v.Settle = w.Seq
 	return v

@@ -165,16 +165,22 @@ func (st *State) Match(fs []Field, at int64, since time.Time) int {
 	if len(fs) == 0 {
 		return -1
 	}
+	// A write that changed something first: an event carrying few fields
+	// (null for unchanged ones) also fits the no-op writes around it.
+	noop := -1
 	for i := range st.Writes {
 		w := &st.Writes[i]
-		if (w.NoOp && !st.movedAfter(i)) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) || w.At.Before(since) {
+		if (w.NoOp && (noop >= 0 || !st.movedAfter(i))) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) || w.At.Before(since) {
 			continue
 		}
 		if st.expects(i, fs) && !st.news(i, fs) {
-			return i
+			if !w.NoOp {
+				return i
+			}
+			noop = i
 		}
 	}
-	return -1
+	return noop
 }
 
 // movedAfter reports whether a write after write i changed something: the

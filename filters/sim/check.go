@@ -200,10 +200,27 @@ func (f *facts) decided(e *event, v verdict) {
 	if e.cause.person == 0 || v.action != Drop {
 		return
 	}
+	defer f.holdsAlready(e)
 	if why := f.lost(e); why != "" {
 		f.stats.GenuineDropped++
 		f.violate("b", "genuine change dropped ("+v.why+")", "%s: %s's change %s of %s v%d dropped, but %s",
 			e.label(), personName(e.cause.person), changedVals(e), e.rec, e.seq, why)
+	}
+}
+
+// holdsAlready: a dropped event whose values the app already holds left
+// the app at that provider version of those fields (a later, reordered
+// event older than it is then stale).
+func (f *facts) holdsAlready(e *event) {
+	a := f.w.app.recs[e.rec]
+	if a == nil {
+		return
+	}
+	k := f.knownOf(e.rec)
+	for i, v := range e.vals {
+		if v != "" && a.vals[i] == v {
+			k[i] = max(k[i], e.seq)
+		}
 	}
 }
 

@@ -80,6 +80,29 @@ func TestHistoryRules(t *testing.T) {
 			{fields: fs("a", 1), match: 0, matchPull: 0, holds: true, reflects: 2},
 			{fields: fs("a", 2), match: 1, matchPull: 1, reflects: 1},
 		}},
+		{"a no-op write is matched once a later write of ours changed something (its echo is ahead of that write's)", func(st *State) {
+			st.ApplyAccept(&Accept{Fields: fs("title", 7), At: now})
+			st.ApplyWrite(&Write{Fields: fs("title", 7), At: now})
+			st.ApplyWrite(&Write{Fields: fs("title", 8), At: now})
+		}, []q{
+			{fields: fs("title", 7), match: 0, matchPull: 0, holds: false, reflects: 0},
+			{fields: fs("title", 8), match: 1, matchPull: 1, holds: true, reflects: 1},
+		}},
+		{"a field a partial write did not know is accepted when a later write of ours overwrote it", func(st *State) {
+			st.ApplyWrite(&Write{Fields: fs("a", 1), At: now})
+			st.ApplyWrite(&Write{Fields: fs("a", 1, "b", 2), At: now})
+		}, []q{
+			{fields: fs("a", 1, "b", 9), match: 0, matchPull: 0, reflects: 0},
+			{fields: fs("a", 1, "c", 9), match: -1, matchPull: -1, reflects: 0},
+		}},
+		{"a genuine event before our partial write rebases the fields it did not write", func(st *State) {
+			st.ApplyAccept(&Accept{Fields: fs("a", 1, "b", 1), At: now})
+			st.ApplyWrite(&Write{Fields: fs("a", 2), At: now})
+			st.ApplyAccept(&Accept{Fields: fs("a", 1, "b", 5), At: now})
+		}, []q{
+			{fields: fs("a", 2, "b", 5), match: 0, matchPull: 0, reflects: 0},
+			{fields: fs("a", 2, "b", 1), match: -1, matchPull: -1, reflects: 0},
+		}},
 		{"an event older than every held value is stale", func(st *State) {
 			st.ApplyAccept(&Accept{Fields: fs("a", 5, "b", 6), ProviderAt: 200, At: now})
 		}, []q{
@@ -108,5 +131,37 @@ func TestHistoryRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEchoWindow: past the echo window a write's values alone no longer
+// make an event its echo.
+func TestEchoWindow(t *testing.T) {
+	now := newFakeClock().Now()
+	var st State
+	st.ApplyWrite(&Write{Fields: fs("a", 1), At: now})
+	if got := st.Match(fs("a", 1), 0, now); got != 0 {
+		t.Fatalf("inside the window: Match = %d, want 0", got)
+	}
+	if got := st.Match(fs("a", 1), 0, now.Add(time.Nanosecond)); got != -1 {
+		t.Fatalf("past the window: Match = %d, want -1", got)
+	}
+}
+
+// TestOlderEventDoesNotSettleByCoincidence: an event that shows a later
+// partial write's value but contradicts an earlier unsettled write is
+// older than both; it settles neither.
+func TestOlderEventDoesNotSettleByCoincidence(t *testing.T) {
+	now := newFakeClock().Now()
+	var st State
+	st.ApplyWrite(&Write{Fields: fs("a", 1, "b", 1), At: now})
+	st.ApplyWrite(&Write{Fields: fs("c", 3), At: now})
+	st.ApplyAccept(&Accept{Fields: fs("a", 9, "b", 9, "c", 3), At: now})
+	if len(st.Writes) != 2 {
+		t.Fatalf("writes left %d, want 2 (neither settled)", len(st.Writes))
+	}
+	st.ApplyAccept(&Accept{Fields: fs("a", 1, "b", 1, "c", 3), At: now})
+	if len(st.Writes) != 0 {
+		t.Fatalf("writes left %d, want 0 (an event showing both applied settles both)", len(st.Writes))
 	}
 }

@@ -57,6 +57,14 @@ var failingSeedsNow = []struct {
 	{306, "the app wrote back a person's first change after the person's second was already made (a stale write-back): its echo is a person's return to that state for any judge without the provider's order — forwarded and excused, bounded by the loop detector"},
 	{316, "a batch delivery carried our write's echo and a person's undo to the state before it: the undo matched the earlier no-op write, which the echo in the same delivery had settled"},
 	{350, "an older genuine event that happened to carry a later partial write's value was taken to show that write applied and settled it with the writes before it: their echoes looked new"},
+	{155, "a person's change in flight while the app made two partial PATCHes of a record loopguard never saw: the second write's echo was judged against the first write's state"},
+	{157, "a write the provider sent no event for (it changed nothing there) stayed matchable for minutes: a person's return to its values was dropped (now: the echo window)"},
+	{452, "reordered events with times: a person's change was dropped as stale after a later one the app already held had been dropped as no change (the simulator now counts that version as reaching the app)"},
+	{480, "null-unchanged events carry few fields: an echo matched an old no-op write-back instead of the write that changed something, leaving that write to match a person's later change"},
+	{745, "an old no-op write-back fed its values into the rebase of a newer write onto a person's later change"},
+	{787, "the echo of a partial write of an unseen record carried a field only a later full write of ours had set; it looked new"},
+	{1261, "a person's two quick edits, each written back stale: their echoes ping-pong (forwarded: no judge can tell them from a person's returns), quarantined, and the held echoes replayed later were not judged blind"},
+	{1625, "a stored sentinel rides on every later event of the record: minutes later it made a person's change look like the echo of the write that stamped it (now: the echo window)"},
 }
 
 // asFound is the history of a seed as Generate made it before batch

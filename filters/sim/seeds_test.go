@@ -64,6 +64,8 @@ var failingSeedsNow = []struct {
 	{745, "an old no-op write-back fed its values into the rebase of a newer write onto a person's later change"},
 	{787, "the echo of a partial write of an unseen record carried a field only a later full write of ours had set; it looked new"},
 	{1261, "a person's two quick edits, each written back stale: their echoes ping-pong (forwarded: no judge can tell them from a person's returns), quarantined, and the held echoes replayed later were not judged blind"},
+	{768, "an echo recognised by its marker carried a person's change made just before our write (reordered, with times); the echo taught the ledger that value as the app's, so the person's own, older event was dropped as stale"},
+	{66, "a resent echo (no id, with its provider time) of a write whose response showed the record came back after the write was settled and was forwarded as new"},
 	{1625, "a stored sentinel rides on every later event of the record: minutes later it made a person's change look like the echo of the write that stamped it (now: the echo window)"},
 }
 

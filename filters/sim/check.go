@@ -383,8 +383,11 @@ func (f *facts) lastOf(rec string) *vals {
 
 // quarantined checks (c) for a quarantine: only a real loop may quarantine
 // a record — within the loop window an echo reached the app whose write
-// was itself caused by an echo that reached the app (a chain of 2).
-func (f *facts) quarantined(rec string, window time.Duration, reason string) {
+// was itself caused by an echo that reached the app (a chain of 2), or as
+// many echoes of the app's own writes as the threshold reached the app
+// (stale write-backs of several quick changes bounce side by side; people's
+// edits never count).
+func (f *facts) quarantined(rec string, window time.Duration, threshold int, reason string) {
 	f.stats.Quarantines++
 	n, chain := 0, 0
 	for _, e := range f.fwdEchoes[rec] {
@@ -393,7 +396,7 @@ func (f *facts) quarantined(rec string, window time.Duration, reason string) {
 		}
 	}
 	f.w.logf("loopguard quarantines %s: %s", rec, reason)
-	if chain < 2 {
+	if chain < 2 && n < threshold {
 		f.violate("c", "quarantine without a loop", "%s quarantined (%s) but no chain of echoes reached the app within %s (%d unchained echo(es))",
 			rec, reason, window, n)
 	}

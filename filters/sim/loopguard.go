@@ -382,7 +382,7 @@ func (j *lgJudge) holdQueue(ev *filters.Event, count bool) (queue, layer, reason
 // quarantined is guard.quarantined: the account's breaker trips when
 // trip records are quarantined at once.
 func (j *lgJudge) quarantined(qi breaker.QuarantineInfo) {
-	j.w.facts.quarantined(qi.Key.Record, j.lcfg.Window, qi.Reason)
+	j.w.facts.quarantined(qi.Key.Record, j.lcfg.Window, j.lcfg.Threshold, qi.Reason)
 	if j.trip >= 0 && len(j.loops.List()) >= j.trip {
 		j.acctTo = qi.Until
 		j.w.logf("loopguard opens the account breaker until t=%s: %d records loop", fmtDur(qi.Until.Sub(epoch)), j.trip)

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -306,6 +305,3 @@ func (h *holder) Send(ctx context.Context, it spool.Item) (int, error) {
 	}
 	return resp.StatusCode, nil
 }
-
-// errHoldRejected is returned when the hold policy is reject.
-var errHoldRejected = errors.New("hold policy is reject")

@@ -60,7 +60,7 @@ type delivery struct {
 	// keeps it (an untrusted one is replayed untouched, never accepted).
 	trust spool.Verification
 	// spill holds the body of an oversize delivery streamed to the app
-	// (body is nil then); see serveOversize.
+	// (body is nil then); see serveSpilled.
 	spill *spill
 }
 

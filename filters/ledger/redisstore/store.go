@@ -61,7 +61,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("one of Options.URL and Options.Client is required")
 	}
 	if o.Timeout < 0 || o.WriteTTL < 0 || o.SeenTTL < 0 || o.DedupWindow < 0 {
-		return o, fmt.Errorf("Timeout (%s), WriteTTL (%s), SeenTTL (%s) and DedupWindow (%s) must not be negative",
+		return o, fmt.Errorf("options: Timeout (%s), WriteTTL (%s), SeenTTL (%s) and DedupWindow (%s) must not be negative",
 			o.Timeout, o.WriteTTL, o.SeenTTL, o.DedupWindow)
 	}
 	if o.Prefix == "" {

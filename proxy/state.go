@@ -12,6 +12,7 @@ import (
 	"github.com/loopguard/loopguard/filters/breaker/redisshare"
 	"github.com/loopguard/loopguard/filters/ledger"
 	"github.com/loopguard/loopguard/filters/ledger/redisstore"
+	"github.com/loopguard/loopguard/filters/redisconn"
 	"github.com/loopguard/loopguard/filters/spool/redisq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -48,7 +49,7 @@ func openState(c configs.Config, log zerolog.Logger) (*state, error) {
 		st.ledger = m
 		return st, nil
 	}
-	client, err := redisstore.NewClient(c.Redis.URL.Value())
+	client, err := redisconn.NewClient(c.Redis.URL.Value())
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
@@ -72,7 +73,7 @@ func openState(c configs.Config, log zerolog.Logger) (*state, error) {
 	if err != nil {
 		return fail(err)
 	}
-	log.Info().Str("redis", redisstore.Redact(c.Redis.URL.Value())).Str("prefix", c.Redis.Prefix).Msg("state shared on redis")
+	log.Info().Str("redis", redisconn.Redact(c.Redis.URL.Value())).Str("prefix", c.Redis.Prefix).Msg("state shared on redis")
 	return st, nil
 }
 

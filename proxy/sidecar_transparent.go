@@ -53,7 +53,7 @@ func (s *Sidecar) openTransparent(tr *http.Transport, tweak func(*transparent.Op
 	splice, pinned := s.transparentDialers()
 	if s.transparentConns == nil {
 		s.transparentConns = prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loopguard_transparent_connections_total",
+			Name: MetricTransparentConnections,
 			Help: "Connections captured by the transparent listener, by action (intercept, splice, refuse) and reason.",
 		}, []string{"action", "reason"})
 		s.Metrics.Registry.MustRegister(s.transparentConns)

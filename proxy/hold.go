@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -94,11 +93,6 @@ const maxAnswered = 1024
 // maxBehindFailures is how many failed replays in a row make a queue stop
 // holding newer events behind it.
 const maxBehindFailures = 3
-
-func openSpool(c configs.Spool) (*spool.Spool, error) {
-	return spool.Open(spool.Options{Path: filepath.Join(c.Dir, "spool.db"), MaxBytes: int64(c.MaxBytes), MaxItems: c.MaxItems,
-		UnverifiedMaxBytes: int64(c.UnverifiedMaxBytes), UnverifiedMaxItems: c.UnverifiedMaxItems, MaxItemBytes: int64(c.MaxItemBytes)})
-}
 
 // deadPolicy is the replayer's dead-letter policy from the spool section
 // (-1 in the configuration: never).

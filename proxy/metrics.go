@@ -10,7 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// Metrics are every Prometheus metric loopguard exports, named in one place.
+// Metrics are every Prometheus metric loopguard exports (their names are
+// the constants of metric_names.go).
 // They live in their own registry: no package-level state.
 type Metrics struct {
 	Registry *prometheus.Registry

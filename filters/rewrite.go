@@ -28,7 +28,7 @@ func (p *Provider) Rewrite(r *WebhookRoute, body []byte, events []Event, keep []
 	if r.shape.xml {
 		return rewriteXML(p.Name, body, events, keep)
 	}
-	start, end := 0, len(body)
+	var start, end int
 	if r.batch != "@this" {
 		arr := gjson.GetBytes(body, r.batch)
 		if !arr.IsArray() || arr.Index <= 0 {

@@ -16,15 +16,16 @@ type Admin struct {
 	mux   *http.ServeMux
 	token string
 	ready *atomic.Bool
-	// Degraded, when set and returning a reason, makes /readyz answer 200
+	// degraded, when set and returning a reason, makes /readyz answer 200
 	// "degraded: <reason>": loopguard keeps serving (layers abstain) and
 	// must not be taken out of rotation for it.
-	Degraded func() string
+	degraded func() string
 }
 
-// NewAdmin builds the admin handler.
-func NewAdmin(m *Metrics, ring *DecisionRing, token string, ready *atomic.Bool) *Admin {
-	a := &Admin{mux: http.NewServeMux(), token: token, ready: ready}
+// NewAdmin builds the admin handler. degraded, when not nil, names why the
+// sidecar runs degraded ("" when it does not): see /readyz.
+func NewAdmin(m *Metrics, ring *DecisionRing, token string, ready *atomic.Bool, degraded func() string) *Admin {
+	a := &Admin{mux: http.NewServeMux(), token: token, ready: ready, degraded: degraded}
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -33,8 +34,8 @@ func NewAdmin(m *Metrics, ring *DecisionRing, token string, ready *atomic.Bool) 
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
-		if a.Degraded != nil {
-			if why := a.Degraded(); why != "" {
+		if a.degraded != nil {
+			if why := a.degraded(); why != "" {
 				_, _ = w.Write([]byte("degraded: " + why + "\n"))
 				return
 			}

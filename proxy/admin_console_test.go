@@ -27,7 +27,7 @@ func TestAdminGate(t *testing.T) {
 	newServer := func(tok string) string {
 		var ready atomic.Bool
 		ready.Store(true)
-		a := NewAdmin(NewMetrics(nil), NewDecisionRing(4), tok, &ready)
+		a := NewAdmin(NewMetrics(nil), NewDecisionRing(4), tok, &ready, nil)
 		a.Handle("POST /poke", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 		srv := httptest.NewServer(a)
 		t.Cleanup(srv.Close)
@@ -93,7 +93,7 @@ func TestDecisionsAPI(t *testing.T) {
 	add("a", filters.SourceWebhook, filters.Hold, false, "loop", "r1")     // 5
 	add("b", filters.SourceWebhook, filters.Forward, false, "chain", "r3") // 6
 	var ready atomic.Bool
-	srv := httptest.NewServer(NewAdmin(NewMetrics(nil), ring, "", &ready))
+	srv := httptest.NewServer(NewAdmin(NewMetrics(nil), ring, "", &ready, nil))
 	t.Cleanup(srv.Close)
 	seqs := func(query string) string {
 		t.Helper()

@@ -12,6 +12,7 @@ import (
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/proxy/egress"
+	"github.com/loopguard/loopguard/proxy/transparent"
 	"github.com/rs/zerolog"
 )
 
@@ -30,6 +31,14 @@ type Option func(*options)
 
 type options struct {
 	resolver egress.Resolver
+	// transparent adjusts the transparent listener's options (tests).
+	transparent func(*transparent.Options)
+}
+
+// withTransparentOptions adjusts the transparent listener's options; tests
+// replace its original-destination lookup to run without iptables.
+func withTransparentOptions(f func(*transparent.Options)) Option {
+	return func(o *options) { o.transparent = f }
 }
 
 // WithResolver makes the egress policy resolve names with r instead of the

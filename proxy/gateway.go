@@ -42,9 +42,10 @@ type gwState struct {
 	pull  *pullCall
 }
 
-// NewGateway builds the gateway for every provider with a base_url.
-func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, m *Metrics, log zerolog.Logger) (*Gateway, error) {
-	g := &Gateway{m: m, wr: wr, pull: newPuller(e, m, log, wr.maxBody)}
+// NewGateway builds the gateway for every provider with a base_url. lim
+// bounds the bodies it buffers (nil: no bound).
+func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, lim *limits, m *Metrics, log zerolog.Logger) (*Gateway, error) {
+	g := &Gateway{m: m, wr: wr, pull: newPuller(e, m, log, wr.maxBody, lim.bodies())}
 	for _, p := range e.Providers() {
 		if p.Profile.BaseURL == "" {
 			continue

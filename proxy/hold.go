@@ -3,12 +3,10 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -95,11 +93,6 @@ const maxAnswered = 1024
 // maxBehindFailures is how many failed replays in a row make a queue stop
 // holding newer events behind it.
 const maxBehindFailures = 3
-
-func openSpool(c configs.Spool) (*spool.Spool, error) {
-	return spool.Open(spool.Options{Path: filepath.Join(c.Dir, "spool.db"), MaxBytes: int64(c.MaxBytes), MaxItems: c.MaxItems,
-		UnverifiedMaxBytes: int64(c.UnverifiedMaxBytes), UnverifiedMaxItems: c.UnverifiedMaxItems, MaxItemBytes: int64(c.MaxItemBytes)})
-}
 
 // deadPolicy is the replayer's dead-letter policy from the spool section
 // (-1 in the configuration: never).
@@ -306,6 +299,3 @@ func (h *holder) Send(ctx context.Context, it spool.Item) (int, error) {
 	}
 	return resp.StatusCode, nil
 }
-
-// errHoldRejected is returned when the hold policy is reject.
-var errHoldRejected = errors.New("hold policy is reject")

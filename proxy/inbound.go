@@ -60,7 +60,7 @@ type delivery struct {
 	// keeps it (an untrusted one is replayed untouched, never accepted).
 	trust spool.Verification
 	// spill holds the body of an oversize delivery streamed to the app
-	// (body is nil then); see serveOversize.
+	// (body is nil then); see serveSpilled.
 	spill *spill
 }
 
@@ -70,12 +70,16 @@ type InboundOptions struct {
 	MaxBody int64
 	Ring    *DecisionRing
 	Observe bool
+
+	guard  *guard       // nil: no loop detector or breaker holds
+	limits *limits      // nil: no in-flight bound (tests)
+	hold   *holdOptions // nil: nothing is held
 }
 
 // NewInbound builds the inbound proxy.
 func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog.Logger, opts InboundOptions) (*Inbound, error) {
 	in := &Inbound{engine: e, m: m, log: log, ring: opts.Ring, maxBody: opts.MaxBody, observe: opts.Observe,
-		latency: newObservers(m.InboundDuration)}
+		latency: newObservers(m.InboundDuration), guard: opts.guard, limits: opts.limits}
 	for _, p := range e.Providers() {
 		ip := &inProvider{p: p}
 		sig := p.Profile.Signature
@@ -115,6 +119,11 @@ func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog
 		// still flushes at once for streamed (unknown-length) responses.
 		FlushInterval: 0,
 		BufferPool:    newBufferPool(),
+	}
+	if h := opts.hold; h != nil {
+		// The holder replays into this proxy's providers (their signature
+		// schemes re-sign) and records what the app accepted.
+		in.holder = newHolder(h.spool, in, h.app, h.tr, h.ready, h.cfg, m, log)
 	}
 	return in, nil
 }

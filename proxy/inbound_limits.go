@@ -13,7 +13,7 @@ import (
 // inbound.max_body_bytes and the process's in-flight bound. When done is
 // true the request was answered here:
 //   - larger than max_body_bytes: streamed to the app untouched (counted
-//     oversize), through a spill for a hold-policy provider (serveOversize);
+//     oversize), through a spill for a hold-policy provider (serveSpilled);
 //   - the in-flight bound reached: 503 with Retry-After, so the provider
 //     redelivers — except for a hold-policy provider (it never redelivers:
 //     GitHub, Pipedrive, Salesforce, Smartsheet, Zendesk), whose delivery

@@ -193,16 +193,11 @@ var (
 	whyBusy = spillWhy{"busy_streamed", filters.ReasonBusy, "in-flight body bytes at limits.max_inflight_body_bytes: unfiltered,"}
 )
 
-// serveOversize streams an oversize delivery of a hold-policy provider to
-// the app through a spill, so that it is held if the app fails it (see the
-// top of this file). r.Body still yields the whole body (bufferDelivery put
-// back what it read).
-// It returns the last outcome counted.
-func (in *Inbound) serveOversize(w http.ResponseWriter, r *http.Request, ip *inProvider, tr *inTrace) string {
-	return in.serveSpilled(w, r, ip, tr, whyOversize)
-}
-
-// serveSpilled is serveOversize for any reason a delivery is not buffered.
+// serveSpilled streams a delivery of a hold-policy provider that is not
+// buffered (oversize, or busy: see spillWhy) to the app through a spill,
+// so that it is held if the app fails it (see the top of this file).
+// r.Body still yields the whole body (bufferDelivery put back what it
+// read). It returns the last outcome counted.
 func (in *Inbound) serveSpilled(w http.ResponseWriter, r *http.Request, ip *inProvider, tr *inTrace, why spillWhy) string {
 	name := ip.p.Name
 	sp, err := newSpill(in.holder.spillDir, in.holder.maxItem, r.Body)

@@ -15,10 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loopguard/loopguard/filters/ledger"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 )
 
 // fakeCRM is a real HTTPS API holding records; PATCHes merge into them and
@@ -311,17 +309,6 @@ func TestInboundBatch(t *testing.T) {
 	}
 }
 
-func hubFields(t *testing.T, e *inboundEnv, vals map[string]string) []ledger.Field {
-	t.Helper()
-	p, _ := e.s.Engine.Provider("hub")
-	raw, _ := json.Marshal(vals)
-	var out []ledger.Field
-	for _, f := range p.FP.FromJSON(nil, gjson.ParseBytes(raw)) {
-		out = append(out, ledger.Field{Name: f.Name, Hash: f.Hash})
-	}
-	return out
-}
-
 func githubSig(body string) string {
 	m := hmac.New(sha256.New, []byte("s3cret"))
 	m.Write([]byte(body))
@@ -405,8 +392,6 @@ func TestInboundOtherPathsStream(t *testing.T) {
 		t.Fatalf("non-webhook request not proxied: %d %+v", resp.StatusCode, e.app.last(t))
 	}
 }
-
-var _ = sjson.Set
 
 func TestInboundOversizeForwardedUntouched(t *testing.T) {
 	e := newInboundEnv(t, false)

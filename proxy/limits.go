@@ -314,10 +314,19 @@ func (d *mitmDeadlines) response(tc *trackedConn) {
 	}
 }
 
-// wireLimits hands the limits to the listeners' handlers.
-func (s *Sidecar) wireLimits() {
-	s.Inbound.limits = s.limits
-	s.Outbound.mitm = &mitmDeadlines{lim: s.limits}
-	s.Outbound.pull.budget = s.limits.budget
-	s.Gateway.pull.budget = s.limits.budget
+// bodies is the process-wide body budget; nil for nil limits (no bound).
+func (lim *limits) bodies() *bodyBudget {
+	if lim == nil {
+		return nil
+	}
+	return lim.budget
+}
+
+// mitmDeadlines are the read deadlines inside intercepted CONNECTs; nil for
+// nil limits (none).
+func (lim *limits) mitmDeadlines() *mitmDeadlines {
+	if lim == nil {
+		return nil
+	}
+	return &mitmDeadlines{lim: lim}
 }

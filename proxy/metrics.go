@@ -10,7 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// Metrics are every Prometheus metric loopguard exports, named in one place.
+// Metrics are every Prometheus metric loopguard exports (their names are
+// the constants of metric_names.go).
 // They live in their own registry: no package-level state.
 type Metrics struct {
 	Registry *prometheus.Registry
@@ -94,89 +95,89 @@ func NewMetrics(store ledger.Store) *Metrics {
 	m := &Metrics{
 		Registry: r,
 		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loopguard_decisions_total", Help: "Event decisions by provider, source, layer, reason and action.",
+			Name: MetricDecisions, Help: "Event decisions by provider, source, layer, reason and action.",
 		}, []string{"provider", "source", "layer", "reason", "action"}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loopguard_inbound_deliveries_total", Help: "Webhook deliveries by provider and outcome.",
+			Name: MetricDeliveries, Help: "Webhook deliveries by provider and outcome.",
 		}, []string{"provider", "outcome"}),
 		Outbound: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loopguard_outbound_requests_total", Help: "Outbound requests by provider and kind.",
+			Name: MetricOutboundRequests, Help: "Outbound requests by provider and kind.",
 		}, []string{"provider", "kind"}),
 		Untagged: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loopguard_outbound_untagged_total", Help: "Matched writes passed through untouched, by reason.",
+			Name: MetricUntagged, Help: "Matched writes passed through untouched, by reason.",
 		}, []string{"provider", "reason"}),
 		WritesRecorded: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loopguard_writes_recorded_total", Help: "Writes recorded in the ledger after a 2xx upstream answer.",
+			Name: MetricWritesRecorded, Help: "Writes recorded in the ledger after a 2xx upstream answer.",
 		}, []string{"provider"}),
 		RedundantWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loopguard_redundant_writes_total", Help: "Writes that write back the state the app last received.",
+			Name: MetricRedundantWrites, Help: "Writes that write back the state the app last received.",
 		}, []string{"provider"}),
 		Doubts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loopguard_doubts_total", Help: "Events forwarded because a layer could not decide, by reason.",
+			Name: MetricDoubts, Help: "Events forwarded because a layer could not decide, by reason.",
 		}, []string{"provider", "reason"}),
 		SignatureFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loopguard_signature_failures_total", Help: "Deliveries whose signature did not verify.",
+			Name: MetricSignatureFailures, Help: "Deliveries whose signature did not verify.",
 		}, []string{"provider", "reason"}),
 		BreakerTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loopguard_breaker_transitions_total", Help: "Quota breaker state changes.",
+			Name: MetricBreakerTransitions, Help: "Quota breaker state changes.",
 		}, []string{"provider", "state", "reason"}),
 		Throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loopguard_outbound_throttled_total", Help: "Calls answered locally (429) while a breaker was open.",
+			Name: MetricThrottled, Help: "Calls answered locally (429) while a breaker was open.",
 		}, []string{"provider"}),
 	}
 	m.Held = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loopguard_held_total", Help: "Inbound deliveries held in the durable spool, by reason.",
+		Name: MetricHeld, Help: "Inbound deliveries held in the durable spool, by reason.",
 	}, []string{"provider", "reason"})
 	m.Replayed = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loopguard_replayed_total", Help: "Held deliveries replayed to the app and accepted.",
+		Name: MetricReplayed, Help: "Held deliveries replayed to the app and accepted.",
 	}, []string{"provider"})
 	m.Quarantines = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loopguard_quarantines_total", Help: "Records quarantined by the loop detector.",
+		Name: MetricQuarantines, Help: "Records quarantined by the loop detector.",
 	}, []string{"provider"})
 	m.PullResponses = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loopguard_pull_responses_total", Help: "Matched read (poll) responses by outcome.",
+		Name: MetricPullResponses, Help: "Matched read (poll) responses by outcome.",
 	}, []string{"provider", "outcome"})
 	m.EgressDenied = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loopguard_egress_denied_total", Help: "Outbound destinations refused by the egress policy, by reason.",
+		Name: MetricEgressDenied, Help: "Outbound destinations refused by the egress policy, by reason.",
 	}, []string{"reason"})
 	m.UnsignedTrusted = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "loopguard_unsigned_trusted", Help: "1 for a signed provider running without its secret (signature.trust_unsigned), 0 when it verifies.",
+		Name: MetricUnsignedTrusted, Help: "1 for a signed provider running without its secret (signature.trust_unsigned), 0 when it verifies.",
 	}, []string{"provider"})
 	m.HeldUnverified = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loopguard_held_unverified_total", Help: "Held deliveries whose signature did not verify (own budget, replayed untouched).",
+		Name: MetricHeldUnverified, Help: "Held deliveries whose signature did not verify (own budget, replayed untouched).",
 	}, []string{"provider"})
 	m.DeadLettered = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loopguard_dead_lettered_total", Help: "Held deliveries moved to the dead letters, by reason.",
+		Name: MetricDeadLettered, Help: "Held deliveries moved to the dead letters, by reason.",
 	}, []string{"provider", "reason"})
 	r.MustRegister(m.BreakerTransitions, m.Throttled, m.Held, m.Replayed, m.Quarantines, m.PullResponses, m.EgressDenied, m.UnsignedTrusted,
 		m.HeldUnverified, m.DeadLettered)
 	m.BatchRecords = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loopguard_batch_records_total", Help: "Records of batch and GraphQL writes, by kind and outcome.",
+		Name: MetricBatchRecords, Help: "Records of batch and GraphQL writes, by kind and outcome.",
 	}, []string{"provider", "kind", "outcome"})
 	r.MustRegister(m.BatchRecords)
 	m.InboundDuration, m.OutboundDuration = newLatency()
 	r.MustRegister(m.InboundDuration, m.OutboundDuration)
 	m.Rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loopguard_rejected_total", Help: "Requests and connections refused or cut by a limit, by listener and reason.",
+		Name: MetricRejected, Help: "Requests and connections refused or cut by a limit, by listener and reason.",
 	}, []string{"listener", "reason"})
 	m.ConnectionsOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "loopguard_connections_open", Help: "Open client connections per listener.",
+		Name: MetricConnectionsOpen, Help: "Open client connections per listener.",
 	}, []string{"listener"})
 	m.IdleClosed = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loopguard_connections_idle_closed_total", Help: "Client connections closed before sending a whole request.",
+		Name: MetricIdleClosed, Help: "Client connections closed before sending a whole request.",
 	}, []string{"listener"})
 	m.InflightBodyBytes = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "loopguard_inflight_body_bytes", Help: "Body bytes buffered right now (bounded by limits.max_inflight_body_bytes).",
+		Name: MetricInflightBodyBytes, Help: "Body bytes buffered right now (bounded by limits.max_inflight_body_bytes).",
 	})
 	r.MustRegister(m.Rejected, m.ConnectionsOpen, m.IdleClosed, m.InflightBodyBytes)
 	r.MustRegister(m.Decisions, m.Deliveries, m.Outbound, m.Untagged, m.WritesRecorded, m.RedundantWrites, m.Doubts, m.SignatureFailures)
 	if store != nil {
 		r.MustRegister(
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "loopguard_ledger_entries", Help: "Records in the ledger."},
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricLedgerEntries, Help: "Records in the ledger."},
 				func() float64 { return float64(store.Stats().Entries) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "loopguard_ledger_evictions_total", Help: "Ledger entries evicted for space."},
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricLedgerEvictions, Help: "Ledger entries evicted for space."},
 				func() float64 { return float64(store.Stats().Evictions) }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "loopguard_dedup_entries", Help: "Event ids remembered for dedup."},
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricDedupEntries, Help: "Event ids remembered for dedup."},
 				func() float64 { return float64(store.Stats().Events) }),
 		)
 	}

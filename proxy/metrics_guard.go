@@ -11,16 +11,16 @@ import (
 func (m *Metrics) registerGuard(q spool.Queue, providers []string, loops loopTracker, b *breaker.Breakers) {
 	if q != nil {
 		m.Registry.MustRegister(
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "loopguard_spool_bytes", Help: "Bytes held in the spool."},
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricSpoolBytes, Help: "Bytes held in the spool."},
 				func() float64 { return float64(q.Bytes()) }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "loopguard_spool_items", Help: "Deliveries held in the spool."},
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricSpoolItems, Help: "Deliveries held in the spool."},
 				func() float64 { return float64(q.Len()) }),
 			&spoolCollector{q: q, providers: providers},
 		)
 	}
 	if loops != nil {
 		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "loopguard_quarantined_records", Help: "Records quarantined now.",
+			Name: MetricQuarantinedRecords, Help: "Records quarantined now.",
 		}, func() float64 { return float64(len(loops.List())) }))
 	}
 	if b != nil {
@@ -34,13 +34,13 @@ type quotaCollector struct{ b *breaker.Breakers }
 
 var (
 	quotaLabels    = []string{"provider", "account"}
-	descLimit      = prometheus.NewDesc("loopguard_quota_limit", "Last known quota capacity (-1 unknown).", quotaLabels, nil)
-	descRemaining  = prometheus.NewDesc("loopguard_quota_remaining", "Last known remaining quota (-1 unknown).", quotaLabels, nil)
-	descUsed       = prometheus.NewDesc("loopguard_quota_used_ratio", "Used fraction of the quota (-1 unknown).", quotaLabels, nil)
-	descReset      = prometheus.NewDesc("loopguard_quota_reset_timestamp_seconds", "When the quota window resets (0 unknown).", quotaLabels, nil)
-	descCalls      = prometheus.NewDesc("loopguard_calls_per_minute", "Upstream calls per minute (sliding).", quotaLabels, nil)
-	descBaseline   = prometheus.NewDesc("loopguard_calls_per_minute_baseline", "Rolling baseline of calls per minute.", quotaLabels, nil)
-	descBreakerSt  = prometheus.NewDesc("loopguard_breaker_state", "Breaker state: 0 closed, 1 open, 2 half-open.", quotaLabels, nil)
+	descLimit      = prometheus.NewDesc(MetricQuotaLimit, "Last known quota capacity (-1 unknown).", quotaLabels, nil)
+	descRemaining  = prometheus.NewDesc(MetricQuotaRemaining, "Last known remaining quota (-1 unknown).", quotaLabels, nil)
+	descUsed       = prometheus.NewDesc(MetricQuotaUsedRatio, "Used fraction of the quota (-1 unknown).", quotaLabels, nil)
+	descReset      = prometheus.NewDesc(MetricQuotaReset, "When the quota window resets (0 unknown).", quotaLabels, nil)
+	descCalls      = prometheus.NewDesc(MetricCallsPerMinute, "Upstream calls per minute (sliding).", quotaLabels, nil)
+	descBaseline   = prometheus.NewDesc(MetricCallsBaseline, "Rolling baseline of calls per minute.", quotaLabels, nil)
+	descBreakerSt  = prometheus.NewDesc(MetricBreakerState, "Breaker state: 0 closed, 1 open, 2 half-open.", quotaLabels, nil)
 	quotaCollected = []*prometheus.Desc{descLimit, descRemaining, descUsed, descReset, descCalls, descBaseline, descBreakerSt}
 )
 
@@ -84,9 +84,9 @@ type spoolCollector struct {
 }
 
 var (
-	descDead            = prometheus.NewDesc("loopguard_dead_letters", "Held deliveries in the dead letters (the app kept refusing them).", []string{"provider"}, nil)
-	descUnverifiedItems = prometheus.NewDesc("loopguard_spool_unverified_items", "Held deliveries whose signature did not verify, queued and dead.", nil, nil)
-	descUnverifiedBytes = prometheus.NewDesc("loopguard_spool_unverified_bytes", "Bytes of held deliveries whose signature did not verify.", nil, nil)
+	descDead            = prometheus.NewDesc(MetricDeadLetters, "Held deliveries in the dead letters (the app kept refusing them).", []string{"provider"}, nil)
+	descUnverifiedItems = prometheus.NewDesc(MetricSpoolUnverifiedItems, "Held deliveries whose signature did not verify, queued and dead.", nil, nil)
+	descUnverifiedBytes = prometheus.NewDesc(MetricSpoolUnverifiedBytes, "Bytes of held deliveries whose signature did not verify.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.

@@ -14,12 +14,12 @@ var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 // newLatency builds the inbound and outbound latency histograms.
 func newLatency() (in, out *prometheus.HistogramVec) {
 	in = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "loopguard_inbound_duration_seconds",
+		Name:    MetricInboundDuration,
 		Help:    "Webhook deliveries from receipt to answer, by provider and outcome.",
 		Buckets: latencyBuckets,
 	}, []string{"provider", "outcome"})
 	out = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "loopguard_outbound_duration_seconds",
+		Name:    MetricOutboundDuration,
 		Help:    "API calls from the app's request to the upstream's answer, by provider and kind.",
 		Buckets: latencyBuckets,
 	}, []string{"provider", "kind"})

@@ -11,10 +11,10 @@ import (
 // must be held are answered 503.
 func (m *Metrics) registerSpoolCapacity(c configs.Spool) {
 	bytes := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "loopguard_spool_capacity_bytes", Help: "Bytes the spool may hold (spool.max_bytes).",
+		Name: MetricSpoolCapacityBytes, Help: "Bytes the spool may hold (spool.max_bytes).",
 	})
 	items := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "loopguard_spool_capacity_items", Help: "Deliveries the spool may hold (spool.max_items).",
+		Name: MetricSpoolCapacityItems, Help: "Deliveries the spool may hold (spool.max_items).",
 	})
 	bytes.Set(float64(c.MaxBytes))
 	items.Set(float64(c.MaxItems))

@@ -27,8 +27,7 @@ type Outbound struct {
 	// pinned sends the requests of connections captured in transparent
 	// mode to their original destinations; nil when that mode is off.
 	pinned *http.Transport
-	// mitm sets read deadlines inside intercepted CONNECTs; nil until the
-	// sidecar wires it (none).
+	// mitm sets read deadlines inside intercepted CONNECTs; nil: none.
 	mitm *mitmDeadlines
 }
 
@@ -67,10 +66,26 @@ func (t hostTable) lookup(hostport string) *filters.Provider {
 	return nil
 }
 
-// NewOutbound builds the forward proxy. nonProxy serves requests that are
-// not proxy requests (gateway mode on the same listener); nil answers 404.
-func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport, eg *egress.Policy, wr *writer, m *Metrics, log zerolog.Logger, nonProxy http.Handler) *Outbound {
-	o := &Outbound{gp: goproxy.NewProxyHttpServer(), hosts: newHostTable(e), wr: wr, m: m, pull: newPuller(e, m, log, wr.maxBody), eg: eg}
+// OutboundOptions configure NewOutbound.
+type OutboundOptions struct {
+	// NonProxy serves requests that are not proxy requests (gateway mode
+	// on the same listener); nil answers 404.
+	NonProxy http.Handler
+
+	// limits bound the bodies buffered and the reads inside intercepted
+	// CONNECTs; nil: no bound.
+	limits *limits
+	// pinned sends the requests of connections captured in transparent
+	// mode to their original destinations; nil when that mode is off.
+	pinned *http.Transport
+}
+
+// NewOutbound builds the forward proxy.
+func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport, eg *egress.Policy, wr *writer,
+	m *Metrics, log zerolog.Logger, opts OutboundOptions) *Outbound {
+	o := &Outbound{gp: goproxy.NewProxyHttpServer(), hosts: newHostTable(e), wr: wr, m: m, eg: eg,
+		pull: newPuller(e, m, log, wr.maxBody, opts.limits.bodies()), mitm: opts.limits.mitmDeadlines(), pinned: opts.pinned}
+	nonProxy := opts.NonProxy
 	gp := o.gp
 	gp.Tr = tr
 	gp.Verbose = false

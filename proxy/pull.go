@@ -49,8 +49,8 @@ type pullCall struct {
 	gql []*filters.WebhookRoute
 }
 
-func newPuller(e *filters.Engine, m *Metrics, log zerolog.Logger, maxBody int64) *puller {
-	return &puller{engine: e, m: m, log: log, maxBody: maxBody}
+func newPuller(e *filters.Engine, m *Metrics, log zerolog.Logger, maxBody int64, budget *bodyBudget) *puller {
+	return &puller{engine: e, m: m, log: log, maxBody: maxBody, budget: budget}
 }
 
 // begin matches an outbound request (not a write) to p's read routes. For a

@@ -80,7 +80,7 @@ func benchPuller(b *testing.B) (*puller, *filters.Provider) {
 		b.Fatal(err)
 	}
 	p, _ := e.Provider("crm")
-	return newPuller(e, NewMetrics(store), zerolog.Nop(), 1<<20), p
+	return newPuller(e, NewMetrics(store), zerolog.Nop(), 1<<20, nil), p
 }
 
 // benchPage records our writes of the even records and returns a page of n

@@ -47,12 +47,15 @@ type Sidecar struct {
 	Version string
 
 	transparentConns *prometheus.CounterVec
+	// own are loopguard's own upstream connections of captured traffic
+	// (transparent mode; nil otherwise).
+	own *transparent.Own
 
 	quota   *quota
-	state   *state
+	state   *state // the stores: ledger, spool, loop detector
 	guard   *guard
-	spool   spool.Queue
-	holder  *holder
+	spool   spool.Queue // state.spool
+	holder  *holder     // Inbound's
 	limits  *limits
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -66,7 +69,9 @@ type Sidecar struct {
 }
 
 // New builds a sidecar from a loaded configuration (nothing listens yet).
-func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error) {
+// Each part is built once with what it needs; on error the stores opened
+// are closed again.
+func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (_ *Sidecar, err error) {
 	c := l.Config
 	var o options
 	for _, opt := range opts {
@@ -84,7 +89,12 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 	if err != nil {
 		return nil, err
 	}
-	s.state = st
+	defer func() {
+		if err != nil {
+			_ = st.close()
+		}
+	}()
+	s.state, s.spool = st, st.spool
 	store := st.ledger
 	s.Store = store
 	s.Engine, err = filters.New(l.Providers, store, filters.Options{Agent: c.Agent, Observe: c.Observe, Secret: key, EchoWindow: c.Ledger.EchoWindow.D()})
@@ -109,7 +119,7 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 	if err != nil {
 		return nil, fmt.Errorf("breaker: %w", err)
 	}
-	s.guard, err = newGuard(c.Loops, st.loops(c.Loops, log), s.quota, s.Metrics, log)
+	s.guard, err = newGuard(c.Loops, st.loops, s.quota, s.Metrics, log)
 	if err != nil {
 		return nil, fmt.Errorf("loops: %w", err)
 	}
@@ -117,7 +127,7 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 	s.Engine.LimitJSONDepth(c.Limits.JSONMaxDepth)
 	wr := &writer{engine: s.Engine, m: s.Metrics, log: log, maxBody: int64(c.Outbound.MaxBodyBytes), quota: s.quota, guard: s.guard,
 		latency: newObservers(s.Metrics.OutboundDuration), limits: s.limits}
-	s.Gateway, err = NewGateway(s.Engine, tr, wr, s.Metrics, log)
+	s.Gateway, err = NewGateway(s.Engine, tr, wr, s.limits, s.Metrics, log)
 	if err != nil {
 		return nil, err
 	}
@@ -125,8 +135,9 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 	if c.Listen.Gateway == "" && !s.Gateway.Empty() {
 		nonProxy = s.Gateway
 	}
-	s.Outbound = NewOutbound(s.Engine, s.CA, tr, s.Egress, wr, s.Metrics, log, nonProxy)
-	if err := s.openTransparent(tr, nil); err != nil {
+	s.Outbound = NewOutbound(s.Engine, s.CA, tr, s.Egress, wr, s.Metrics, log,
+		OutboundOptions{NonProxy: nonProxy, limits: s.limits, pinned: s.pinnedTransport(tr)})
+	if err := s.openTransparent(o.transparent); err != nil {
 		return nil, err
 	}
 	s.reportPulls()
@@ -137,21 +148,15 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (*Sidecar, error
 	appTr := newAppTransport(c.Inbound)
 	s.Inbound, err = NewInbound(s.Engine, appTr, s.Metrics, log, InboundOptions{
 		AppURL: app, MaxBody: int64(c.Inbound.MaxBodyBytes), Ring: s.Ring, Observe: c.Observe,
+		guard: s.guard, limits: s.limits,
+		hold: &holdOptions{spool: st.spool, app: app, tr: appTr, ready: s.guard.ready, cfg: c.Spool},
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.wireLimits()
-	if err := s.openHold(c, app, appTr); err != nil {
-		return nil, err
-	}
-	s.Admin = NewAdmin(s.Metrics, s.Ring, c.Admin.Token.Value(), &s.ready)
-	s.Admin.Degraded = func() string {
-		if !st.healthy() {
-			return "state store unreachable: layers that need it abstain"
-		}
-		return ""
-	}
+	s.holder = s.Inbound.holder
+	s.wireHold()
+	s.Admin = NewAdmin(s.Metrics, s.Ring, c.Admin.Token.Value(), &s.ready, st.degraded)
 	st.register(s.Metrics.Registry)
 	s.Admin.Handle("GET /breakers", http.HandlerFunc(s.listBreakers))
 	s.Admin.Handle("POST /breakers/{provider}/{account}/reset", http.HandlerFunc(s.resetBreaker))
@@ -263,9 +268,6 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 	s.closed.Do(func() {
 		s.stopReplay()
 		s.series.close()
-		if s.spool != nil {
-			errs = append(errs, s.spool.Close())
-		}
 		errs = append(errs, s.state.close())
 	})
 	return errors.Join(errs...)

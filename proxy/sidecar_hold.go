@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -12,21 +11,23 @@ import (
 	"github.com/loopguard/loopguard/filters/spool"
 )
 
-// openHold opens the durable spool and wires the replayer: held deliveries
-// go back to the app when their breaker closes, their record is released,
-// or (for app-down holds) the app answers again.
-func (s *Sidecar) openHold(c configs.Config, app *url.URL, tr http.RoundTripper) error {
-	var sp spool.Queue = s.state.queue
-	if s.state.queue == nil {
-		bolt, err := openSpool(c.Spool)
-		if err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-		sp = bolt
-	}
-	s.spool = sp
-	s.holder = newHolder(sp, s.Inbound, app, tr, s.guard.ready, c.Spool, s.Metrics, s.log)
-	s.Inbound.guard, s.Inbound.holder = s.guard, s.holder
+// holdOptions is what the inbound proxy builds its holder from: the
+// durable spool (state.spool), the app and the transport replays go
+// through, and the guard's readiness of a queue.
+type holdOptions struct {
+	spool spool.Queue
+	app   *url.URL
+	tr    http.RoundTripper
+	ready func(queue string) bool
+	cfg   configs.Spool
+}
+
+// wireHold subscribes the replayer to what releases held deliveries — a
+// breaker that closes, a record released from quarantine (for app-down
+// holds the app answering again is polled) — and exports the spool's,
+// loop detector's and breakers' gauges.
+func (s *Sidecar) wireHold() {
+	c, sp := s.cfg, s.spool
 	s.quota.b.OnChange(func(st breaker.Status) {
 		if st.State == breaker.Closed {
 			s.holder.replayer.Kick()
@@ -42,7 +43,6 @@ func (s *Sidecar) openHold(c configs.Config, app *url.URL, tr http.RoundTripper)
 	if n := sp.Len(); n > 0 {
 		s.log.Info().Int("items", n).Int64("bytes", sp.Bytes()).Msg("spool holds deliveries from a previous run; replay resumes")
 	}
-	return nil
 }
 
 func (s *Sidecar) startReplay() {

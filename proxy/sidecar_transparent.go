@@ -35,29 +35,43 @@ func (s *Sidecar) transparentDialers() (splice, pinned transparent.Dialer) {
 	return egressDialer{p: s.Egress}, egressDialer{p: s.Egress, configured: true}
 }
 
+// pinnedTransport is the outbound proxy's transport for the requests of
+// captured connections (nil unless listen.transparent is set): tr's
+// settings, dialing each connection's original destination through the
+// egress policy, as one of loopguard's own connections (s.own) so that the
+// transparent listener recognises it if rules redirect it back.
+func (s *Sidecar) pinnedTransport(tr *http.Transport) *http.Transport {
+	if s.cfg.Listen.Transparent == "" {
+		return nil
+	}
+	s.own = transparent.NewOwn()
+	_, pinned := s.transparentDialers()
+	return newPinnedTransport(tr, s.own.Dialer(pinned))
+}
+
 // openTransparent builds the transparent listener when listen.transparent
-// is set. tweak, when not nil, adjusts its options (tests replace the
-// original-destination lookup to run without iptables).
+// is set, after the outbound proxy it hands captured provider connections
+// to. tweak, when not nil, adjusts its options (tests replace the
+// original-destination lookup to run without iptables: see
+// withTransparentOptions).
 //
 // Limits: captured provider connections run through the outbound proxy,
 // so outbound.max_body_bytes (and any per-listener limit added to the
 // outbound side) applies to them; the listener's own bounds are the peek
 // buffer and timeout (transparent.DefaultMaxPeek, DefaultPeekTimeout).
-func (s *Sidecar) openTransparent(tr *http.Transport, tweak func(*transparent.Options)) error {
+func (s *Sidecar) openTransparent(tweak func(*transparent.Options)) error {
 	if s.cfg.Listen.Transparent == "" {
 		return nil
 	}
 	if runtime.GOOS != "linux" {
 		return errors.New("listen.transparent: transparent mode needs Linux (netfilter's SO_ORIGINAL_DST)")
 	}
-	splice, pinned := s.transparentDialers()
-	if s.transparentConns == nil {
-		s.transparentConns = prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loopguard_transparent_connections_total",
-			Help: "Connections captured by the transparent listener, by action (intercept, splice, refuse) and reason.",
-		}, []string{"action", "reason"})
-		s.Metrics.Registry.MustRegister(s.transparentConns)
-	}
+	splice, _ := s.transparentDialers()
+	s.transparentConns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: MetricTransparentConnections,
+		Help: "Connections captured by the transparent listener, by action (intercept, splice, refuse) and reason.",
+	}, []string{"action", "reason"})
+	s.Metrics.Registry.MustRegister(s.transparentConns)
 	o := transparent.Options{
 		Match:       func(hp string) bool { return s.Outbound.hosts.lookup(hp) != nil },
 		Interceptor: mitmHandoff{o: s.Outbound},
@@ -67,6 +81,7 @@ func (s *Sidecar) openTransparent(tr *http.Transport, tweak func(*transparent.Op
 			s.transparentConns.WithLabelValues(dc.Action.String(), dc.Reason.String()).Inc()
 		},
 		Log: s.log,
+		Own: s.own,
 	}
 	if tweak != nil {
 		tweak(&o)
@@ -76,7 +91,6 @@ func (s *Sidecar) openTransparent(tr *http.Transport, tweak func(*transparent.Op
 		return fmt.Errorf("listen.transparent: %w", err)
 	}
 	s.Transparent = srv
-	s.Outbound.pinned = newPinnedTransport(tr, srv.OwnDialer(pinned))
 	return nil
 }
 

@@ -4,77 +4,166 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/loopguard/loopguard/configs"
+	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/filters/breaker"
 	"github.com/loopguard/loopguard/filters/breaker/redisshare"
 	"github.com/loopguard/loopguard/filters/ledger"
 	"github.com/loopguard/loopguard/filters/ledger/redisstore"
+	"github.com/loopguard/loopguard/filters/redisconn"
+	"github.com/loopguard/loopguard/filters/spool"
 	"github.com/loopguard/loopguard/filters/spool/redisq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 )
 
-// state is where a sidecar keeps what must outlive a request: the ledger
-// and, with store: redis, the shared breaker state and spool.
+// state is where a sidecar keeps what must outlive a request, and the one
+// place that chooses and builds its stores from the configuration:
+//
+//	store      ledger             spool                loop detector       breakers
+//	memory     ledger.Memory      spool.Spool (bbolt)  breaker.Loops       in process
+//	redis      redisstore.Store   redisq.Queue         redisshare.Loops    shared (redisshare.Share)
+//
+// With store: redis the three share one client (filters/redisconn) and
+// one key prefix.
 type state struct {
 	ledger ledger.Store
+	spool  spool.Queue
+	loops  loopTracker
+
 	client redis.UniversalClient // nil with the memory store
 	share  *redisshare.Share     // nil with the memory store
-	queue  *redisq.Queue         // nil: the bbolt spool is opened later
-	redis  *redisstore.Store
-	prefix string // redis.prefix: every shared key starts with it
+	redis  *redisstore.Store     // nil with the memory store
 	up     atomic.Bool
 }
+
+// The optional capabilities the engine and the replayer look for at run
+// time, checked here at compile time: a Redis ledger (bare or behind
+// fastFail) reads and writes a delivery's records in one round trip per
+// kind, and the holder keeps the app's answers for dead letters.
+var (
+	_ filters.BatchStore  = (*redisstore.Store)(nil)
+	_ filters.BatchWriter = (*redisstore.Store)(nil)
+	_ ledger.Store        = fastFail{}
+	_ filters.BatchStore  = fastFail{}
+	_ filters.BatchWriter = fastFail{}
+	_ spool.Queue         = (*spool.Spool)(nil)
+	_ spool.Queue         = (*redisq.Queue)(nil)
+	_ loopTracker         = (*breaker.Loops)(nil)
+	_ loopTracker         = loopsFastFail{}
+	_ spool.AnswerKeeper  = (*holder)(nil)
+)
 
 // healthEvery is how often the shared store's reachability is checked (and
 // its changes logged, once each).
 const healthEvery = time.Second
 
+// openState builds every store for c: the ledger, the spool and the loop
+// detector, in memory and a bbolt file or all on Redis (store: redis). On
+// error nothing stays open.
 func openState(c configs.Config, log zerolog.Logger) (*state, error) {
 	st := &state{}
 	st.up.Store(true)
-	if c.Store != configs.StoreRedis {
-		m, err := ledger.NewMemory(ledger.Options{
-			WriteTTL: c.Ledger.WriteTTL.D(), SeenTTL: c.Ledger.SeenTTL.D(), DedupWindow: c.Inbound.DedupWindow.D(),
-			MaxSizeMB: c.Ledger.MaxSizeMB, Shards: c.Ledger.Shards,
-		})
-		if err != nil {
-			return nil, err
-		}
-		st.ledger = m
-		return st, nil
+	if c.Store == configs.StoreRedis {
+		return st, st.openRedis(c, log)
 	}
-	client, err := redisstore.NewClient(c.Redis.URL.Value())
+	m, err := ledger.NewMemory(ledger.Options{
+		WriteTTL: c.Ledger.WriteTTL.D(), SeenTTL: c.Ledger.SeenTTL.D(), DedupWindow: c.Inbound.DedupWindow.D(),
+		MaxSizeMB: c.Ledger.MaxSizeMB, Shards: c.Ledger.Shards,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
+		return nil, err
 	}
-	st.client, st.prefix = client, c.Redis.Prefix
-	fail := func(err error) (*state, error) {
-		_ = client.Close()
-		return nil, fmt.Errorf("redis: %w", err)
+	st.ledger = m
+	bolt, err := spool.Open(spool.Options{Path: filepath.Join(c.Spool.Dir, spoolFile), MaxBytes: int64(c.Spool.MaxBytes), MaxItems: c.Spool.MaxItems,
+		UnverifiedMaxBytes: int64(c.Spool.UnverifiedMaxBytes), UnverifiedMaxItems: c.Spool.UnverifiedMaxItems, MaxItemBytes: int64(c.Spool.MaxItemBytes)})
+	if err != nil {
+		_ = st.close()
+		return nil, fmt.Errorf("spool: %w", err)
 	}
+	st.spool = bolt
+	loops, err := breaker.NewLoops(loopConfig(c.Loops), time.Now)
+	if err != nil {
+		_ = st.close()
+		return nil, fmt.Errorf("loops: %w", err)
+	}
+	st.loops = loops
+	return st, nil
+}
+
+// spoolFile is the bbolt spool's file in spool.dir.
+const spoolFile = "spool.db"
+
+// openRedis builds the Redis stores on one client; on error it closes what
+// it opened.
+func (st *state) openRedis(c configs.Config, log zerolog.Logger) (err error) {
+	client, err := redisconn.NewClient(c.Redis.URL.Value())
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	st.client = client
+	defer func() {
+		if err != nil {
+			_ = st.close()
+			err = fmt.Errorf("redis: %w", err)
+		}
+	}()
 	st.redis, err = redisstore.New(redisstore.Options{Client: client, Prefix: c.Redis.Prefix, Timeout: c.Redis.Timeout.D(),
 		WriteTTL: c.Ledger.WriteTTL.D(), SeenTTL: c.Ledger.SeenTTL.D(), DedupWindow: c.Inbound.DedupWindow.D()})
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	st.ledger = fastFail{Store: st.redis, up: &st.up}
 	st.share, err = redisshare.New(redisshare.Options{Client: client, Prefix: c.Redis.Prefix, OnError: rateLimited(log, "breaker share")})
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	st.queue, err = redisq.New(redisq.Options{Client: client, Prefix: c.Redis.Prefix, MaxItems: c.Spool.MaxItems, MaxBytes: int64(c.Spool.MaxBytes),
+	q, err := redisq.New(redisq.Options{Client: client, Prefix: c.Redis.Prefix, MaxItems: c.Spool.MaxItems, MaxBytes: int64(c.Spool.MaxBytes),
 		UnverifiedMaxItems: c.Spool.UnverifiedMaxItems, UnverifiedMaxBytes: int64(c.Spool.UnverifiedMaxBytes), MaxItemBytes: int64(c.Spool.MaxItemBytes)})
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	log.Info().Str("redis", redisstore.Redact(c.Redis.URL.Value())).Str("prefix", c.Redis.Prefix).Msg("state shared on redis")
-	return st, nil
+	st.spool = q
+	st.loops, err = st.sharedLoops(c, log)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("redis", redisconn.Redact(c.Redis.URL.Value())).Str("prefix", c.Redis.Prefix).Msg("state shared on redis")
+	return nil
 }
+
+// sharedLoops is the loop detector on Redis, or, when it cannot be built,
+// one per replica (logged: quarantines are then not shared).
+func (st *state) sharedLoops(c configs.Config, log zerolog.Logger) (loopTracker, error) {
+	l, err := redisshare.NewLoops(redisshare.LoopOptions{Client: st.client, Config: loopConfig(c.Loops), Prefix: c.Redis.Prefix,
+		OnError: rateLimited(log, "loop detector")})
+	if err == nil {
+		return loopsFastFail{Loops: l, up: &st.up}, nil
+	}
+	log.Error().Err(err).Msg("shared loop detector unavailable; counting per replica")
+	mem, err := breaker.NewLoops(loopConfig(c.Loops), time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("loops: %w", err)
+	}
+	return mem, nil
+}
+
+// ScratchLedger is the small in-memory ledger of the offline commands
+// (validate --payload, explain): nothing outlives the command.
+func ScratchLedger() (ledger.Store, error) {
+	return ledger.NewMemory(ledger.Options{MaxSizeMB: scratchLedgerMB, Shards: scratchLedgerShards})
+}
+
+// The scratch ledger's size: a payload or two, not a deployment.
+const (
+	scratchLedgerMB     = 8
+	scratchLedgerShards = 16
+)
 
 // run shares breaker changes and watches the store's health until ctx ends.
 func (st *state) run(ctx context.Context, b *breaker.Breakers, log zerolog.Logger) {
@@ -107,10 +196,18 @@ func (st *state) run(ctx context.Context, b *breaker.Breakers, log zerolog.Logge
 // healthy reports whether the state store answers (always for memory).
 func (st *state) healthy() bool { return st.client == nil || st.up.Load() }
 
+// degraded is the admin API's /readyz note ("" while the store answers).
+func (st *state) degraded() string {
+	if !st.healthy() {
+		return "state store unreachable: layers that need it abstain"
+	}
+	return ""
+}
+
 // register adds the store-health gauge.
 func (st *state) register(r *prometheus.Registry) {
 	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "loopguard_store_up", Help: "1 when the state store answers, 0 when it is unreachable (layers abstain).",
+		Name: MetricStoreUp, Help: "1 when the state store answers, 0 when it is unreachable (layers abstain).",
 	}, func() float64 {
 		if st.healthy() {
 			return 1
@@ -119,15 +216,18 @@ func (st *state) register(r *prometheus.Registry) {
 	}))
 }
 
+// close closes every store that was opened, the shared client last.
 func (st *state) close() error {
 	var errs []error
 	if st.share != nil {
 		errs = append(errs, st.share.Close())
 	}
-	if st.queue != nil {
-		errs = append(errs, st.queue.Close())
+	if st.spool != nil {
+		errs = append(errs, st.spool.Close())
 	}
-	errs = append(errs, st.ledger.Close())
+	if st.ledger != nil {
+		errs = append(errs, st.ledger.Close())
+	}
 	if st.client != nil {
 		errs = append(errs, st.client.Close())
 	}
@@ -148,128 +248,3 @@ func rateLimited(log zerolog.Logger, what string) func(error) {
 
 // errorLogEvery spaces repeated error lines.
 const errorLogEvery = 10 * time.Second
-
-// errStoreDown answers store calls at once while the health check says the
-// shared store is unreachable, so a delivery is not slowed by one timeout
-// per event per layer; the layers abstain as for any store error.
-var errStoreDown = errors.New("state store unreachable (health check)")
-
-// fastFail is the ledger as the engine sees it with a shared store.
-type fastFail struct {
-	*redisstore.Store
-	up *atomic.Bool
-}
-
-func (f fastFail) RecordWrite(ctx context.Context, k ledger.Key, w ledger.Write) error {
-	if !f.up.Load() {
-		return errStoreDown
-	}
-	return f.Store.RecordWrite(ctx, k, w)
-}
-
-func (f fastFail) Accept(ctx context.Context, k ledger.Key, a ledger.Accept) error {
-	if !f.up.Load() {
-		return errStoreDown
-	}
-	return f.Store.Accept(ctx, k, a)
-}
-
-func (f fastFail) Get(ctx context.Context, k ledger.Key, st *ledger.State) (bool, error) {
-	if !f.up.Load() {
-		return false, errStoreDown
-	}
-	return f.Store.Get(ctx, k, st)
-}
-
-func (f fastFail) EventSeen(ctx context.Context, id string) (bool, error) {
-	if !f.up.Load() {
-		return false, errStoreDown
-	}
-	return f.Store.EventSeen(ctx, id)
-}
-
-func (f fastFail) MarkEvent(ctx context.Context, id string) error {
-	if !f.up.Load() {
-		return errStoreDown
-	}
-	return f.Store.MarkEvent(ctx, id)
-}
-
-// GetMany passes a batch read through (filters.BatchStore).
-func (f fastFail) GetMany(ctx context.Context, keys []ledger.Key, sts []ledger.State) ([]bool, error) {
-	if !f.up.Load() {
-		return nil, errStoreDown
-	}
-	return f.Store.GetMany(ctx, keys, sts)
-}
-
-// EventsSeen passes a batch dedup check through (filters.BatchStore).
-func (f fastFail) EventsSeen(ctx context.Context, ids []string) ([]bool, error) {
-	if !f.up.Load() {
-		return nil, errStoreDown
-	}
-	return f.Store.EventsSeen(ctx, ids)
-}
-
-// AcceptMany passes a batch write through (filters.BatchWriter).
-func (f fastFail) AcceptMany(ctx context.Context, keys []ledger.Key, accs []ledger.Accept) error {
-	if !f.up.Load() {
-		return errStoreDown
-	}
-	return f.Store.AcceptMany(ctx, keys, accs)
-}
-
-// MarkEvents passes a batch dedup mark through (filters.BatchWriter).
-func (f fastFail) MarkEvents(ctx context.Context, ids []string) error {
-	if !f.up.Load() {
-		return errStoreDown
-	}
-	return f.Store.MarkEvents(ctx, ids)
-}
-
-// loops is the shared loop detector with store: redis (nil: in process).
-func (st *state) loops(c configs.Loops, log zerolog.Logger) loopTracker {
-	if st.client == nil {
-		return nil
-	}
-	l, err := redisshare.NewLoops(redisshare.LoopOptions{Client: st.client, Config: loopConfig(c), Prefix: st.prefix,
-		OnError: rateLimited(log, "loop detector")})
-	if err != nil {
-		log.Error().Err(err).Msg("shared loop detector unavailable; counting per replica")
-		return nil
-	}
-	return loopsFastFail{Loops: l, up: &st.up}
-}
-
-// loopsFastFail skips the shared detector while the store is unreachable:
-// nothing counted or quarantined, so events flow and writes pass.
-type loopsFastFail struct {
-	*redisshare.Loops
-	up *atomic.Bool
-}
-
-func (l loopsFastFail) Wrote(k breaker.RecordKey) {
-	if l.up.Load() {
-		l.Loops.Wrote(k)
-	}
-}
-
-func (l loopsFastFail) Echoed(k breaker.RecordKey) {
-	if l.up.Load() {
-		l.Loops.Echoed(k)
-	}
-}
-
-func (l loopsFastFail) Inbound(k breaker.RecordKey) (bool, int) {
-	if !l.up.Load() {
-		return false, 0
-	}
-	return l.Loops.Inbound(k)
-}
-
-func (l loopsFastFail) Quarantined(k breaker.RecordKey) (bool, breaker.QuarantineInfo) {
-	if !l.up.Load() {
-		return false, breaker.QuarantineInfo{}
-	}
-	return l.Loops.Quarantined(k)
-}

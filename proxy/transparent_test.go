@@ -78,9 +78,7 @@ func startTransparentSidecar(t *testing.T, yaml string, vars map[string]string, 
 	l.Config.CA.Dir = filepath.Join(t.TempDir(), "ca")
 	l.Config.Spool.Dir = filepath.Join(t.TempDir(), "spool")
 	l.Config.Outbound.Allow = allow
-	s, err := New(l, zerolog.New(io.Discard))
-	must(t, err)
-	must(t, s.openTransparent(s.Outbound.gp.Tr, func(o *transparent.Options) {
+	s, err := New(l, zerolog.New(io.Discard), withTransparentOptions(func(o *transparent.Options) {
 		o.OriginalDst = func(c net.Conn) (netip.AddrPort, error) {
 			src := c.RemoteAddr().(*net.TCPAddr).IP.String()
 			d, ok := dst[src]
@@ -90,6 +88,7 @@ func startTransparentSidecar(t *testing.T, yaml string, vars map[string]string, 
 			return netip.ParseAddrPort(d)
 		}
 	}))
+	must(t, err)
 	must(t, s.Start())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

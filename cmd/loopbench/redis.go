@@ -10,6 +10,7 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters/ledger/redisstore"
+	"github.com/loopguard/loopguard/filters/redisconn"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -43,7 +44,7 @@ func benchDecisionRedis(l *configs.Loaded, o Options, url string) (decisionResul
 	}
 	defer st.Close()
 	if err := st.Ping(context.Background()); err != nil {
-		return decisionResult{}, "", fmt.Errorf("redis decision benchmark: %s: %w", redisstore.Redact(url), err)
+		return decisionResult{}, "", fmt.Errorf("redis decision benchmark: %s: %w", redisconn.Redact(url), err)
 	}
 	res, err := benchDecisionOn(l, o, st, redisWarmRecords)
 	return res, "", err

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/loopguard/loopguard/configs"
+
+	"github.com/loopguard/loopguard/proxy"
 )
 
 // Sidecar process settings.
@@ -369,13 +371,13 @@ func (s *sidecar) scrape() (scrape, error) {
 		switch name {
 		case "go_memstats_mallocs_total":
 			sc.mallocs = v
-		case "loopguard_writes_recorded_total":
+		case proxy.MetricWritesRecorded:
 			sc.recordedWrite += v
-		case "loopguard_doubts_total":
+		case proxy.MetricDoubts:
 			sc.doubts += v
-		case "loopguard_inflight_body_bytes":
+		case proxy.MetricInflightBodyBytes:
 			sc.inflight = v
-		case "loopguard_decisions_total":
+		case proxy.MetricDecisions:
 			switch {
 			case strings.Contains(labels, `action="drop"`):
 				sc.drops += v

@@ -17,6 +17,7 @@ import (
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/proxy"
 	"github.com/loopguard/loopguard/tagging"
 	"github.com/tidwall/gjson"
 )
@@ -63,7 +64,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("explain: %w", err)
 	}
-	store, err := ledger.NewMemory(ledger.Options{MaxSizeMB: 8, Shards: 16})
+	store, err := proxy.ScratchLedger()
 	if err != nil {
 		return err
 	}

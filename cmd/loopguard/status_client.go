@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/loopguard/loopguard/proxy"
 )
 
 // errUnauthorized: the admin API refused the token (401 without one, 403
@@ -205,11 +207,11 @@ func (ov *overview) fromMetrics(text []byte) {
 			continue
 		}
 		switch name {
-		case "loopguard_spool_capacity_bytes":
+		case proxy.MetricSpoolCapacityBytes:
 			ov.Spool.CapacityBytes = int64(v)
-		case "loopguard_spool_capacity_items":
+		case proxy.MetricSpoolCapacityItems:
 			ov.Spool.CapacityItems = int64(v)
-		case "loopguard_inbound_deliveries_total":
+		case proxy.MetricDeliveries:
 			ov.Deliveries[labels["outcome"]] += v
 		}
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
-	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/proxy"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -80,7 +80,7 @@ func checkPayload(l *configs.Loaded, name, file, path, read string, headers []st
 	if err != nil {
 		return fmt.Errorf("validate: --payload: %w", err)
 	}
-	store, err := ledger.NewMemory(ledger.Options{MaxSizeMB: 8, Shards: 16})
+	store, err := proxy.ScratchLedger()
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 // Package redisurl parses loopguard's Redis URLs. It is the one parser used
 // both by `loopguard validate` (through configs) and by the Redis client
-// (filters/ledger/redisstore), so a URL that validates is a URL that runs.
+// (filters/redisconn), so a URL that validates is a URL that runs.
 //
 // Errors never contain the URL or any piece of it: a password may sit
 // anywhere in a malformed URL (a bare password, "redis//:pw@host", a

@@ -7,7 +7,7 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/configs/redisurl"
-	"github.com/loopguard/loopguard/filters/ledger/redisstore"
+	"github.com/loopguard/loopguard/filters/redisconn"
 )
 
 // pw is the password in every malformed URL below; no error may contain it.
@@ -49,7 +49,7 @@ func TestMalformedRejectedAlikeWithoutSecret(t *testing.T) {
 	for _, c := range malformed {
 		t.Run(c.name, func(t *testing.T) {
 			_, perr := redisurl.Parse(c.url)
-			_, cerr := redisstore.ParseURL(c.url) // what `run` uses
+			_, cerr := redisconn.ParseURL(c.url) // what `run` uses
 			_, verr := configs.LoadBytes("lg.yaml", []byte("store: redis\n"), func(k string) (string, bool) {
 				return c.url, k == "LOOPGUARD_REDIS_URL"
 			}) // what `validate` (and `run`, first) uses

@@ -57,15 +57,3 @@ func mustGet(t *testing.T, m *Memory, k Key) (State, bool) {
 	}
 	return st, ok
 }
-
-func equalU64(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

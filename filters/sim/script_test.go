@@ -56,10 +56,6 @@ func (s *script) person(at time.Duration, who, rec int, set vals) *script {
 	return s.add(Step{At: at, Kind: PersonEdit, Who: who, Rec: rec, Set: set})
 }
 
-func (s *script) undo(at time.Duration, who, rec int, field string) *script {
-	return s.add(Step{At: at, Kind: PersonUndo, Who: who, Rec: rec, Field: fieldIndex(field)})
-}
-
 func (s *script) app(at time.Duration, rec int, whole bool, set vals) *script {
 	return s.add(Step{At: at, Kind: AppEdit, Rec: rec, Full: whole, Set: set})
 }

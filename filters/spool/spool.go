@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 const (
@@ -224,7 +225,7 @@ func Open(opts Options) (*Spool, error) {
 		return nil, fmt.Errorf("spool: open %s: create directory: %w", opts.Path, err)
 	}
 	db, err := bolt.Open(opts.Path, fileMode, &bolt.Options{Timeout: timeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("spool: open %s: lock not acquired within %s (is another process using it?): %w: %w",
 			opts.Path, timeout, ErrLocked, err)
 	}

@@ -72,6 +72,10 @@ type Options struct {
 	// Log gets one debug line per connection and a warning per refusal or
 	// failed dial. Default: no output.
 	Log zerolog.Logger
+	// Own is the set of loopguard's own upstream connections: the
+	// server's splices join it, and so should every other dialer of
+	// captured traffic (Own.Dialer). Default: a new, private set.
+	Own *Own
 }
 
 // Server is the transparent listener.
@@ -82,10 +86,6 @@ type Server struct {
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 	done  bool
-	// own holds the local addresses of the upstream connections loopguard
-	// opened (splices and OwnDialer), to recognise them if rules redirect
-	// them back (see ReasonSelfCapture).
-	own sync.Map // netip.AddrPort → struct{}
 }
 
 // New validates o and fills its defaults.
@@ -104,6 +104,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Dialer == nil {
 		o.Dialer = &net.Dialer{Timeout: o.DialTimeout, KeepAlive: keepAlive}
+	}
+	if o.Own == nil {
+		o.Own = NewOwn()
 	}
 	if o.OriginalDst == nil {
 		o.OriginalDst = func(c net.Conn) (netip.AddrPort, error) {
@@ -147,6 +150,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
+// errSelfCapture explains ReasonSelfCapture.
+var errSelfCapture = errors.New("loopguard's own upstream connection was redirected back to it: exclude loopguard's UID or GID in the rules")
+
 // handle routes one captured connection.
 func (s *Server) handle(c net.Conn) {
 	d := Decision{Client: c.RemoteAddr().String()}
@@ -157,8 +163,7 @@ func (s *Server) handle(c net.Conn) {
 	case dst == localAddrPort(c):
 		d.Action, d.Reason, d.Dst = Refuse, ReasonNotRedirected, dst
 	case s.isOwn(c.RemoteAddr()):
-		d.Action, d.Reason, d.Dst = Refuse, ReasonSelfCapture, dst
-		d.Err = errors.New("loopguard's own upstream connection was redirected back to it: exclude loopguard's UID or GID in the rules")
+		d.Action, d.Reason, d.Dst, d.Err = Refuse, ReasonSelfCapture, dst, errSelfCapture
 	}
 	if d.Action == Refuse {
 		s.finish(c, d)
@@ -169,6 +174,19 @@ func (s *Server) handle(c net.Conn) {
 	d.Proto, d.Host, d.Reason, d.Err = sn.proto, sn.host, sn.reason, sn.err
 	if sn.reason == ReasonClientClosed {
 		d.Action = Refuse
+		s.finish(c, d)
+		return
+	}
+	if s.isOwn(c.RemoteAddr()) {
+		// Our dialers mark a connection as soon as it is established and
+		// write only after: the redirected copy can be accepted before the
+		// mark, never read from before it. Reset it, as the refusal above
+		// does by closing with its bytes unread, so our side's splice ends
+		// at once instead of waiting on its client.
+		d.Action, d.Reason, d.Err = Refuse, ReasonSelfCapture, errSelfCapture
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
 		s.finish(c, d)
 		return
 	}
@@ -203,8 +221,8 @@ func (s *Server) splice(c net.Conn, head []byte, d Decision) {
 		return
 	}
 	s.report(d)
-	own := s.markOwn(up.LocalAddr())
-	defer s.own.Delete(own)
+	own := s.o.Own.mark(up.LocalAddr())
+	defer s.o.Own.forget(own)
 	if !s.add(up) { // shutting down
 		_ = up.Close()
 		_ = c.Close()
@@ -217,24 +235,9 @@ func (s *Server) splice(c net.Conn, head []byte, d Decision) {
 	s.o.Log.Trace().Str("dst", d.Dst.String()).Int64("sent", sent).Int64("received", recv).AnErr("error", err).Msg("transparent: splice ended")
 }
 
-// markOwn remembers a local address of an upstream connection and returns
-// its key.
-func (s *Server) markOwn(a net.Addr) netip.AddrPort {
-	k := addrPortOf(a)
-	if k.IsValid() {
-		s.own.Store(k, struct{}{})
-	}
-	return k
-}
-
-func (s *Server) isOwn(a net.Addr) bool {
-	k := addrPortOf(a)
-	if !k.IsValid() {
-		return false
-	}
-	_, ok := s.own.Load(k)
-	return ok
-}
+// isOwn reports whether a is the local address of one of loopguard's own
+// upstream connections (Options.Own).
+func (s *Server) isOwn(a net.Addr) bool { return s.o.Own.has(a) }
 
 func addrPortOf(a net.Addr) netip.AddrPort {
 	ta, ok := a.(*net.TCPAddr)
@@ -246,35 +249,8 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 }
 
 // OwnDialer wraps d so the server recognises the connections it opens if
-// rules redirect them back (ReasonSelfCapture); give it to every other
-// dialer of captured traffic (the MITM path's pinned upstream dials).
-func (s *Server) OwnDialer(d Dialer) Dialer { return ownDialer{s: s, d: d} }
-
-type ownDialer struct {
-	s *Server
-	d Dialer
-}
-
-func (o ownDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	c, err := o.d.DialContext(ctx, network, address)
-	if err != nil {
-		return nil, err
-	}
-	return &ownConn{Conn: c, s: o.s, key: o.s.markOwn(c.LocalAddr())}, nil
-}
-
-// ownConn forgets its address when closed.
-type ownConn struct {
-	net.Conn
-	s    *Server
-	key  netip.AddrPort
-	once sync.Once
-}
-
-func (c *ownConn) Close() error {
-	c.once.Do(func() { c.s.own.Delete(c.key) })
-	return c.Conn.Close()
-}
+// rules redirect them back (ReasonSelfCapture): Options.Own.Dialer.
+func (s *Server) OwnDialer(d Dialer) Dialer { return s.o.Own.Dialer(d) }
 
 // finish reports d and closes c.
 func (s *Server) finish(c net.Conn, d Decision) {

@@ -410,3 +410,31 @@ func TestOwnDialerForgetsClosed(t *testing.T) {
 		t.Fatal("a closed OwnDialer connection is still recognised")
 	}
 }
+
+// TestOwnGivenBeforeTheServer: connections dialed through an Own built
+// before the server (the sidecar's pinned upstream) are the server's own
+// once it is given that Own, and only while open.
+func TestOwnGivenBeforeTheServer(t *testing.T) {
+	own := NewOwn()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := own.Dialer(&net.Dialer{}).DialContext(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, noIntercept{}, func(o *Options) { o.Own = own })
+	other := newHarness(t, noIntercept{}, nil)
+	if !h.srv.isOwn(c.LocalAddr()) {
+		t.Fatal("a connection of the server's Own is not recognised")
+	}
+	if other.srv.isOwn(c.LocalAddr()) {
+		t.Fatal("a server with its own set recognises another set's connection")
+	}
+	_ = c.Close()
+	if h.srv.isOwn(c.LocalAddr()) {
+		t.Fatal("a closed connection is still recognised")
+	}
+}

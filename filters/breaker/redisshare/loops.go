@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/loopguard/loopguard/filters/breaker"
-	"github.com/loopguard/loopguard/filters/ledger/redisstore"
+	"github.com/loopguard/loopguard/filters/redisconn"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -93,7 +93,7 @@ func (l *Loops) OnRelease(fn func(breaker.QuarantineInfo)) {
 	l.mu.Unlock()
 }
 
-func (l *Loops) key(k breaker.RecordKey) string { return l.prefix + redisstore.HashID(k.String()) }
+func (l *Loops) key(k breaker.RecordKey) string { return l.prefix + redisconn.HashID(k.String()) }
 
 func (l *Loops) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), l.timeout)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/loopguard/loopguard/filters/breaker"
-	"github.com/loopguard/loopguard/filters/ledger/redisstore"
+	"github.com/loopguard/loopguard/filters/redisconn"
 	"github.com/loopguard/loopguard/filters/redistest"
 )
 
@@ -21,7 +21,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 
 func newTestLoops(t *testing.T, url, prefix string, c *clock) *Loops {
 	t.Helper()
-	client, err := redisstore.NewClient(url)
+	client, err := redisconn.NewClient(url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/loopguard/loopguard/filters/breaker"
-	"github.com/loopguard/loopguard/filters/ledger/redisstore"
+	"github.com/loopguard/loopguard/filters/redisconn"
 )
 
 const (
-	// DefaultPrefix namespaces every key, as in the ledger store.
-	DefaultPrefix = redisstore.DefaultPrefix
+	// DefaultPrefix namespaces every key, as in the ledger store (redisconn.DefaultPrefix).
+	DefaultPrefix = redisconn.DefaultPrefix
 	// DefaultTimeout bounds one Redis operation. Sharing runs on breaker
 	// transitions and in the background, not per request, so it can afford
 	// more than the ledger's 50ms.
@@ -43,7 +43,7 @@ const (
 
 // Options configures New. Zero values take the defaults.
 type Options struct {
-	// URL is the Redis to use (forms: see redisstore.ParseURL). Ignored
+	// URL is the Redis to use (forms: see redisconn.ParseURL). Ignored
 	// when Client is set; one of them is required.
 	URL string
 	// Client is an existing client to share; Close does not close it.
@@ -129,7 +129,7 @@ func New(opts Options) (*Share, error) {
 		kick:      make(chan struct{}, 1),
 	}
 	if s.client == nil {
-		c, err := redisstore.NewClient(opts.URL)
+		c, err := redisconn.NewClient(opts.URL)
 		if err != nil {
 			return nil, fmt.Errorf("redisshare: new: %w", err)
 		}
@@ -152,7 +152,7 @@ func (s *Share) Close() error {
 
 // member is the hashed identity of a breaker key (accounts never appear in
 // key names).
-func member(k breaker.Key) string { return redisstore.HashID(k.Provider + "\x00" + k.Account) }
+func member(k breaker.Key) string { return redisconn.HashID(k.Provider + "\x00" + k.Account) }
 
 // Publish shares st, a local breaker's new status, in one round trip:
 //

@@ -1,8 +1,6 @@
 package redisstore
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"strconv"
 	"time"
@@ -11,22 +9,11 @@ import (
 const (
 	// stampLen is the width of an encoded time (see encTime).
 	stampLen = 20
-	// idBytes is how much of a SHA-256 names a key: 128 bits, so distinct
-	// records never share a key in practice.
-	idBytes = 16
 	// signBit maps int64 order onto uint64 order (offset binary).
 	signBit = uint64(1) << 63
 )
 
 var errCorrupt = errors.New("corrupt record")
-
-// HashID returns the key-safe digest of s: base64url of the first 128 bits
-// of its SHA-256. Record keys and event ids are stored only in this form,
-// so account and record identifiers never appear in Redis key names.
-func HashID(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return base64.RawURLEncoding.EncodeToString(sum[:idBytes])
-}
 
 // encTime encodes t as a 20-digit decimal of its Unix nanoseconds in offset
 // binary, so that string order is time order (for the Lua scripts) and the

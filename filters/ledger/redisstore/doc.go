@@ -18,7 +18,7 @@
 // # Key layout
 //
 // Every key starts with Options.Prefix (default "loopguard:"), and every
-// identifier is hashed (HashID: SHA-256, 128 bits, base64url), so account
+// identifier is hashed (redisconn.HashID: SHA-256, 128 bits, base64url), so account
 // ids, record ids and event ids never appear in key names:
 //
 //	<prefix>r:<HashID(ledger.Key.String())>   hash: w, s (time stamps), f (write

@@ -74,18 +74,6 @@ func mustGet(t *testing.T, s *Store, k ledger.Key) (ledger.State, bool) {
 	return st, ok
 }
 
-func equalU64(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func f(name string, h uint64) ledger.Field { return ledger.Field{Name: name, Hash: h} }
 
 // sameState compares two states by their encoding.

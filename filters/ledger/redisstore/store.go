@@ -10,13 +10,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/filters/redisconn"
 )
 
 // Defaults, equal to ledger.Memory's so that switching stores changes no
 // filtering decision.
 const (
 	// DefaultPrefix namespaces every key of a loopguard deployment.
-	DefaultPrefix = "loopguard:"
+	DefaultPrefix = redisconn.DefaultPrefix
 	// DefaultTimeout bounds one store operation: a slow or unreachable
 	// Redis costs an event at most this much before the layers abstain.
 	DefaultTimeout = 50 * time.Millisecond
@@ -33,7 +34,7 @@ const (
 
 // Options configures New. Zero values take the defaults.
 type Options struct {
-	// URL is the Redis to use (forms: see ParseURL). Ignored when Client is
+	// URL is the Redis to use (forms: see redisconn.ParseURL). Ignored when Client is
 	// set; one of them is required.
 	URL string
 	// Client is an existing client to use, e.g. one shared with the
@@ -61,7 +62,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("one of Options.URL and Options.Client is required")
 	}
 	if o.Timeout < 0 || o.WriteTTL < 0 || o.SeenTTL < 0 || o.DedupWindow < 0 {
-		return o, fmt.Errorf("Timeout (%s), WriteTTL (%s), SeenTTL (%s) and DedupWindow (%s) must not be negative",
+		return o, fmt.Errorf("options: Timeout (%s), WriteTTL (%s), SeenTTL (%s) and DedupWindow (%s) must not be negative",
 			o.Timeout, o.WriteTTL, o.SeenTTL, o.DedupWindow)
 	}
 	if o.Prefix == "" {
@@ -115,7 +116,7 @@ func New(opts Options) (*Store, error) {
 		casScript: redis.NewScript(casScript),
 	}
 	if s.client == nil {
-		if s.client, err = NewClient(o.URL); err != nil {
+		if s.client, err = redisconn.NewClient(o.URL); err != nil {
 			return nil, fmt.Errorf("redisstore: new: %w", err)
 		}
 		s.ownClient = true
@@ -179,11 +180,11 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// recordKey names k's hash; the record identity is hashed (see HashID).
-func (s *Store) recordKey(k ledger.Key) string { return s.recPrefix + HashID(k.String()) }
+// recordKey names k's hash; the record identity is hashed (see redisconn.HashID).
+func (s *Store) recordKey(k ledger.Key) string { return s.recPrefix + redisconn.HashID(k.String()) }
 
 // eventKey names an event id's dedup entry.
-func (s *Store) eventKey(id string) string { return s.evPrefix + HashID(id) }
+func (s *Store) eventKey(id string) string { return s.evPrefix + redisconn.HashID(id) }
 
 // ttlMillis is how long from now a part stamped at lives, in ms, at least 1.
 func ttlMillis(at, now time.Time, ttl time.Duration) int64 {

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/filters/redisconn"
 	"github.com/loopguard/loopguard/filters/redistest"
 )
 
@@ -286,7 +287,7 @@ func TestNewOptions(t *testing.T) {
 
 // TestSharedClient: a store given a client uses it and leaves it open.
 func TestSharedClient(t *testing.T) {
-	rdb, err := NewClient(redistest.URL(t))
+	rdb, err := redisconn.NewClient(redistest.URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

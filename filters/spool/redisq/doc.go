@@ -16,7 +16,7 @@
 // Every key starts with the prefix and the {spool} Cluster hash tag (all
 // spool keys in one slot, so one Lua script updates an item and its
 // counters atomically); queue names, which hold account ids, are hashed
-// (redisstore.HashID) in key names:
+// (redisconn.HashID) in key names:
 //
 //	<prefix>{spool}:meta        hash: seq (last handed out), items, bytes (queued),
 //	                            u_items, u_bytes (untrusted, queued and dead),

@@ -13,13 +13,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/loopguard/loopguard/filters/ledger/redisstore"
+	"github.com/loopguard/loopguard/filters/redisconn"
 	"github.com/loopguard/loopguard/filters/spool"
 )
 
 const (
-	// DefaultPrefix namespaces every key, as in the ledger store.
-	DefaultPrefix = redisstore.DefaultPrefix
+	// DefaultPrefix namespaces every key, as in the ledger store (redisconn.DefaultPrefix).
+	DefaultPrefix = redisconn.DefaultPrefix
 	// DefaultTimeout bounds one operation. Items carry whole webhook bodies
 	// and Append runs while the provider waits, so it is larger than the
 	// ledger's 50ms yet far below provider timeouts.
@@ -38,7 +38,7 @@ const (
 
 // Options configures New. Zero values take the defaults.
 type Options struct {
-	// URL is the Redis to use (forms: see redisstore.ParseURL). Ignored
+	// URL is the Redis to use (forms: see redisconn.ParseURL). Ignored
 	// when Client is set; one of them is required.
 	URL string
 	// Client is an existing client to share; Close does not close it.
@@ -147,7 +147,7 @@ func New(opts Options) (*Queue, error) {
 		leased:       make(map[string]bool),
 	}
 	if q.client == nil {
-		c, err := redisstore.NewClient(opts.URL)
+		c, err := redisconn.NewClient(opts.URL)
 		if err != nil {
 			return nil, fmt.Errorf("redisq: new: %w", err)
 		}
@@ -162,7 +162,7 @@ type queueKeys struct {
 }
 
 func (q *Queue) keysFor(queue string) queueKeys {
-	id := redisstore.HashID(queue)
+	id := redisconn.HashID(queue)
 	return queueKeys{
 		id:     id,
 		stream: q.keyPrefix + "s:" + id,

@@ -1,4 +1,4 @@
-package redisstore
+package redisconn
 
 import (
 	"strings"
@@ -101,5 +101,32 @@ func TestHashID(t *testing.T) {
 	a, b := HashID("hubspot|contacts|1"), HashID("hubspot|contacts|2")
 	if a == b || len(a) != 22 || a != HashID("hubspot|contacts|1") || strings.ContainsAny(a, "+/=|") {
 		t.Fatalf("HashID: %q %q", a, b)
+	}
+	// Key names of a running deployment depend on these bytes: a change
+	// would orphan every key in a shared Redis.
+	for in, want := range map[string]string{
+		"hubspot|contacts|1": "LOW6oRQwv3RO1_9p-FVH4g", // first 16 bytes of SHA-256 2ce5baa1…
+		"":                   "47DEQpj8HBSa-_TImW-5JA",
+	} {
+		if got := HashID(in); got != want {
+			t.Errorf("HashID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestNewClientDoesNotConnect: a Redis that is down at startup is not an
+// error of NewClient (the stores report it per operation and recover), and
+// a URL that does not parse is, without the URL in the error.
+func TestNewClientDoesNotConnect(t *testing.T) {
+	c, err := NewClient("redis://:pw@127.0.0.1:1/0")
+	if err != nil {
+		t.Fatalf("NewClient for an unreachable Redis: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewClient("redis://:s3cret@host:99999")
+	if err == nil || !strings.HasPrefix(err.Error(), "redisconn: ") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("NewClient(bad URL) error %v, want a redisconn error without the password", err)
 	}
 }

@@ -1,4 +1,4 @@
-package redisstore
+package redisconn
 
 import (
 	"crypto/tls"
@@ -29,17 +29,18 @@ const (
 	dialerRetries   = 1
 	minRetryBackoff = time.Millisecond
 	maxRetryBackoff = 10 * time.Millisecond
-	clientName      = "loopguard"
+	// clientName is the CLIENT SETNAME of every connection unless the URL
+	// sets client_name.
+	clientName = "loopguard"
 )
 
 // ParseURL turns a loopguard Redis URL into go-redis options. The forms
-// and their checks are configs/redisurl's (the one parser `loopguard
-// validate` uses too); this adds the client defaults above. Errors never
-// contain the URL or any piece of it.
+// and their checks are configs/redisurl's; this adds the client defaults
+// above. Errors never contain the URL or any piece of it.
 func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	u, err := redisurl.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: %w", err)
+		return nil, fmt.Errorf("redisconn: %w", err)
 	}
 	o := &redis.UniversalOptions{
 		Addrs: u.Addrs, Username: u.Username, Password: u.Password, DB: u.DB,
@@ -63,7 +64,8 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 
 // NewClient parses raw (see ParseURL) and returns a client for it: a
 // single-node, Cluster or Sentinel-backed client. It does not connect yet,
-// so a Redis that is down at startup is not an error here.
+// so a Redis that is down at startup is not an error here. The caller
+// closes it.
 func NewClient(raw string) (redis.UniversalClient, error) {
 	o, err := ParseURL(raw)
 	if err != nil {

@@ -167,7 +167,7 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 				// Whatever layers are on: does the event show one of our
 				// writes applied (an unproven echo the loop detector
 				// counts)?
-				d.Reflects = len(ev.Fields) > 0 && st.Bounces(ev.Fields) >= 0
+				d.Reflects = len(ev.Fields) > 0 && st.Reflects(ev.Fields) >= 0
 			}
 		}
 	}

@@ -287,32 +287,6 @@ func (st *State) Reflects(fs []Field) int {
 	return -1
 }
 
-// Bounces returns the index of the newest write the event may be the echo
-// of: it shows the write applied (Reflects) and no value it carries
-// contradicts the write's expected state (values the state does not know
-// are allowed: the write's other fields were never seen). Only such an
-// event counts as a round trip of ours for the loop detector: a person's
-// later change shows our write's fields too, but changes one it knew.
-func (st *State) Bounces(fs []Field) int {
-	for i := len(st.Writes) - 1; i >= 0; i-- {
-		w := &st.Writes[i]
-		if !st.reflected(w, fs) {
-			continue
-		}
-		ok := true
-		for _, f := range fs {
-			if j, in := findField(w.Expected, f.Name); in && w.Expected[j].Hash != f.Hash {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return i
-		}
-	}
-	return -1
-}
-
 func (st *State) reflected(w *Version, fs []Field) bool {
 	if w.NoOp {
 		return w.Expects(fs)

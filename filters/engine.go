@@ -287,9 +287,6 @@ func (e *Engine) apply(ctx context.Context, evs []Event, ds []Decision, sel func
 			continue
 		}
 		ev := &evs[i]
-		if genuine {
-			e.offers.done(ev.Key())
-		}
 		if genuine && ev.ID != "" {
 			// An unverified delivery never gets here: a forged event id
 			// must not make the genuine event a "redelivery".

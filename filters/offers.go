@@ -10,10 +10,12 @@ import (
 )
 
 // offers remembers, per record, the values of the events just handed to
-// the app and not yet answered: an app that writes an event back from its
-// webhook handler, before it answers, writes values it holds already — a
-// write that changes nothing, which must get no sentinel and never be
-// matched as an echo. In process and short-lived (offerTTL); bounded
+// the app (for offerTTL, answered or not): an app that writes an event
+// back — from its webhook handler before it answers, or right after — writes
+// values it holds already, including fields loopguard never saw (an event
+// with null for unchanged fields carries only the changed ones): a write
+// that changes nothing, which must get no sentinel and never be matched as
+// an echo. In process and short-lived (offerTTL); bounded
 // (offerMax records, then it starts over: a forgotten offer only costs a
 // sentinel).
 type offers struct {
@@ -76,16 +78,6 @@ func (o *offers) get(k ledger.Key) []ledger.Field {
 		return nil
 	}
 	return cur.fields
-}
-
-// done forgets a record's offer once the app answered.
-func (o *offers) done(k ledger.Key) {
-	if o == nil {
-		return
-	}
-	o.mu.Lock()
-	delete(o.m, k)
-	o.mu.Unlock()
 }
 
 func findField(fs []ledger.Field, name string) (int, bool) {

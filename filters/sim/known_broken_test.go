@@ -21,7 +21,7 @@ var stillFailingCases = map[string]string{}
 // Measured violating histories (of the default seed sets) on the ordered
 // history: the sweeps fail above these (0 once issue 13 is done).
 const (
-	maxFailingMemory = 30 // of 5,000
+	maxFailingMemory = 28 // of 5,000
 	maxFailingRedis  = 0  // of 200
 )
 

@@ -143,7 +143,7 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 				continue
 			}
 		}
-		if v.Echo {
+		if v.Kind == Echo {
 			d.Action, d.Layer, d.Reason, d.Detail, d.Settle = Drop, l.Name(), v.Reason, v.Detail, v.Settle
 			if d.Settle == 0 && !pull && v.Reason != ReasonRedelivery {
 				// An echo recognised by its actor or marker settles the
@@ -153,7 +153,7 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 			}
 			break
 		}
-		if v.Reason != ReasonNone && (!v.Abstain || v.Reason == ReasonStoreError || d.Reason == ReasonNoEvidence) {
+		if v.Reason != ReasonNone && (v.Kind != Abstain || v.Reason == ReasonStoreError || d.Reason == ReasonNoEvidence) {
 			d.Layer, d.Reason, d.Detail = l.Name(), v.Reason, v.Detail
 		}
 	}
@@ -178,7 +178,6 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 	if d.Action == Drop && (e.observe || ap.observe) {
 		d.Action, d.Observed = Forward, true
 	}
-	d.finish()
 	return d
 }
 
@@ -211,7 +210,6 @@ func (e *Engine) Unverified(p *Provider, ev *Event, why string) Decision {
 		Time: e.now(), Source: ev.Source, Action: Forward, Layer: "signature", Reason: ReasonUnverified, Detail: why,
 		Provider: p.Name, Account: ev.Account, Object: ev.Object, Record: ev.Record, EventID: ev.ID,
 	}
-	d.finish()
 	return d
 }
 
@@ -219,7 +217,6 @@ func (e *Engine) Unverified(p *Provider, ev *Event, why string) Decision {
 // (malformed, oversize, handshake, breaker): always forward or hold.
 func (e *Engine) Whole(provider string, a Action, layer string, r Reason, detail string) Decision {
 	d := Decision{Time: e.now(), Source: SourceWebhook, Action: a, Layer: layer, Reason: r, Detail: detail, Provider: provider}
-	d.finish()
 	return d
 }
 

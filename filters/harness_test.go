@@ -2,6 +2,7 @@ package filters
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -252,8 +253,13 @@ func wantDecision(t testing.TB, d Decision, action Action, layer string, reason 
 	if d.Action != action || d.Layer != layer || d.Reason != reason {
 		t.Fatalf("decision = %s by %s (%s: %s), want %s by %s (%s)", d.Action, d.Layer, d.Reason, d.Detail, action, layer, reason)
 	}
-	if d.ActionS != action.String() || d.ReasonS != reason.String() {
-		t.Fatalf("decision strings %q/%q do not match %s/%s", d.ActionS, d.ReasonS, action, reason)
+	// The JSON (GET /decisions, explain) names them from the values.
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, r := gjson.GetBytes(b, "action").String(), gjson.GetBytes(b, "reason").String(); a != action.String() || r != reason.String() {
+		t.Fatalf("decision JSON names %q/%q, want %s/%s: %s", a, r, action, reason, b)
 	}
 }
 

@@ -73,9 +73,9 @@ var (
 )
 
 func abstain(r Reason, detail string) Verdict {
-	return Verdict{Abstain: true, Reason: r, Detail: detail}
+	return Verdict{Kind: Abstain, Reason: r, Detail: detail}
 }
-func echo(r Reason, detail string) Verdict { return Verdict{Echo: true, Reason: r, Detail: detail} }
+func echo(r Reason, detail string) Verdict { return Verdict{Kind: Echo, Reason: r, Detail: detail} }
 func pass(r Reason, detail string) Verdict { return Verdict{Reason: r, Detail: detail} }
 
 // dedupLayer drops redeliveries of an event already forwarded and accepted.

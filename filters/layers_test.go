@@ -110,7 +110,7 @@ func TestLayersEchoAndGenuine(t *testing.T) {
 				return map[string]any{"record": rawJSON(`{"id":"c1","name":"Grace","sync_source":"other:` + strings.TrimPrefix(sentinelOf(w), testAgent+":") + `"}`)}
 			},
 			action: Forward, layer: "fingerprint", reason: ReasonNewValue,
-			layerWant: map[string]Verdict{"sentinel": {Abstain: true}},
+			layerWant: map[string]Verdict{"sentinel": {Kind: Abstain}},
 		},
 		{
 			name:  "fingerprint: values equal to our pending write are dropped",
@@ -169,7 +169,7 @@ func TestLayersEchoAndGenuine(t *testing.T) {
 			vs := h.verdicts(&ev)
 			for layer, want := range c.layerWant {
 				got := vs[layer]
-				if got.Echo != want.Echo || got.Abstain != want.Abstain || got.Reason != want.Reason {
+				if got.Kind != want.Kind || got.Reason != want.Reason {
 					t.Fatalf("layer %s verdict = %+v, want %+v", layer, got, want)
 				}
 			}
@@ -180,11 +180,11 @@ func TestLayersEchoAndGenuine(t *testing.T) {
 			for i, layer := range chain {
 				v := vs[layer]
 				switch {
-				case c.action == Forward && v.Echo:
+				case c.action == Forward && v.Kind == Echo:
 					t.Fatalf("layer %s says echo (%s) but the event was forwarded", layer, v.Reason)
-				case c.action == Drop && i < at && v.Echo:
+				case c.action == Drop && i < at && v.Kind == Echo:
 					t.Fatalf("layer %s before %s says echo", layer, c.layer)
-				case c.action == Drop && i == at && !v.Echo:
+				case c.action == Drop && i == at && v.Kind != Echo:
 					t.Fatalf("deciding layer %s verdict %+v is not an echo", layer, v)
 				}
 			}
@@ -238,7 +238,7 @@ func TestRevertABA(t *testing.T) {
 		"record": rawJSON(`{"id":"c1","name":"B","sync_source":"` + sentinel + `"}`),
 	}), nil)
 	wantDecision(t, ds[0], Forward, "fingerprint", ReasonNewValue)
-	if v := h.verdicts(&evs[0])["sentinel"]; v.Reason != ReasonSentinelUnbound || v.Echo || !v.Abstain {
+	if v := h.verdicts(&evs[0])["sentinel"]; v.Reason != ReasonSentinelUnbound || v.Kind != Abstain {
 		t.Fatalf("B: sentinel verdict %+v, want abstain sentinel_unbound (the echo settled the write)", v)
 	}
 	h.accept(evs, ds)
@@ -254,10 +254,10 @@ func TestRevertABA(t *testing.T) {
 	}), nil)
 	wantDecision(t, ds[0], Forward, "fingerprint", ReasonNewValue)
 	vs := h.verdicts(&evs[0])
-	if v := vs["sentinel"]; !v.Abstain || v.Echo || v.Reason != ReasonSentinelUnbound || v.Reason.String() != "sentinel_unbound" {
+	if v := vs["sentinel"]; v.Kind != Abstain || v.Reason != ReasonSentinelUnbound || v.Reason.String() != "sentinel_unbound" {
 		t.Fatalf("A again: sentinel verdict %+v, want abstain sentinel_unbound", v)
 	}
-	if v := vs["fingerprint"]; v.Abstain || v.Echo || v.Reason != ReasonNewValue || v.Reason.String() != "new_value" {
+	if v := vs["fingerprint"]; v.Kind != Pass || v.Reason != ReasonNewValue || v.Reason.String() != "new_value" {
 		t.Fatalf("A again: fingerprint verdict %+v, want pass new_value", v)
 	}
 	h.accept(evs, ds)
@@ -361,8 +361,8 @@ func TestObserve(t *testing.T) {
 			if d.Action != Forward || !d.Observed || d.Layer != "actor" || d.Reason != ReasonIntegrationUser {
 				t.Fatalf("observed decision = %+v", d)
 			}
-			if d.ActionS != "forward" || !d.WouldDrop() {
-				t.Fatalf("observed decision strings: action %q WouldDrop %v", d.ActionS, d.WouldDrop())
+			if d.Action.String() != "forward" || !d.WouldDrop() {
+				t.Fatalf("observed decision strings: action %q WouldDrop %v", d.Action.String(), d.WouldDrop())
 			}
 			// An observed would-be drop is forwarded; as our echo it settles
 			// our write, but it never becomes a genuine state.
@@ -381,7 +381,7 @@ func TestObserve(t *testing.T) {
 	t.Run("observe off drops", func(t *testing.T) {
 		h := newHarness(t, "generic", harnessOpts{})
 		_, d := h.deliverOne(genericEvent(t, map[string]any{"actor": "u_integration"}), nil)
-		if d.Action != Drop || d.Observed || d.ActionS != "drop" {
+		if d.Action != Drop || d.Observed || d.Action.String() != "drop" {
 			t.Fatalf("decision = %+v", d)
 		}
 	})
@@ -450,7 +450,7 @@ func TestStoreErrorAbstains(t *testing.T) {
 	}
 	vs := h.verdicts(&evs[0])
 	for _, layer := range []string{"dedup", "sentinel", "fingerprint"} {
-		if v := vs[layer]; !v.Abstain || v.Echo || v.Reason != ReasonStoreError {
+		if v := vs[layer]; v.Kind != Abstain || v.Reason != ReasonStoreError {
 			t.Fatalf("layer %s verdict %+v, want abstain store_error", layer, v)
 		}
 	}

@@ -169,7 +169,7 @@ func deliverMulti(t *testing.T, p *Provider, eng *Engine, c *multitest.Case, bod
 	for i := range evs {
 		ds[i] = eng.Decide(context.Background(), p, &evs[i])
 		if ds[i].Action != want {
-			t.Errorf("event %d (%s/%s): %s by %s (%s: %s), want %s", i, ds[i].Object, ds[i].Record, ds[i].Action, ds[i].Layer, ds[i].ReasonS, ds[i].Detail, want)
+			t.Errorf("event %d (%s/%s): %s by %s (%s: %s), want %s", i, ds[i].Object, ds[i].Record, ds[i].Action, ds[i].Layer, ds[i].Reason.String(), ds[i].Detail, want)
 		}
 	}
 	if err := eng.Accepted(context.Background(), p, evs, ds); err != nil {

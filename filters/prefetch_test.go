@@ -135,8 +135,8 @@ func TestPrefetchSameDecisionsOneRoundTrip(t *testing.T) {
 	for i := range batched {
 		got := h.eng.Decide(t.Context(), h.p, &batched[i])
 		if got.Action != want[i].Action || got.Layer != want[i].Layer || got.Reason != want[i].Reason {
-			t.Errorf("event %d: prefetched %s/%s/%s, one by one %s/%s/%s", i, got.ActionS, got.Layer, got.ReasonS,
-				want[i].ActionS, want[i].Layer, want[i].ReasonS)
+			t.Errorf("event %d: prefetched %s/%s/%s, one by one %s/%s/%s", i, got.Action.String(), got.Layer, got.Reason.String(),
+				want[i].Action.String(), want[i].Layer, want[i].Reason.String())
 		}
 	}
 	if bs.gets.Load() != 0 || bs.seens.Load() != 0 || bs.batches.Load() != 2 {

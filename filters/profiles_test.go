@@ -433,9 +433,9 @@ func (r *profileRun) deliver(t *testing.T, _ int, dl profileDelivery, action Act
 	}
 	for i, want := range dl.Decisions {
 		d := ds[i]
-		if d.Action != action || d.Layer != want.Layer || d.ReasonS != want.Reason {
+		if d.Action != action || d.Layer != want.Layer || d.Reason.String() != want.Reason {
 			t.Errorf("event %d (%s %s/%s): %s by %s (%s: %s), want %s by %s (%s)",
-				i, d.EventID, d.Object, d.Record, d.Action, d.Layer, d.ReasonS, d.Detail, action, want.Layer, want.Reason)
+				i, d.EventID, d.Object, d.Record, d.Action, d.Layer, d.Reason.String(), d.Detail, action, want.Layer, want.Reason)
 		}
 		if d.Record == "" || (d.EventID == "" && dl.Read == "") { // pulled records have no event id
 			t.Errorf("event %d has no record (%q) or event id (%q)", i, d.Record, d.EventID)
@@ -478,9 +478,9 @@ func (r *profileRun) mixed(t *testing.T, dl profileDelivery) {
 	keep := make([]bool, len(ds))
 	for i, want := range dl.Decisions {
 		d := ds[i]
-		if d.ActionS != want.Action || d.Layer != want.Layer || d.ReasonS != want.Reason {
+		if d.Action.String() != want.Action || d.Layer != want.Layer || d.Reason.String() != want.Reason {
 			t.Errorf("event %d (%s %s/%s): %s by %s (%s: %s), want %s by %s (%s)",
-				i, d.EventID, d.Object, d.Record, d.ActionS, d.Layer, d.ReasonS, d.Detail, want.Action, want.Layer, want.Reason)
+				i, d.EventID, d.Object, d.Record, d.Action.String(), d.Layer, d.Reason.String(), d.Detail, want.Action, want.Layer, want.Reason)
 		}
 		keep[i] = d.Action == Forward
 	}
@@ -566,7 +566,7 @@ func (r *profileRun) forged(t *testing.T) {
 	for i := range evs {
 		ds[i] = r.eng.Unverified(r.p, &evs[i], err.Error())
 		if ds[i].Action != Forward || ds[i].Layer != "signature" || ds[i].Reason != ReasonUnverified {
-			t.Fatalf("unverified event %d: %s by %s (%s)", i, ds[i].Action, ds[i].Layer, ds[i].ReasonS)
+			t.Fatalf("unverified event %d: %s by %s (%s)", i, ds[i].Action, ds[i].Layer, ds[i].Reason.String())
 		}
 	}
 	if err := r.eng.Accepted(context.Background(), r.p, evs, ds); err != nil {
@@ -606,7 +606,7 @@ func (r *profileRun) redeliver(t *testing.T) {
 	}
 	for i, d := range ds {
 		if d.Action != Drop || d.Layer != "dedup" || d.Reason != ReasonRedelivery {
-			t.Errorf("redelivered event %d (%s): %s by %s (%s), want drop by dedup", i, d.EventID, d.Action, d.Layer, d.ReasonS)
+			t.Errorf("redelivered event %d (%s): %s by %s (%s), want drop by dedup", i, d.EventID, d.Action, d.Layer, d.Reason.String())
 		}
 	}
 }
@@ -697,7 +697,7 @@ func TestRealPayloadsExtract(t *testing.T) {
 			}
 			// Deciding must not fail on real data either.
 			if d := h.eng.Decide(context.Background(), h.p, &ev); d.Action != Forward {
-				t.Fatalf("a real payload with nothing written is %s by %s (%s)", d.Action, d.Layer, d.ReasonS)
+				t.Fatalf("a real payload with nothing written is %s by %s (%s)", d.Action, d.Layer, d.Reason.String())
 			}
 		})
 	}

@@ -146,7 +146,7 @@ func appliesToPull(layer string) bool {
 // genuine state, the actor's verdict is overruled (ReasonUnaccounted) and the
 // record stays; a store error keeps it too.
 func pullVerdict(ctx context.Context, v Verdict, ev *Event, lk *lookup) Verdict {
-	if !v.Echo {
+	if v.Kind != Echo {
 		return v
 	}
 	if !provesOurWrite(v.Reason) {
@@ -199,6 +199,5 @@ func provesOurWrite(r Reason) bool {
 // response reaches the app untouched.
 func (e *Engine) WholePull(provider, account string, r Reason, detail string) Decision {
 	d := Decision{Time: e.now(), Source: SourcePull, Action: Forward, Layer: "response", Reason: r, Detail: detail, Provider: provider, Account: account}
-	d.finish()
 	return d
 }

@@ -73,7 +73,7 @@ func TestCopiedSentinelIsNoEvidence(t *testing.T) {
 				"record": rawJSON(`{"id":"` + c.record + `","name":"Ada","email":"ada@example.com","sync_source":"` + c.sentinel + `"}`),
 			}), nil)
 			wantDecision(t, ds[0], Forward, "fingerprint", ReasonNewValue)
-			if v := h.verdicts(&evs[0])["sentinel"]; v.Echo || !v.Abstain {
+			if v := h.verdicts(&evs[0])["sentinel"]; v.Kind != Abstain {
 				t.Fatalf("sentinel verdict %+v, want an abstention", v)
 			}
 		})

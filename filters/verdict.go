@@ -2,6 +2,7 @@ package filters
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -18,14 +19,28 @@ const (
 	Hold
 )
 
+var actionNames = [...]string{Forward: "forward", Drop: "drop", Hold: "hold"}
+
 func (a Action) String() string {
-	switch a {
-	case Drop:
-		return "drop"
-	case Hold:
-		return "hold"
+	if int(a) < len(actionNames) {
+		return actionNames[a]
 	}
 	return "forward"
+}
+
+// MarshalText writes the action's name: a decision's JSON, logs and
+// metric labels all read it from the value itself.
+func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText reads an action's name.
+func (a *Action) UnmarshalText(b []byte) error {
+	for i, n := range actionNames {
+		if n == string(b) {
+			*a = Action(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("action %q: unknown", b)
 }
 
 // Reason is why a layer decided what it did.
@@ -120,16 +135,63 @@ func (r Reason) String() string {
 	return "unknown"
 }
 
+// MarshalText writes the reason's name.
+func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads a reason's name.
+func (r *Reason) UnmarshalText(b []byte) error {
+	for i, n := range reasonNames {
+		if n == string(b) {
+			*r = Reason(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("reason %q: unknown", b)
+}
+
+// Kind is the sort of answer a layer gives.
+type Kind uint8
+
+// Verdict kinds.
+const (
+	// Pass: the layer evaluated the event and found no echo.
+	Pass Kind = iota
+	// Echo: the layer positively recognises our echo (or a redelivery):
+	// only such a verdict drops.
+	Echo
+	// Abstain: the layer could not evaluate (missing data, store error);
+	// the chain moves on.
+	Abstain
+)
+
+var kindNames = [...]string{Pass: "pass", Echo: "echo", Abstain: "abstain"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// MarshalText writes the kind's name (a trace step's "verdict").
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads a kind's name.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for i, n := range kindNames {
+		if n == string(b) {
+			*k = Kind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("verdict %q: unknown", b)
+}
+
 // Verdict is one layer's answer about one event.
 type Verdict struct {
-	// Echo is true when the layer positively recognises our echo (or a
-	// redelivery): only such a verdict drops.
-	Echo bool
-	// Abstain is true when the layer could not evaluate (missing data, store
-	// error); the chain moves on.
-	Abstain bool
-	Reason  Reason
-	Detail  string
+	Kind   Kind
+	Reason Reason
+	Detail string
 	// Settle is, on an echo verdict, the sequence number of our write the
 	// event echoes (it and every earlier write are settled).
 	Settle uint32
@@ -140,12 +202,10 @@ type Verdict struct {
 type Decision struct {
 	Time     time.Time `json:"time"`
 	Source   Source    `json:"source"`
-	Action   Action    `json:"-"`
-	ActionS  string    `json:"action"`
-	Observed bool      `json:"observed,omitempty"` // would have dropped (observe mode)
+	Action   Action    `json:"action"`
+	Observed bool      `json:"observed,omitempty"` // would have dropped (observe mode); Action is then Forward
 	Layer    string    `json:"layer"`
-	Reason   Reason    `json:"-"`
-	ReasonS  string    `json:"reason"`
+	Reason   Reason    `json:"reason"`
 	Detail   string    `json:"detail,omitempty"`
 	Provider string    `json:"provider"`
 	Account  string    `json:"account,omitempty"`
@@ -177,8 +237,8 @@ const maxTrace = 8
 // TraceStep is one layer's verdict about an event.
 type TraceStep struct {
 	Layer   string `json:"layer"`
-	Verdict string `json:"verdict"` // echo, abstain or pass
-	Reason  string `json:"reason"`
+	Verdict Kind   `json:"verdict"`
+	Reason  Reason `json:"reason"`
 	Detail  string `json:"detail,omitempty"`
 }
 
@@ -189,14 +249,7 @@ func (d *Decision) addStep(layer string, v Verdict) {
 	if int(d.nsteps) >= maxTrace {
 		return
 	}
-	kind := "pass"
-	switch {
-	case v.Echo:
-		kind = "echo"
-	case v.Abstain:
-		kind = "abstain"
-	}
-	d.steps[d.nsteps] = TraceStep{Layer: layer, Verdict: kind, Reason: v.Reason.String(), Detail: v.Detail}
+	d.steps[d.nsteps] = TraceStep{Layer: layer, Verdict: v.Kind, Reason: v.Reason, Detail: v.Detail}
 	d.nsteps++
 }
 
@@ -207,15 +260,6 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 		plain
 		Trace []TraceStep `json:"trace,omitempty"`
 	}{plain(d), d.Trace()})
-}
-
-// finish fills the string forms used in JSON.
-func (d *Decision) finish() {
-	d.ActionS = d.Action.String()
-	if d.Observed {
-		d.ActionS = "forward"
-	}
-	d.ReasonS = d.Reason.String()
 }
 
 // WouldDrop reports a drop, real or observed.

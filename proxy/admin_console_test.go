@@ -79,10 +79,10 @@ func TestAdminGate(t *testing.T) {
 func TestDecisionsAPI(t *testing.T) {
 	ring := NewDecisionRing(5)
 	add := func(provider string, src filters.Source, action filters.Action, observed bool, layer, record string) {
-		d := filters.Decision{Time: time.Now(), Source: src, Action: action, ActionS: action.String(), Observed: observed,
+		d := filters.Decision{Time: time.Now(), Source: src, Action: action, Observed: observed,
 			Layer: layer, Provider: provider, Record: record}
 		if observed {
-			d.ActionS = "forward"
+			d.Action = filters.Forward // an observed drop is forwarded
 		}
 		ring.Add(d)
 	}

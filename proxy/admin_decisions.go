@@ -51,7 +51,7 @@ func (f decisionFilter) match(d *filters.Decision) bool {
 		return false
 	case f.action == "would_drop":
 		return d.Observed
-	case f.action != "" && d.ActionS != f.action:
+	case f.action != "" && d.Action.String() != f.action:
 		return false
 	}
 	return true

@@ -210,7 +210,7 @@ func TestBreakerHoldSurvivesRestartAndReplaysInOrder(t *testing.T) {
 	if len(e.app.all()) != 0 {
 		t.Fatalf("app got %d deliveries while the breaker was open", len(e.app.all()))
 	}
-	if d := e.s.Ring.Last(1)[0]; d.ActionS != "hold" || d.Layer != "breaker" || d.ReasonS != "breaker_open" {
+	if d := e.s.Ring.Last(1)[0]; d.Action.String() != "hold" || d.Layer != "breaker" || d.Reason.String() != "breaker_open" {
 		t.Fatalf("decision: %+v", d)
 	}
 	// Stop and restart on the same spool: nothing is lost.
@@ -362,7 +362,7 @@ func TestHeldEventsAreNotOvertaken(t *testing.T) {
 	if status != 200 || !strings.Contains(body, "held") {
 		t.Fatalf("newer event while older ones are held: %d %s", status, body)
 	}
-	if d := e.s.Ring.Last(1)[0]; d.ActionS != "hold" || d.ReasonS != "behind_held" || d.Layer != "hold" {
+	if d := e.s.Ring.Last(1)[0]; d.Action.String() != "hold" || d.Reason.String() != "behind_held" || d.Layer != "hold" {
 		t.Fatalf("decision: %+v", d)
 	}
 	e.app.setRespond(nil)

@@ -141,7 +141,7 @@ func TestFormEncodedGitHubPush(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(got, "dropped") || len(e.app.rec.all()) != 0 {
 		t.Fatalf("echo push: %d %s, app saw %d", resp.StatusCode, got, len(e.app.rec.all()))
 	}
-	if d := e.s.Ring.Last(1)[0]; d.Layer != "actor" || d.ActionS != "drop" || d.EventID != "push-echo" {
+	if d := e.s.Ring.Last(1)[0]; d.Layer != "actor" || d.Action.String() != "drop" || d.EventID != "push-echo" {
 		t.Fatalf("echo decision %+v", d)
 	}
 	genuine, err := sjson.Set(push, "sender.login", "someone-else")
@@ -155,7 +155,7 @@ func TestFormEncodedGitHubPush(t *testing.T) {
 	}
 	// A redelivery of it is recognised from the form's JSON too.
 	e.gh(t, "push", "push-1", ctype, body, "")
-	if d := e.s.Ring.Last(1)[0]; d.ReasonS != "redelivery" {
+	if d := e.s.Ring.Last(1)[0]; d.Reason.String() != "redelivery" {
 		t.Fatalf("redelivered form push: %+v", d)
 	}
 

@@ -67,7 +67,7 @@ func TestForgedDeliveryIsNotLaundered(t *testing.T) {
 				return slices.ContainsFunc(e.app.rec.all(), func(r recorded) bool { return validGitHub(r.Header, r.Body) && string(r.Body) == body })
 			})
 			for _, d := range e.s.Ring.Last(10) {
-				if d.ReasonS == "redelivery" || d.ReasonS == "matches_last_genuine" || d.ActionS == "drop" {
+				if d.Reason.String() == "redelivery" || d.Reason.String() == "matches_last_genuine" || d.Action.String() == "drop" {
 					t.Fatalf("genuine delivery judged by the forged one: %+v", d)
 				}
 			}
@@ -133,7 +133,7 @@ func TestUnverifiedHeldByBreakerIsNotResigned(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(got, "held") {
 		t.Fatalf("forged delivery while the breaker is open: %d %s", resp.StatusCode, got)
 	}
-	if d := e.s.Ring.Last(1)[0]; d.ActionS != "hold" || !strings.Contains(d.Detail, "unverified") {
+	if d := e.s.Ring.Last(1)[0]; d.Action.String() != "hold" || !strings.Contains(d.Detail, "unverified") {
 		t.Fatalf("decision %+v", d)
 	}
 	e.crm.setThrottle(false)

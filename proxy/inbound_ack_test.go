@@ -60,7 +60,7 @@ func TestOutboundMessageAck(t *testing.T) {
 		t.Fatalf("the app got\n%s\nwant\n%s", got, want)
 	}
 	ds := s.Ring.Last(2)
-	if ds[1].ActionS != "drop" || ds[1].Record != "001Dn00000Acme1AAA" || ds[0].ActionS != "forward" || ds[0].Record != "001Dn00000Acme9AAA" {
+	if ds[1].Action.String() != "drop" || ds[1].Record != "001Dn00000Acme1AAA" || ds[0].Action.String() != "forward" || ds[0].Record != "001Dn00000Acme9AAA" {
 		t.Fatalf("decisions: %+v", ds)
 	}
 }

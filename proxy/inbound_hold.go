@@ -45,8 +45,6 @@ func holdDecision(d filters.Decision, h hold, policy string) filters.Decision {
 		d.Layer = "breaker"
 	}
 	d.Reason = h.reason
-	d.ReasonS = h.reason.String()
-	d.ActionS = filters.Hold.String()
 	d.Detail = h.detail + " (hold_policy " + policy + ")"
 	return d
 }

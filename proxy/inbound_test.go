@@ -107,7 +107,7 @@ func (e *inboundEnv) lastDecision(t *testing.T) (layer, reason, action string) {
 	if len(ds) == 0 {
 		t.Fatal("no decision recorded")
 	}
-	return ds[0].Layer, ds[0].ReasonS, ds[0].ActionS
+	return ds[0].Layer, ds[0].Reason.String(), ds[0].Action.String()
 }
 
 func TestInboundEachLayerDropsEchoAndForwardsGenuine(t *testing.T) {
@@ -246,9 +246,9 @@ func TestInboundRevertABA(t *testing.T) {
 	}
 	var sentinel, fp bool
 	for _, d := range e.s.Ring.Last(0) {
-		if d.EventID == "v3" && d.ActionS == "forward" {
+		if d.EventID == "v3" && d.Action.String() == "forward" {
 			sentinel = true
-			fp = d.Layer == "fingerprint" && d.ReasonS == "new_value"
+			fp = d.Layer == "fingerprint" && d.Reason.String() == "new_value"
 		}
 	}
 	if !sentinel || !fp {

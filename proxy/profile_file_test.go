@@ -87,7 +87,7 @@ func TestProfileFromFileEndToEnd(t *testing.T) {
 		t.Fatalf("app got %s; want only the genuine change", delivered.Body)
 	}
 	ds := s.Ring.Last(2)
-	if ds[1].Layer != "marker" || ds[1].ActionS != "drop" || ds[0].ActionS != "forward" {
+	if ds[1].Layer != "marker" || ds[1].Action.String() != "drop" || ds[0].Action.String() != "forward" {
 		t.Fatalf("decisions: %+v", ds)
 	}
 	// The echo without the marker is still ours by fingerprint.

@@ -252,8 +252,8 @@ func setPullBody(resp *http.Response, b []byte, coding string) {
 // whole reports a matched read response whose records were not evaluated.
 func (pl *puller) whole(pc *pullCall, r filters.Reason, detail string) {
 	d := pl.engine.WholePull(pc.p.Name, pc.account, r, detail)
-	pl.m.Doubts.WithLabelValues(pc.p.Name, d.ReasonS).Inc()
-	pl.m.PullResponses.WithLabelValues(pc.p.Name, "untouched_"+d.ReasonS).Inc()
+	pl.m.Doubts.WithLabelValues(pc.p.Name, d.Reason.String()).Inc()
+	pl.m.PullResponses.WithLabelValues(pc.p.Name, "untouched_"+d.Reason.String()).Inc()
 	reportDecision(pl.m, pl.ring, pl.log, d)
 }
 

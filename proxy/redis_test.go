@@ -90,7 +90,7 @@ func TestRedisReplicasShareLedger(t *testing.T) {
 	if status != 200 || len(e.app.all()) != 0 {
 		t.Fatalf("echo via B: %d, app saw %d", status, len(e.app.all()))
 	}
-	if d := b.Ring.Last(1)[0]; d.Layer != "fingerprint" || d.ActionS != "drop" {
+	if d := b.Ring.Last(1)[0]; d.Layer != "fingerprint" || d.Action.String() != "drop" {
 		t.Fatalf("B's decision: %+v", d)
 	}
 	deliver(t, b, `{"id":"e2","object":"contacts","actor":"u_someone","record":{"id":"r1","name":"Grace","email":"ada@example.com"}}`)
@@ -167,7 +167,7 @@ func TestRedisDownTrafficContinues(t *testing.T) {
 	if status != 200 || len(e.app.all()) != 1 {
 		t.Fatalf("with Redis down the event must be forwarded: %d, app saw %d", status, len(e.app.all()))
 	}
-	if d := s.Ring.Last(1)[0]; d.ActionS != "forward" {
+	if d := s.Ring.Last(1)[0]; d.Action.String() != "forward" {
 		t.Fatalf("decision with Redis down: %+v", d)
 	}
 	if took := time.Since(start); took > time.Second {

@@ -14,9 +14,9 @@ func reportDecision(m *Metrics, ring *DecisionRing, log zerolog.Logger, d filter
 	if d.Observed {
 		action = "would_drop"
 	}
-	m.Decisions.WithLabelValues(d.Provider, string(d.Source), d.Layer, d.ReasonS, action).Inc()
+	m.Decisions.WithLabelValues(d.Provider, string(d.Source), d.Layer, d.Reason.String(), action).Inc()
 	if d.Reason == filters.ReasonStoreError || d.Reason == filters.ReasonUnverified || d.Reason == filters.ReasonUnaccounted {
-		m.Doubts.WithLabelValues(d.Provider, d.ReasonS).Inc()
+		m.Doubts.WithLabelValues(d.Provider, d.Reason.String()).Inc()
 	}
 	if ring != nil {
 		ring.Add(d)
@@ -26,6 +26,6 @@ func reportDecision(m *Metrics, ring *DecisionRing, log zerolog.Logger, d filter
 		lvl = zerolog.InfoLevel
 	}
 	log.WithLevel(lvl).Str("source", string(d.Source)).Str("action", action).Str("layer", d.Layer).
-		Str("reason", d.ReasonS).Str("detail", d.Detail).Str("provider", d.Provider).Str("account", d.Account).
+		Str("reason", d.Reason.String()).Str("detail", d.Detail).Str("provider", d.Provider).Str("account", d.Account).
 		Str("object", d.Object).Str("record", d.Record).Str("event_id", d.EventID).Msg("decision")
 }

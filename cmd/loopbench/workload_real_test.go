@@ -176,7 +176,7 @@ func TestRealChangesAreGenuine(t *testing.T) {
 		}
 		d := eng.Decide(ctx, p, ev)
 		if d.Action != filters.Forward || d.Reason != filters.ReasonNewValue {
-			t.Fatalf("change of %s at %v: %s by %s (%s), want forward as new_value", ev.Record, ev.OccurredAt, d.ActionS, d.Layer, d.ReasonS)
+			t.Fatalf("change of %s at %v: %s by %s (%s), want forward as new_value", ev.Record, ev.OccurredAt, d.Action.String(), d.Layer, d.Reason.String())
 		}
 		if err := eng.Accepted(ctx, p, evs, []filters.Decision{d}); err != nil {
 			t.Fatal(err)

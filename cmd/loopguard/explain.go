@@ -102,11 +102,11 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(tw, "#\tEVENT\tOBJECT\tRECORD\tACTION\tLAYER\tREASON\tDETAIL")
 	for i := range events {
 		d := eng.Decide(context.Background(), p, &events[i])
-		action := d.ActionS
+		action := d.Action.String()
 		if d.Observed {
 			action = "forward (would drop)"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i, d.EventID, d.Object, d.Record, action, d.Layer, d.ReasonS, d.Detail)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i, d.EventID, d.Object, d.Record, action, d.Layer, d.Reason, d.Detail)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -334,16 +334,14 @@ func (j *lgJudge) deliver(d *delivery) []verdict {
 			// a round trip.
 			count := ds[i].Reflects || evs[i].Skinny()
 			if q, layer, reason := j.holdQueue(&evs[i], count); q != "" {
-				ds[i].Action, ds[i].Layer, ds[i].ReasonS = filters.Hold, layer, reason
+				ds[i].Action, ds[i].Layer = filters.Hold, layer
+				_ = ds[i].Reason.UnmarshalText([]byte(reason)) // a reason's name
 				fe := evs[i]
 				fe.ClearPrefetch()
 				j.held = append(j.held, heldItem{e: d.events[i], fe: fe, queue: q})
 			}
 		}
 		out[i] = verdict{action: Action(ds[i].Action), why: ds[i].Layer + "/" + ds[i].Reason.String()}
-		if ds[i].Action == filters.Hold {
-			out[i].why = ds[i].Layer + "/" + ds[i].ReasonS
-		}
 	}
 	// Echoes settle the writes they answer before anything is sent.
 	if err := j.eng.Settle(j.ctx, evs, ds); err != nil {

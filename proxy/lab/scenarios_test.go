@@ -375,7 +375,7 @@ func TestScenarioObserve(t *testing.T) {
 		t.Fatalf("observe: %+v", r)
 	}
 	for _, d := range l.Sides[0].LG.Ring.Last(0) {
-		if !d.Observed || d.Layer != "marker" || d.ActionS != "forward" {
+		if !d.Observed || d.Layer != "marker" || d.Action.String() != "forward" {
 			t.Fatalf("decision not reported as a would-be drop: %+v", d)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/filters/breaker"
 	"github.com/loopguard/loopguard/filters/ledger"
 )
@@ -85,7 +86,7 @@ func recordKeyParam(r *http.Request) (ledger.Key, breaker.RecordKey, error) {
 		return ledger.Key{}, rk, err
 	}
 	lk := ledger.Key{Provider: rk.Provider, Object: rk.Object, Record: rk.Record}
-	return lk, recordKey(lk), nil
+	return lk, filters.LoopKey(lk), nil
 }
 
 func badRecordKey(w http.ResponseWriter, err error) {
@@ -132,7 +133,7 @@ func (s *Sidecar) getRecord(w http.ResponseWriter, r *http.Request) {
 			v.App = append(v.App, valueView{Name: a.Name, Hash: hash64(a.Hash), ProviderAt: a.At})
 		}
 	}
-	if q, qi := s.guard.loops.Quarantined(rk); q {
+	if q, qi := s.guard.Loops().Quarantined(rk); q {
 		v.Quarantined = true
 		v.Quarantine = &quarantineView{Since: qi.Since, Until: qi.Until, Count: qi.Count, Reason: qi.Reason}
 	}
@@ -154,7 +155,7 @@ func (s *Sidecar) releaseRecord(w http.ResponseWriter, r *http.Request) {
 		badRecordKey(w, err)
 		return
 	}
-	if !s.guard.loops.Release(rk) {
+	if !s.guard.Loops().Release(rk) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not quarantined: " + rk.String()})
 		return
 	}

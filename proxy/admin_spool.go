@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/filters/spool"
 )
 
@@ -63,7 +64,7 @@ func (s *Sidecar) listSpool(w http.ResponseWriter, _ *http.Request) {
 	views := make([]queueView, 0, len(qs))
 	for _, q := range qs {
 		v := queueView{Queue: q.Queue, Items: q.Count, Bytes: q.Bytes, Oldest: q.Oldest.UTC()}
-		if kind, k, err := parseQueue(q.Queue); err == nil {
+		if kind, k, err := filters.ParseQueue(q.Queue); err == nil {
 			v.Kind, v.Provider = kind, k.Provider
 		}
 		if !q.Oldest.IsZero() {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/filters/spool"
 	"github.com/tidwall/gjson"
 )
@@ -19,10 +20,10 @@ func TestDeadLetterDetailRedactsAndEncodes(t *testing.T) {
 		"Authorization": {"Bearer s3"}, "Cookie": {"c=1"}, "X-Hub-Signature-256": {"sha256=ab"}, "X-Hook-Secret": {"h"},
 		"X-Api-Token": {"t"}, "Content-Type": {"application/octet-stream"}, "X-Github-Delivery": {"d-1"},
 	}
-	seq, err := e.s.spool.Append(spool.Item{Queue: appQueue("github"), Provider: "github", Reason: "app_unavailable",
+	seq, err := e.s.spool.Append(spool.Item{Queue: filters.AppQueue("github"), Provider: "github", Reason: "app_unavailable",
 		Method: http.MethodPost, Path: "/webhooks/github", Header: hdr, Body: body, Verification: spool.Verified})
 	must(t, err)
-	must(t, e.s.spool.Bury(appQueue("github"), seq, spool.DeadInfo{Reason: spool.DeadRefused, Attempts: 1, LastStatus: 400,
+	must(t, e.s.spool.Bury(filters.AppQueue("github"), seq, spool.DeadInfo{Reason: spool.DeadRefused, Attempts: 1, LastStatus: 400,
 		Answers: []spool.Answer{{Status: 400, Body: []byte("\xff")}, {Error: "connection refused"}}}))
 	code, got := e.admin(t, http.MethodGet, fmt.Sprintf("/spool/dead/%d", seq))
 	if code != http.StatusOK {

@@ -14,39 +14,9 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
-	"github.com/loopguard/loopguard/filters/breaker"
 	"github.com/loopguard/loopguard/filters/spool"
 	"github.com/rs/zerolog"
 )
-
-// Spool queue kinds: events held for a quarantined record, for an account
-// whose breaker is open, or for a provider whose app is down.
-const (
-	queueRecord  = "record"
-	queueBreaker = "breaker"
-	queueApp     = "app"
-)
-
-// The queue name is "<kind>:<record key>", the record key in its escaped
-// String form so that it parses back after a restart.
-func recordQueue(k breaker.RecordKey) string { return queueRecord + ":" + k.String() }
-
-func breakerQueue(k breaker.Key) string {
-	return queueBreaker + ":" + breaker.RecordKey{Provider: k.Provider, Account: k.Account, Record: "*"}.String()
-}
-
-func appQueue(provider string) string {
-	return queueApp + ":" + breaker.RecordKey{Provider: provider, Record: "*"}.String()
-}
-
-func parseQueue(q string) (kind string, k breaker.RecordKey, err error) {
-	kind, rest, ok := strings.Cut(q, ":")
-	if !ok {
-		return "", k, fmt.Errorf("spool queue %q: no kind", q)
-	}
-	k, err = breaker.ParseRecordKey(rest)
-	return kind, k, err
-}
 
 // holder keeps deliveries in the durable spool and replays them to the app.
 type holder struct {
@@ -80,6 +50,8 @@ type holder struct {
 	// memory stays bounded by a few spool.max_item_bytes.
 	big chan struct{}
 }
+
+var _ filters.Backlog = (*holder)(nil)
 
 type itemKey struct {
 	queue string
@@ -155,16 +127,17 @@ func (h *holder) hold(r *http.Request, p *filters.Provider, queue, account, reco
 	return nil
 }
 
-// idle reports that this instance holds nothing (the usual case): callers
-// skip naming queues at all.
-func (h *holder) idle() bool {
+// Idle reports that this instance holds nothing (the usual case): callers
+// skip naming queues at all (filters.Backlog).
+func (h *holder) Idle() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.waiting) == 0
 }
 
-// behind returns the first of queues that still holds items.
-func (h *holder) behind(queues ...string) (string, bool) {
+// Behind returns the first of queues that still holds items
+// (filters.Backlog): a queue the app keeps refusing no longer does.
+func (h *holder) Behind(queues ...string) (string, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, q := range queues {

@@ -20,14 +20,16 @@ import (
 )
 
 // Inbound is the reverse proxy in front of the app's webhook endpoints.
-// Deliveries on configured webhook routes are split into events and echoes
-// are removed; every other request streams to the app untouched. The app's
-// answer goes back to the provider unchanged, so provider retries keep
-// working.
+// Deliveries on configured webhook routes are judged (filters.Judge: split
+// into events, echoes removed, events that must wait held); every other
+// request streams to the app untouched. The app's answer goes back to the
+// provider unchanged, so provider retries keep working. Inbound itself
+// only matches, reads, verifies, does the spool's I/O and answers.
 type Inbound struct {
-	// deliveries numbers the deliveries decided (Decision.Delivery).
+	// deliveries numbers the deliveries judged (Decision.Delivery).
 	deliveries atomic.Uint64
 	engine     *filters.Engine
+	judge      *filters.Judge
 	providers  []*inProvider
 	rp         *httputil.ReverseProxy
 	m          *Metrics
@@ -35,7 +37,6 @@ type Inbound struct {
 	ring       *DecisionRing
 	maxBody    int64
 	observe    bool
-	guard      *guard  // nil: no loop detector or breaker holds
 	holder     *holder // nil: nothing is held
 	latency    *observers
 	limits     *limits // nil: no in-flight bound (tests)
@@ -50,12 +51,12 @@ type inKey struct{}
 
 // delivery is the per-request state handed to ModifyResponse.
 type delivery struct {
-	ip        *inProvider
-	events    []filters.Event
-	decisions []filters.Decision
-	req       *http.Request // the provider's request, as forwarded
-	body      []byte        // the body forwarded to the app
-	outcome   string        // the last outcome counted (latency histogram)
+	ip      *inProvider
+	route   *filters.WebhookRoute // nil: not judged (oversize, busy)
+	j       *filters.Judgement    // nil: not judged
+	req     *http.Request         // the provider's request, as forwarded
+	body    []byte                // the body forwarded to the app
+	outcome string                // the last outcome counted (latency histogram)
 	// trust is whether the delivery's signature verified; a held copy
 	// keeps it (an untrusted one is replayed untouched, never accepted).
 	trust spool.Verification
@@ -71,15 +72,15 @@ type InboundOptions struct {
 	Ring    *DecisionRing
 	Observe bool
 
-	guard  *guard       // nil: no loop detector or breaker holds
-	limits *limits      // nil: no in-flight bound (tests)
-	hold   *holdOptions // nil: nothing is held
+	guard  *filters.Guard // nil: no loop detector or breaker holds
+	limits *limits        // nil: no in-flight bound (tests)
+	hold   *holdOptions   // nil: nothing is held
 }
 
 // NewInbound builds the inbound proxy.
 func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog.Logger, opts InboundOptions) (*Inbound, error) {
 	in := &Inbound{engine: e, m: m, log: log, ring: opts.Ring, maxBody: opts.MaxBody, observe: opts.Observe,
-		latency: newObservers(m.InboundDuration), guard: opts.guard, limits: opts.limits}
+		latency: newObservers(m.InboundDuration), limits: opts.limits}
 	for _, p := range e.Providers() {
 		ip := &inProvider{p: p}
 		sig := p.Profile.Signature
@@ -120,11 +121,14 @@ func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog
 		FlushInterval: 0,
 		BufferPool:    newBufferPool(),
 	}
+	jo := filters.JudgeOptions{Observe: opts.Observe, Guard: opts.guard}
 	if h := opts.hold; h != nil {
 		// The holder replays into this proxy's providers (their signature
 		// schemes re-sign) and records what the app accepted.
 		in.holder = newHolder(h.spool, in, h.app, h.tr, h.ready, h.cfg, m, log)
+		jo.Backlog = in.holder // (a nil *holder must not become a non-nil Backlog)
 	}
+	in.judge = filters.NewJudge(e, jo)
 	return in, nil
 }
 
@@ -158,7 +162,8 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p := ip.p
 	tr := inTrace{start: time.Now()}
-	defer in.observeLatency(p.Name, &tr)
+	d := &delivery{ip: ip}
+	defer in.finish(d, route, &tr)
 	if isHandshake(p, r) {
 		in.whole(&tr, p.Name, "handshake", filters.ReasonHandshake, "verification request passed to the app")
 		in.rp.ServeHTTP(w, r)
@@ -169,124 +174,77 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	trust, why := in.verify(ip, r, body)
-	verified := trust != spool.Unverified
-	events, err := p.Extract(route, body, r.Header, nil)
-	if err != nil {
-		outcome, reason := malformedOutcome(err)
-		in.whole(&tr, p.Name, outcome, reason, err.Error())
+	var why string
+	d.trust, why = in.verify(ip, r, body)
+	d.route = route
+	d.j = in.judge.Judge(r.Context(), filters.Delivery{Provider: p, Route: route, Body: body, Header: r.Header,
+		Verification: d.trust, Why: why, ID: "d" + strconv.FormatUint(in.deliveries.Add(1), 10)})
+	j := d.j
+	if j.Err != nil {
+		outcome := j.Whole.Reason.String() // malformed or too_deep
+		in.counted(&tr.outcome, p.Name, outcome)
+		in.report(j.Whole)
 		in.m.Doubts.WithLabelValues(p.Name, outcome).Inc()
 		// Not judged, but still held if the app fails it (hold policy).
-		tr.set(in.forward(w, r, body, &delivery{ip: ip, trust: trust}))
+		tr.set(in.forward(w, r, body, d))
 		return
 	}
-	ds := make([]filters.Decision, len(events))
-	keep := make([]bool, len(events))
-	var holds map[string][]int // queue → held event indexes
-	var holdInfo hold
-	kept := 0
-	observing := in.observe || p.Observe()
-	if verified {
-		in.engine.Prefetch(r.Context(), events) // one store round trip per layer for the batch
+	if j.SettleErr != nil {
+		in.log.Warn().Err(j.SettleErr).Str(fieldProvider, p.Name).Msg("settle echoed writes failed")
+		in.m.Doubts.WithLabelValues(p.Name, "store_error").Inc()
 	}
-	for i := range events {
-		events[i].Verified = verified && ip.scheme != nil
-		if !verified {
-			ds[i] = in.engine.Unverified(p, &events[i], why)
-		} else {
-			ds[i] = in.engine.Decide(r.Context(), p, &events[i])
-			filters.After(events, i, &ds[i])
-		}
-		if ds[i].Action == filters.Drop && in.guard != nil {
-			in.guard.echoed(&events[i])
-		}
-		if ds[i].Action == filters.Forward && !ds[i].Observed && !observing && in.guard != nil {
-			// Only an event that may be caused by our own write (it shows
-			// our write applied, or carries no values to tell) counts as a
-			// round trip: people's edits never look like a loop.
-			count := verified && (ds[i].Reflects || events[i].Skinny())
-			h, ok := in.guard.inbound(&events[i], count)
-			if !ok && in.holder != nil && !in.holder.idle() {
-				// Older events of this record or account still wait in the
-				// spool: this one waits behind them, or it would overtake.
-				if q, behind := in.holder.behind(in.guard.queuesFor(&events[i])...); behind {
-					h, ok = hold{reason: filters.ReasonBehindHeld, queue: q, detail: "older events of this record or account are still held"}, true
-				}
-			}
-			if ok {
-				ds[i] = holdDecision(ds[i], h, p.Profile.HoldPolicy)
-				if !verified {
-					ds[i].Detail += "; unverified: held untouched, replayed with its original signature"
-				}
-				if holds == nil {
-					holds = map[string][]int{}
-				}
-				holds[h.queue] = append(holds[h.queue], i)
-				holdInfo = h
-			}
-		}
-	}
-	if holds != nil && !verified {
-		holds = holdWhole(ds, holds, holdInfo, p.Profile.HoldPolicy)
-	}
-	deliveryID := "d" + strconv.FormatUint(in.deliveries.Add(1), 10) // one name for the delivery's events
-	for i := range ds {
-		ds[i].Delivery = deliveryID
-		in.report(ds[i])
-		if ds[i].Action == filters.Forward {
-			keep[i] = true
-			kept++
-		}
-	}
-	if verified {
-		// Echoes settle the writes they answer before anything is sent.
-		if err := in.engine.Settle(r.Context(), events, ds); err != nil {
-			in.log.Warn().Err(err).Str("provider", p.Name).Msg("settle echoed writes failed")
-			in.m.Doubts.WithLabelValues(p.Name, "store_error").Inc()
-		}
-	}
-	if holds != nil && !in.holdEvents(w, r, ip, route, body, events, holds, holdInfo, trust) {
+	if len(j.Holds) > 0 && !in.holdEvents(w, r, d) {
+		in.reportAll(j)
 		tr.outcome = "hold_failed"
 		if !in.holdsForApp(ip) {
 			tr.outcome = "rejected_held"
 		}
 		return
 	}
-	switch {
-	case kept == 0 && len(events) > 0:
-		outcome, word := "all_echoes", "dropped"
-		if holds != nil {
-			outcome, word = "held", "held"
+	switch kept := j.Kept(); {
+	case kept == 0 && len(j.Events) > 0:
+		in.reportAll(j)
+		a := localAnswer{kind: answerDropped, route: route, events: len(j.Events)}
+		outcome := "all_echoes"
+		if len(j.Holds) > 0 {
+			a.kind, outcome = answerHeld, "held"
 		}
 		in.counted(&tr.outcome, p.Name, outcome)
-		answerSelf(w, route, word, len(events))
-		return
-	case kept < len(events):
-		nb, err := p.Rewrite(route, body, events, keep)
-		if err != nil {
-			// Cannot rewrite: forward everything rather than lose anything.
-			in.log.Warn().Err(err).Str("provider", p.Name).Msg("rewrite failed; forwarding the whole delivery")
-			in.counted(&tr.outcome, p.Name, "rewrite_failed")
-			tr.set(in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds), trust: trust}))
-			return
-		}
-		h := r.Header
-		if ip.scheme != nil && verified {
-			h = r.Header.Clone()
-			if err := ip.scheme.Sign(signRequest(r.Method, publicURI(r), r.Header), nb, in.engine.Now(), h); err != nil {
-				in.log.Warn().Err(err).Str("provider", p.Name).Msg("re-sign failed; forwarding the whole delivery")
-				in.counted(&tr.outcome, p.Name, "resign_failed")
-				tr.set(in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: forwardAll(ds), trust: trust}))
-				return
-			}
-		}
-		in.counted(&tr.outcome, p.Name, "rewritten")
-		r.Header = h
-		tr.set(in.forward(w, r, nb, &delivery{ip: ip, events: events, decisions: ds, trust: trust}))
+		a.write(w)
+	case kept < len(j.Events):
+		tr.set(in.forwardRewritten(w, r, d, &tr))
 	default:
+		in.reportAll(j)
 		in.counted(&tr.outcome, p.Name, "forwarded")
-		tr.set(in.forward(w, r, body, &delivery{ip: ip, events: events, decisions: ds, trust: trust}))
+		tr.set(in.forward(w, r, body, d))
 	}
+}
+
+// forwardRewritten forwards what of a delivery is kept: its body
+// rewritten without the dropped and held events, re-signed when its own
+// signature verified. When either fails, the whole delivery goes on
+// rather than lose anything (filters.Judgement.ForwardAll), and its
+// decisions say so.
+func (in *Inbound) forwardRewritten(w http.ResponseWriter, r *http.Request, d *delivery, tr *inTrace) string {
+	j, name := d.j, d.ip.p.Name
+	nb, err := j.Body()
+	outcome, failed := "rewritten", "rewrite_failed"
+	if err == nil && j.Resign() {
+		failed = "resign_failed"
+		h := r.Header.Clone()
+		if err = d.ip.scheme.Sign(signRequest(r.Method, publicURI(r), r.Header), nb, in.engine.Now(), h); err == nil {
+			r.Header = h
+		}
+	}
+	if err != nil {
+		outcome = failed
+		in.log.Warn().Err(err).Str(fieldProvider, name).Str(fieldOutcome, failed).Msg("forwarding the whole delivery: its rewrite could not be made or signed")
+		j.ForwardAll()
+		nb, _ = j.Body()
+	}
+	in.counted(&tr.outcome, name, outcome)
+	in.reportAll(j)
+	return in.forward(w, r, nb, d)
 }
 
 // verify checks a delivery's signature: Verified or Unverified (with why),
@@ -300,19 +258,6 @@ func (in *Inbound) verify(ip *inProvider, r *http.Request, body []byte) (spool.V
 		return spool.Unverified, err.Error()
 	}
 	return spool.Verified, ""
-}
-
-// forwardAll turns drops into forwards (used when a rewrite is impossible).
-func forwardAll(ds []filters.Decision) []filters.Decision {
-	out := make([]filters.Decision, len(ds))
-	for i, d := range ds {
-		if d.Action == filters.Drop {
-			d.Action = filters.Forward
-			d.Observed = true
-		}
-		out[i] = d
-	}
-	return out
 }
 
 // forward sends body to the app; with a delivery, it returns the last
@@ -348,11 +293,11 @@ func (in *Inbound) modifyResponse(resp *http.Response) error {
 		_ = resp.Body.Close()
 		if err := in.holdForApp(d); err != nil {
 			in.holdFailed(&d.outcome, d.ip.p.Name, "app answered "+strconv.Itoa(status), err)
-			retryResponse(resp, err)
+			holdFailedAnswer(err).into(resp)
 			return nil
 		}
 		in.counted(&d.outcome, d.ip.p.Name, "app_error_held")
-		heldResponse(resp, len(d.events))
+		d.held().into(resp)
 		return nil
 	}
 	if !ok || resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -361,13 +306,13 @@ func (in *Inbound) modifyResponse(resp *http.Response) error {
 		}
 		return nil
 	}
-	if len(d.events) == 0 {
+	if d.j == nil || len(d.j.Events) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(resp.Request.Context()), storeTimeout)
 	defer cancel()
-	if err := in.engine.Accepted(ctx, d.ip.p, d.events, d.decisions); err != nil {
-		in.log.Warn().Err(err).Str("provider", d.ip.p.Name).Msg("record accepted delivery failed")
+	if err := in.judge.Accept(ctx, d.j); err != nil {
+		in.log.Warn().Err(err).Str(fieldProvider, d.ip.p.Name).Msg("record accepted delivery failed")
 		in.m.Doubts.WithLabelValues(d.ip.p.Name, "store_error").Inc()
 	}
 	return nil
@@ -391,13 +336,11 @@ func (in *Inbound) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 		if in.holdsForApp(d.ip) {
 			if herr := in.holdForApp(d); herr != nil {
 				in.holdFailed(&d.outcome, name, "app unreachable: "+err.Error(), herr)
-				writeRetry(w, http.StatusServiceUnavailable, holdRetryAfter, holdFailure(herr))
+				holdFailedAnswer(herr).write(w)
 				return
 			}
-			in.log.Warn().Err(err).Str("provider", name).Str("path", r.URL.Path).Msg("app unreachable; delivery held for replay")
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusOK)
-			_, _ = fmt.Fprintf(w, `{"loopguard":"held","events":%d}`+"\n", len(d.events))
+			in.log.Warn().Err(err).Str(fieldProvider, name).Str("path", r.URL.Path).Msg("app unreachable; delivery held for replay")
+			d.held().write(w)
 			return
 		}
 	}
@@ -407,6 +350,23 @@ func (in *Inbound) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 
 // report logs, counts and keeps one decision (see reportDecision).
 func (in *Inbound) report(d filters.Decision) { reportDecision(in.m, in.ring, in.log, d) }
+
+// reportAll reports a judged delivery's decisions, once its body is
+// settled: after a fallback to the whole delivery they say what happened.
+func (in *Inbound) reportAll(j *filters.Judgement) {
+	for i := range j.Decisions {
+		in.report(j.Decisions[i])
+	}
+}
+
+// held is the answer for a delivery safe in the spool.
+func (d *delivery) held() localAnswer {
+	n := 0
+	if d.j != nil {
+		n = len(d.j.Events)
+	}
+	return localAnswer{kind: answerHeld, route: d.route, events: n}
+}
 
 func (in *Inbound) whole(tr *inTrace, provider, outcome string, r filters.Reason, detail string) {
 	in.counted(&tr.outcome, provider, outcome)

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,15 +13,6 @@ import (
 	"github.com/loopguard/loopguard/filters/signature"
 	"github.com/loopguard/loopguard/filters/spool"
 )
-
-// Hold policies (profile hold_policy).
-const (
-	policyHold   = "hold"
-	policyReject = "reject"
-)
-
-// maxRejectRetry caps the Retry-After of a rejected delivery.
-const maxRejectRetry = time.Hour
 
 // holdRetryAfter is the Retry-After of a delivery that could not be held
 // (spool full or unavailable).
@@ -33,92 +22,40 @@ func signRequest(method, uri string, h http.Header) signature.Request {
 	return signature.Request{Method: method, URI: uri, Header: h}
 }
 
-// holdDecision turns a forward into a hold, naming the last-line layer.
-func holdDecision(d filters.Decision, h hold, policy string) filters.Decision {
-	d.Action = filters.Hold
-	switch h.reason {
-	case filters.ReasonQuarantined:
-		d.Layer = "loop"
-	case filters.ReasonBehindHeld:
-		d.Layer = "hold"
-	default:
-		d.Layer = "breaker"
-	}
-	d.Reason = h.reason
-	d.Detail = h.detail + " (hold_policy " + policy + ")"
-	return d
-}
-
-// holdWhole makes an unverified delivery of which some events must be held
-// wait whole, in the queue of its first held event: it is held untouched
-// (its original signature must still match on replay), so it is never split
-// and none of it goes on now.
-func holdWhole(ds []filters.Decision, holds map[string][]int, last hold, policy string) map[string][]int {
-	first := len(ds)
-	queue := ""
-	for q, idx := range holds {
-		if idx[0] < first {
-			first, queue = idx[0], q
-		}
-	}
-	all := make([]int, 0, len(ds))
-	for i := range ds {
-		if ds[i].Action == filters.Forward {
-			h := last
-			h.queue, h.reason, h.detail = queue, filters.ReasonBehindHeld, "other events of this unverified delivery must be held; it is held whole"
-			ds[i] = holdDecision(ds[i], h, policy)
-		}
-		if ds[i].Action == filters.Hold {
-			all = append(all, i)
-		}
-	}
-	return map[string][]int{queue: all}
-}
-
-// holdEvents keeps the held events of a delivery: appended to the spool per
-// queue (policy hold) or refused with 503 so the provider redelivers
-// (policy reject). It reports whether the caller should go on with the
-// events that were not held; when false, the response is written.
-func (in *Inbound) holdEvents(w http.ResponseWriter, r *http.Request, ip *inProvider, route *filters.WebhookRoute,
-	body []byte, events []filters.Event, holds map[string][]int, last hold, trust spool.Verification) bool {
-	p := ip.p
-	if p.Profile.HoldPolicy != policyHold || in.holder == nil {
+// holdEvents keeps the held events of a judged delivery: each queue's
+// part appended to the spool with its own reason (policy hold), or the
+// delivery refused with 503 so the provider redelivers once every queue
+// may go on (policy reject). It reports whether the caller should go on
+// with the events that were not held; when false, the response is written.
+func (in *Inbound) holdEvents(w http.ResponseWriter, r *http.Request, d *delivery) bool {
+	p, j := d.ip.p, d.j
+	if !in.holdsForApp(d.ip) {
 		in.m.Deliveries.WithLabelValues(p.Name, "rejected_held").Inc()
-		retry := time.Until(last.until)
-		writeRetry(w, http.StatusServiceUnavailable, retry, "held: "+last.reason.String())
+		localAnswer{kind: answerRejected, retry: time.Until(j.HeldUntil()), why: "held: " + heldReasons(j.Holds)}.write(w)
 		return false
 	}
-	queues := make([]string, 0, len(holds))
-	for q := range holds {
-		queues = append(queues, q)
-	}
-	slices.Sort(queues)
-	for _, queue := range queues {
-		idx := holds[queue]
-		part := body
-		if len(idx) != len(events) {
-			mask := make([]bool, len(events))
-			for _, i := range idx {
-				mask[i] = true
-			}
-			nb, err := p.Rewrite(route, body, events, mask)
-			if err != nil {
-				// Cannot split: hold the whole delivery; replay re-delivers
-				// its other events too, which the app's dedup layer absorbs.
-				nb = body
-			}
-			part = nb
-		}
-		ev := &events[idx[0]]
-		if err := in.holder.hold(r, p, queue, ev.Account, ev.Record, last.reason, part, trust); err != nil {
+	for _, h := range j.Holds {
+		ev := &j.Events[h.Events[0]]
+		if err := in.holder.hold(r, p, h.Queue, ev.Account, ev.Record, h.Reason, j.Part(h), d.trust); err != nil {
 			var outcome string // the caller notes hold_failed for the latency sample
-			in.holdFailed(&outcome, p.Name, "events must be held ("+last.reason.String()+")", err)
-			writeRetry(w, http.StatusServiceUnavailable, holdRetryAfter, holdFailure(err))
+			in.holdFailed(&outcome, p.Name, "events must be held ("+h.Reason.String()+")", err)
+			holdFailedAnswer(err).write(w)
 			return false
 		}
 	}
 	in.holder.replayer.Kick()
 	return true
+}
+
+// heldReasons names the reasons of a delivery's holds, each once.
+func heldReasons(hs []filters.HoldQueue) string {
+	var names []string
+	for _, h := range hs {
+		if n := h.Reason.String(); !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // holdFailed logs and counts a delivery that could not be held; the
@@ -142,36 +79,16 @@ func holdFailure(err error) string {
 	return "spool unavailable"
 }
 
-// writeRetry answers status with Retry-After and a JSON reason.
-func writeRetry(w http.ResponseWriter, status int, retry time.Duration, why string) {
-	secs := retrySeconds(retry)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	w.WriteHeader(status)
-	_, _ = fmt.Fprintf(w, `{"loopguard":%q,"retry_after_seconds":%d}`+"\n", why, secs)
-}
-
-func retrySeconds(retry time.Duration) int {
-	return int(min(max(retry, time.Second), maxRejectRetry).Round(time.Second) / time.Second)
-}
-
-// retryResponse replaces the app's failure with the 503 + Retry-After that
-// writeRetry would write, for a delivery that could not be held.
-func retryResponse(resp *http.Response, err error) {
-	secs := retrySeconds(holdRetryAfter)
-	b := fmt.Sprintf(`{"loopguard":%q,"retry_after_seconds":%d}`+"\n", holdFailure(err), secs)
-	resp.StatusCode, resp.Status = http.StatusServiceUnavailable, "503 Service Unavailable"
-	resp.Header = http.Header{"Content-Type": {"application/json"}, "Content-Length": {strconv.Itoa(len(b))},
-		"Retry-After": {strconv.Itoa(secs)}}
-	resp.Body = io.NopCloser(strings.NewReader(b))
-	resp.ContentLength = int64(len(b))
-	resp.TransferEncoding = nil
+// holdFailedAnswer is the 503 with Retry-After for a delivery that could
+// not be held, so that a provider that retries will.
+func holdFailedAnswer(err error) localAnswer {
+	return localAnswer{kind: answerRejected, retry: holdRetryAfter, why: holdFailure(err)}
 }
 
 // holdsForApp reports whether deliveries the app failed are kept (providers
 // that never redeliver).
 func (in *Inbound) holdsForApp(ip *inProvider) bool {
-	return in.holder != nil && ip.p.Profile.HoldPolicy == policyHold
+	return in.holder != nil && ip.p.HoldsDeliveries()
 }
 
 // holdForApp keeps a delivery the app did not accept, with its
@@ -183,7 +100,7 @@ func (in *Inbound) holdForApp(d *delivery) error {
 		return errors.New("no request to hold")
 	}
 	if d.spill == nil {
-		return in.holder.hold(d.req, d.ip.p, appQueue(d.ip.p.Name), "", "", filters.ReasonAppUnavailable, d.body, d.trust)
+		return in.holder.hold(d.req, d.ip.p, filters.AppQueue(d.ip.p.Name), "", "", filters.ReasonAppUnavailable, d.body, d.trust)
 	}
 	if err := d.spill.finish(); err != nil {
 		return err
@@ -200,7 +117,7 @@ func (in *Inbound) holdForApp(d *delivery) error {
 		return err
 	}
 	trust, _ := in.verify(d.ip, d.req, body)
-	return in.holder.hold(d.req, d.ip.p, appQueue(d.ip.p.Name), "", "", filters.ReasonAppUnavailable, body, trust)
+	return in.holder.hold(d.req, d.ip.p, filters.AppQueue(d.ip.p.Name), "", "", filters.ReasonAppUnavailable, body, trust)
 }
 
 // holdBehindApp holds a delivery of a hold-policy provider whose app queue
@@ -208,7 +125,7 @@ func (in *Inbound) holdForApp(d *delivery) error {
 // It reports whether it answered; when the hold fails the delivery goes to
 // the app now — out of order, but delivered, rather than refused.
 func (in *Inbound) holdBehindApp(w http.ResponseWriter, d *delivery) bool {
-	if _, behind := in.holder.behind(appQueue(d.ip.p.Name)); !behind {
+	if _, behind := in.holder.Behind(filters.AppQueue(d.ip.p.Name)); !behind {
 		return false
 	}
 	if err := in.holdForApp(d); err != nil {
@@ -218,21 +135,8 @@ func (in *Inbound) holdBehindApp(w http.ResponseWriter, d *delivery) bool {
 		return false
 	}
 	in.counted(&d.outcome, d.ip.p.Name, "behind_held")
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprintf(w, `{"loopguard":"held","events":%d}`+"\n", len(d.events))
+	d.held().write(w)
 	return true
-}
-
-// heldResponse replaces the app's failure with loopguard's 200: the
-// delivery is safe in the spool.
-func heldResponse(resp *http.Response, events int) {
-	b := fmt.Sprintf(`{"loopguard":"held","events":%d}`+"\n", events)
-	resp.StatusCode, resp.Status = http.StatusOK, "200 OK"
-	resp.Header = http.Header{"Content-Type": {"application/json"}, "Content-Length": {strconv.Itoa(len(b))}}
-	resp.Body = io.NopCloser(strings.NewReader(b))
-	resp.ContentLength = int64(len(b))
-	resp.TransferEncoding = nil
 }
 
 func (in *Inbound) byName(name string) *inProvider {
@@ -245,28 +149,18 @@ func (in *Inbound) byName(name string) *inProvider {
 }
 
 // acceptReplayed records a replayed delivery's events as accepted (dedup
-// ids, last genuine state), as for a live delivery — only when it is
-// trusted: a delivery whose signature did not verify (or of unknown
-// verification) must not steer later decisions, or a forged event id would
+// ids, last genuine state), as for a live delivery: through the judgement
+// step, which records nothing of an untrusted one (its signature did not
+// verify, or its verification is unknown) — a forged event id must not
 // make the genuine event a "redelivery".
 func (in *Inbound) acceptReplayed(ctx context.Context, ip *inProvider, it spool.Item) {
-	if !it.Verification.Trusted() {
-		return
-	}
 	path, _, _ := strings.Cut(it.Path, "?")
 	rt, ok := ip.p.MatchWebhook(it.Method, path)
 	if !ok {
 		return
 	}
-	evs, err := ip.p.Extract(rt, it.Body, it.Header, nil)
-	if err != nil || len(evs) == 0 {
-		return
-	}
-	ds := make([]filters.Decision, len(evs))
-	for i := range ds {
-		ds[i] = filters.Decision{Action: filters.Forward}
-	}
-	if err := in.engine.Accepted(ctx, ip.p, evs, ds); err != nil {
+	j := in.judge.Replayed(filters.Delivery{Provider: ip.p, Route: rt, Body: it.Body, Header: it.Header, Verification: it.Verification})
+	if err := in.judge.Accept(ctx, j); err != nil {
 		in.m.Doubts.WithLabelValues(ip.p.Name, "store_error").Inc()
 	}
 }

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net/http"
 
@@ -39,7 +38,7 @@ func (in *Inbound) bufferDelivery(w http.ResponseWriter, r *http.Request, ip *in
 		return nil, nil, true
 	case bodyBusy:
 		in.limits.busy(listenerOf(r), p.Name, r.ContentLength)
-		if p.Profile.HoldPolicy == policyHold {
+		if p.HoldsDeliveries() {
 			in.streamUntouched(w, r, ip, tr, buf, l, whyBusy)
 			return nil, nil, true
 		}
@@ -75,13 +74,4 @@ func (in *Inbound) streamUntouched(w http.ResponseWriter, r *http.Request, ip *i
 	}
 	in.whole(tr, ip.p.Name, why.outcome, why.reason, why.what+" forwarded untouched")
 	in.rp.ServeHTTP(w, r)
-}
-
-// malformedOutcome names a delivery Extract refused: too deep, or
-// otherwise malformed.
-func malformedOutcome(err error) (string, filters.Reason) {
-	if errors.Is(err, filters.ErrTooDeep) {
-		return "too_deep", filters.ReasonTooDeep
-	}
-	return "malformed", filters.ReasonMalformed
 }

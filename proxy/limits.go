@@ -197,7 +197,7 @@ func (lim *limits) busy(listener, provider string, size int64) {
 // nothing: a client still sending would otherwise be reset before it reads
 // the answer, and see a network error instead of Retry-After.
 func (lim *limits) answerBusy(w http.ResponseWriter, r *http.Request, limit int64) {
-	writeRetry(w, http.StatusServiceUnavailable, lim.cfg.RetryAfter.D(), "busy: limits.max_inflight_body_bytes reached")
+	localAnswer{kind: answerRejected, retry: lim.cfg.RetryAfter.D(), why: "busy: limits.max_inflight_body_bytes reached"}.write(w)
 	_ = http.NewResponseController(w).Flush()
 	drain(r.Body, limit)
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/filters/breaker"
 	"github.com/loopguard/loopguard/filters/spool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -8,7 +9,7 @@ import (
 
 // registerGuard adds the gauges read at scrape time from the spool, the
 // loop detector and the per-account quota trackers.
-func (m *Metrics) registerGuard(q spool.Queue, providers []string, loops loopTracker, b *breaker.Breakers) {
+func (m *Metrics) registerGuard(q spool.Queue, providers []string, loops filters.LoopTracker, b *breaker.Breakers) {
 	if q != nil {
 		m.Registry.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricSpoolBytes, Help: "Bytes held in the spool."},

@@ -124,7 +124,7 @@ func (s *Sidecar) overview(providers []providerView) http.HandlerFunc {
 		if s.spool != nil {
 			v.Spool = spoolView{Items: s.spool.Len(), Bytes: s.spool.Bytes()}
 		}
-		v.Quarantined = len(s.guard.loops.List())
+		v.Quarantined = len(s.guard.Loops().List())
 		for _, b := range s.quota.b.All() {
 			v.Breakers.Total++
 			switch b.State {

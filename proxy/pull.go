@@ -24,6 +24,7 @@ import (
 // recorded as genuine would clear our pending writes).
 type puller struct {
 	engine  *filters.Engine
+	judge   *filters.Judge
 	m       *Metrics
 	log     zerolog.Logger
 	maxBody int64
@@ -50,7 +51,7 @@ type pullCall struct {
 }
 
 func newPuller(e *filters.Engine, m *Metrics, log zerolog.Logger, maxBody int64, budget *bodyBudget) *puller {
-	return &puller{engine: e, m: m, log: log, maxBody: maxBody, budget: budget}
+	return &puller{engine: e, judge: filters.NewJudge(e, filters.JudgeOptions{}), m: m, log: log, maxBody: maxBody, budget: budget}
 }
 
 // begin matches an outbound request (not a write) to p's read routes. For a
@@ -116,53 +117,42 @@ func (pl *puller) end(ctx context.Context, pc *pullCall, resp *http.Response) {
 		pl.whole(pc, filters.ReasonMalformed, err.Error())
 		return
 	}
-	if pc.gql != nil {
-		pl.endGraphQL(ctx, pc, resp, body, coding)
+	d := filters.Delivery{Provider: pc.p, Route: pc.route, Routes: pc.gql, Params: pc.params, Account: pc.account,
+		Body: body, Header: resp.Header, Source: filters.SourcePull}
+	j := pl.judge.Judge(ctx, d)
+	if j.Err != nil {
+		pl.report(pc, j.Whole)
 		return
 	}
-	evs, err := pc.ap.ExtractRead(pc.route, &pc.params, pc.account, body, resp.Header, nil)
-	if err != nil {
-		_, reason := malformedOutcome(err)
-		pl.whole(pc, reason, err.Error())
-		return
-	}
-	ds := make([]filters.Decision, len(evs))
-	keep := make([]bool, len(evs))
-	removed := 0
-	pl.engine.Prefetch(ctx, evs) // one store round trip per layer for the page
-	for i := range evs {
-		ds[i] = pl.engine.Decide(ctx, pc.p, &evs[i])
-		if keep[i] = ds[i].Action == filters.Forward; !keep[i] {
-			removed++
-		}
-	}
+	removed := len(j.Events) - j.Kept()
 	if removed == 0 {
-		pl.reportAll(ds)
+		pl.reportAll(j)
 		pl.m.PullResponses.WithLabelValues(pc.p.Name, "unchanged").Inc()
 		return
 	}
-	out, coding, err := pl.rewrite(pc, body, evs, keep, coding)
+	out, coding, err := pl.rewrite(pc, j, coding)
 	if err != nil {
 		// Cannot rewrite: send everything rather than lose anything, and
 		// report the drops as what they became (would-be drops).
-		pl.log.Warn().Err(err).Str("provider", pc.p.Name).Msg("pull rewrite failed; response passed untouched")
+		pl.log.Warn().Err(err).Str(fieldProvider, pc.p.Name).Msg("pull rewrite failed; response passed untouched")
 		pl.m.Doubts.WithLabelValues(pc.p.Name, "rewrite_failed").Inc()
 		pl.m.PullResponses.WithLabelValues(pc.p.Name, "rewrite_failed").Inc()
-		pl.reportAll(forwardAll(ds))
+		j.ForwardAll()
+		pl.reportAll(j)
 		return
 	}
-	pl.reportAll(ds)
+	pl.reportAll(j)
 	pl.m.PullResponses.WithLabelValues(pc.p.Name, "filtered").Inc()
 	setPullBody(resp, out, coding)
-	pl.log.Debug().Str("provider", pc.p.Name).Str("account", pc.account).Int("records", len(evs)).
+	pl.log.Debug().Str(fieldProvider, pc.p.Name).Str(fieldAccount, pc.account).Int("records", len(j.Events)).
 		Int("removed", removed).Msg("pull response filtered")
 }
 
-// rewrite removes the dropped records and encodes the result for the app:
-// uncompressed when it accepts that, else in the upstream's coding. It
-// returns the body and its coding.
-func (pl *puller) rewrite(pc *pullCall, body []byte, evs []filters.Event, keep []bool, coding string) ([]byte, string, error) {
-	nb, err := pc.ap.Rewrite(pc.route, body, evs, keep)
+// rewrite encodes the judgement's body (without the dropped records) for
+// the app: uncompressed when it accepts that, else in the upstream's
+// coding. It returns the body and its coding.
+func (pl *puller) rewrite(pc *pullCall, j *filters.Judgement, coding string) ([]byte, string, error) {
+	nb, err := j.Body()
 	if err != nil {
 		return nil, "", err
 	}
@@ -251,14 +241,18 @@ func setPullBody(resp *http.Response, b []byte, coding string) {
 
 // whole reports a matched read response whose records were not evaluated.
 func (pl *puller) whole(pc *pullCall, r filters.Reason, detail string) {
-	d := pl.engine.WholePull(pc.p.Name, pc.account, r, detail)
+	pl.report(pc, pl.engine.WholePull(pc.p.Name, pc.account, r, detail))
+}
+
+// report reports the decision about a whole response (passed untouched).
+func (pl *puller) report(pc *pullCall, d filters.Decision) {
 	pl.m.Doubts.WithLabelValues(pc.p.Name, d.Reason.String()).Inc()
 	pl.m.PullResponses.WithLabelValues(pc.p.Name, "untouched_"+d.Reason.String()).Inc()
 	reportDecision(pl.m, pl.ring, pl.log, d)
 }
 
-func (pl *puller) reportAll(ds []filters.Decision) {
-	for _, d := range ds {
-		reportDecision(pl.m, pl.ring, pl.log, d)
+func (pl *puller) reportAll(j *filters.Judgement) {
+	for i := range j.Decisions {
+		reportDecision(pl.m, pl.ring, pl.log, j.Decisions[i])
 	}
 }

@@ -1,10 +1,7 @@
 package proxy
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/loopguard/loopguard/configs"
@@ -82,35 +79,17 @@ func (q *quota) observe(c *call, resp *http.Response) {
 // upstream call, Retry-After and RateLimit headers, and a JSON body saying
 // why.
 func localThrottle(req *http.Request, retry time.Duration, st breaker.Status) *http.Response {
-	return throttleResponse(req, retry, st.Reason.String(), map[string]any{
+	return localAnswer{kind: answerThrottled, retry: retry, why: st.Reason.String(), fields: map[string]any{
 		"error": "loopguard: circuit breaker open", "provider": st.Key.Provider, "account": st.Key.Account,
 		"reason": st.Reason.String(), "detail": st.Detail,
-	})
+	}}.response(req)
 }
 
 // quarantineThrottle is the 429 for a write to a quarantined record.
 func quarantineThrottle(req *http.Request, qi breaker.QuarantineInfo) *http.Response {
-	return throttleResponse(req, time.Until(qi.Until), "quarantined", map[string]any{
+	return localAnswer{kind: answerThrottled, retry: time.Until(qi.Until), why: "quarantined", fields: map[string]any{
 		"error": "loopguard: record quarantined by the loop detector", "provider": qi.Key.Provider,
 		"object": qi.Key.Object, "record": qi.Key.Record, "reason": "quarantined", "detail": qi.Reason,
 		"key": qi.Key.String(),
-	})
-}
-
-func throttleResponse(req *http.Request, retry time.Duration, reason string, fields map[string]any) *http.Response {
-	secs := int(retry.Round(time.Second) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	fields["retry_after_seconds"] = secs
-	body, _ := json.Marshal(fields)
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set("Retry-After", strconv.Itoa(secs))
-	h.Set("RateLimit", `"loopguard";r=0;t=`+strconv.Itoa(secs))
-	h.Set("X-Loopguard-Breaker", reason)
-	return &http.Response{
-		StatusCode: http.StatusTooManyRequests, Status: "429 Too Many Requests", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, Body: readCloser{strings.NewReader(string(body)), http.NoBody}, ContentLength: int64(len(body)), Request: req,
-	}
+	}}.response(req)
 }

@@ -53,7 +53,7 @@ type Sidecar struct {
 
 	quota   *quota
 	state   *state // the stores: ledger, spool, loop detector
-	guard   *guard
+	guard   *filters.Guard
 	spool   spool.Queue // state.spool
 	holder  *holder     // Inbound's
 	limits  *limits
@@ -149,7 +149,7 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (_ *Sidecar, err
 	s.Inbound, err = NewInbound(s.Engine, appTr, s.Metrics, log, InboundOptions{
 		AppURL: app, MaxBody: int64(c.Inbound.MaxBodyBytes), Ring: s.Ring, Observe: c.Observe,
 		guard: s.guard, limits: s.limits,
-		hold: &holdOptions{spool: st.spool, app: app, tr: appTr, ready: s.guard.ready, cfg: c.Spool},
+		hold: &holdOptions{spool: st.spool, app: app, tr: appTr, ready: s.guard.Ready, cfg: c.Spool},
 	})
 	if err != nil {
 		return nil, err

@@ -33,12 +33,12 @@ func (s *Sidecar) wireHold() {
 			s.holder.replayer.Kick()
 		}
 	})
-	s.guard.loops.OnRelease(func(breaker.QuarantineInfo) { s.holder.replayer.Kick() })
+	s.guard.Loops().OnRelease(func(breaker.QuarantineInfo) { s.holder.replayer.Kick() })
 	var names []string
 	for _, p := range s.Engine.Providers() {
 		names = append(names, p.Name)
 	}
-	s.Metrics.registerGuard(sp, names, s.guard.loops, s.quota.b)
+	s.Metrics.registerGuard(sp, names, s.guard.Loops(), s.quota.b)
 	s.Metrics.registerSpoolCapacity(c.Spool)
 	if n := sp.Len(); n > 0 {
 		s.log.Info().Int("items", n).Int64("bytes", sp.Bytes()).Msg("spool holds deliveries from a previous run; replay resumes")
@@ -73,7 +73,7 @@ func (s *Sidecar) listQuarantine(w http.ResponseWriter, _ *http.Request) {
 		breaker.QuarantineInfo
 	}
 	out := []entry{}
-	for _, qi := range s.guard.loops.List() {
+	for _, qi := range s.guard.Loops().List() {
 		k := qi.Key.String()
 		out = append(out, entry{Key: k, Release: "/quarantine/" + url.PathEscape(k) + "/release", QuarantineInfo: qi})
 	}
@@ -93,7 +93,7 @@ func (s *Sidecar) releaseQuarantine(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, map[string]string{"error": err.Error()})
 		return
 	}
-	if !s.guard.loops.Release(k) {
+	if !s.guard.Loops().Release(k) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not quarantined: " + k.String()})
 		return
 	}

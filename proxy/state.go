@@ -34,7 +34,7 @@ import (
 type state struct {
 	ledger ledger.Store
 	spool  spool.Queue
-	loops  loopTracker
+	loops  filters.LoopTracker
 
 	client redis.UniversalClient // nil with the memory store
 	share  *redisshare.Share     // nil with the memory store
@@ -54,8 +54,8 @@ var (
 	_ filters.BatchWriter = fastFail{}
 	_ spool.Queue         = (*spool.Spool)(nil)
 	_ spool.Queue         = (*redisq.Queue)(nil)
-	_ loopTracker         = (*breaker.Loops)(nil)
-	_ loopTracker         = loopsFastFail{}
+	_ filters.LoopTracker = (*breaker.Loops)(nil)
+	_ filters.LoopTracker = loopsFastFail{}
 	_ spool.AnswerKeeper  = (*holder)(nil)
 )
 
@@ -139,7 +139,7 @@ func (st *state) openRedis(c configs.Config, log zerolog.Logger) (err error) {
 
 // sharedLoops is the loop detector on Redis, or, when it cannot be built,
 // one per replica (logged: quarantines are then not shared).
-func (st *state) sharedLoops(c configs.Config, log zerolog.Logger) (loopTracker, error) {
+func (st *state) sharedLoops(c configs.Config, log zerolog.Logger) (filters.LoopTracker, error) {
 	l, err := redisshare.NewLoops(redisshare.LoopOptions{Client: st.client, Config: loopConfig(c.Loops), Prefix: c.Redis.Prefix,
 		OnError: rateLimited(log, "loop detector")})
 	if err == nil {

@@ -20,7 +20,7 @@ type writer struct {
 	log     zerolog.Logger
 	maxBody int64
 	quota   *quota
-	guard   *guard // nil: no loop detector
+	guard   *filters.Guard // nil: no loop detector
 	latency *observers
 	// limits bound the bytes buffered at once and answer bodies that
 	// cannot be read; nil: unbounded (tests).
@@ -53,7 +53,7 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 	}
 	account := p.AccountOf(host, req.URL, req.Header, &ps)
 	if wr.guard != nil {
-		wr.guard.sawAccount(p.Name, account)
+		wr.guard.SawAccount(p.Name, account)
 	}
 	c, local := wr.quota.admit(req, p, account, isWrite)
 	if local != nil {
@@ -72,7 +72,7 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 	}
 	w := ap.Tag(req.Context(), route, &ps, account, req.Header, body, untagged)
 	if wr.guard != nil {
-		if q, qi := wr.guard.writeQuarantined(w); q {
+		if q, qi := wr.guard.WriteQuarantined(w); q {
 			l.release()
 			wr.m.Throttled.WithLabelValues(p.Name).Inc()
 			return nil, quarantineThrottle(req, qi)
@@ -149,7 +149,7 @@ func (wr *writer) record(ctx context.Context, w *filters.Write, resp *http.Respo
 	}
 	wr.m.WritesRecorded.WithLabelValues(w.Provider.Name).Inc()
 	if wr.guard != nil {
-		wr.guard.wrote(w)
+		wr.guard.Wrote(w)
 	}
 	wr.log.Debug().Str("provider", w.Provider.Name).Str("account", w.Account).Str("object", w.Object).
 		Str("record", w.Record).Int("fields", len(w.Fields)).Bool("no_op", w.NoOp).Msg("write recorded")

@@ -23,7 +23,7 @@ import (
 func (wr *writer) beginMulti(req *http.Request, p *filters.Provider, host string, route *filters.WriteRoute, ps filters.Params, start time.Time) (*outCall, *http.Response) {
 	account := p.AccountOf(host, req.URL, req.Header, &ps)
 	if wr.guard != nil {
-		wr.guard.sawAccount(p.Name, account)
+		wr.guard.SawAccount(p.Name, account)
 	}
 	ap := p.ForAccount(account)
 	body, untagged, l, local := wr.bufferWrite(req, p.Name)
@@ -62,7 +62,7 @@ func (wr *writer) beginMulti(req *http.Request, p *filters.Provider, host string
 	}
 	if wr.guard != nil {
 		for _, w := range m.Writes {
-			if q, qi := wr.guard.writeQuarantined(w); q {
+			if q, qi := wr.guard.WriteQuarantined(w); q {
 				// The request is not split: a quarantined record holds it
 				// whole, as it would hold a write of that record alone.
 				l.release()
@@ -137,7 +137,7 @@ func (wr *writer) recordMulti(ctx context.Context, oc *outCall, resp *http.Respo
 	for _, w := range out.Recorded {
 		wr.m.WritesRecorded.WithLabelValues(name).Inc()
 		if wr.guard != nil {
-			wr.guard.wrote(w)
+			wr.guard.Wrote(w)
 		}
 	}
 	wr.log.Debug().Str("provider", name).Str("account", m.Account).Str("kind", oc.multiKind).Int("records", len(m.Writes)).

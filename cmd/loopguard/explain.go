@@ -17,6 +17,7 @@ import (
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/filters/spool"
 	"github.com/loopguard/loopguard/proxy"
 	"github.com/loopguard/loopguard/tagging"
 	"github.com/tidwall/gjson"
@@ -86,22 +87,21 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ex, err := extractPayload(p, *path, *read, body, h)
+	ex, err := judgePayload(eng, p, *path, *read, body, h)
 	if err != nil {
 		return err
 	}
 	for _, w := range ex.warnings {
 		fmt.Fprintln(stdout, "warning: "+w)
 	}
-	if ex.err != nil {
-		fmt.Fprintf(stdout, "whole payload: forward untouched (reason malformed): %v\n", ex.err)
+	j := ex.j
+	if j.Err != nil {
+		fmt.Fprintf(stdout, "whole payload: forward untouched (reason %s): %v\n", j.Whole.Reason, j.Err)
 		return nil
 	}
-	events := ex.events
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tEVENT\tOBJECT\tRECORD\tACTION\tLAYER\tREASON\tDETAIL")
-	for i := range events {
-		d := eng.Decide(context.Background(), p, &events[i])
+	for i, d := range j.Decisions {
 		action := d.Action.String()
 		if d.Observed {
 			action = "forward (would drop)"
@@ -111,7 +111,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	printDetails(stdout, p, events, body, h)
+	printDetails(stdout, p, j.Events, body, h)
 	return nil
 }
 
@@ -128,21 +128,21 @@ func parseHeaders(headers []string) (http.Header, error) {
 	return h, nil
 }
 
-// extracted is a payload split into events the way the proxy would.
-type extracted struct {
-	events []filters.Event
-	// err: the payload is malformed (the proxy forwards it untouched).
-	err error
+// judged is a payload judged the way the proxy would judge it (the one
+// judgement step, filters.Judge), as an unsigned delivery.
+type judged struct {
+	j *filters.Judgement
 	// warnings: headers the route reads that were not given.
 	warnings []string
 }
 
-// extractPayload splits a payload with the provider's webhook route for
-// path (or, with read, as the response to that poll). A usage error or a
-// route that does not exist is the returned error.
-func extractPayload(p *filters.Provider, path, read string, body []byte, h http.Header) (extracted, error) {
-	var ex extracted
-	var route *filters.WebhookRoute
+// judgePayload judges a payload as a delivery on the provider's webhook
+// route for path (or, with read, as the response to that poll). A usage
+// error or a route that does not exist is the returned error; a malformed
+// payload is the judgement's Err.
+func judgePayload(eng *filters.Engine, p *filters.Provider, path, read string, body []byte, h http.Header) (judged, error) {
+	var ex judged
+	d := filters.Delivery{Provider: p, Body: body, Header: h, Verification: spool.Unsigned, Source: filters.SourceWebhook}
 	if read != "" {
 		method, target, ok := strings.Cut(strings.TrimSpace(read), " ")
 		if !ok {
@@ -156,17 +156,16 @@ func extractPayload(p *filters.Provider, path, read string, body []byte, h http.
 		if !ok {
 			return ex, fmt.Errorf("explain: provider %s has no read route matching %s %s", p.Name, method, u.Path)
 		}
-		route = r
-		ex.events, ex.err = p.ExtractRead(r, &ps, "", body, h, nil)
+		d.Route, d.Params, d.Source = r, ps, filters.SourcePull
 	} else {
 		r, ok := pickRoute(p, path)
 		if !ok {
 			return ex, fmt.Errorf("explain: provider %s has no webhook route matching %q", p.Name, path)
 		}
-		route = r
-		ex.events, ex.err = p.Extract(r, body, h, nil)
+		d.Route = r
 	}
-	ex.warnings = missingHeaders(route, h, read != "")
+	ex.j = filters.NewJudge(eng, filters.JudgeOptions{}).Judge(context.Background(), d)
+	ex.warnings = missingHeaders(d.Route, h, read != "")
 	return ex, nil
 }
 

@@ -94,25 +94,25 @@ func checkPayload(l *configs.Loaded, name, file, path, read string, headers []st
 	if err != nil {
 		return err
 	}
-	ex, err := extractPayload(p, path, read, body, h)
+	ex, err := judgePayload(eng, p, path, read, body, h)
 	if err != nil {
 		return err
 	}
 	for _, w := range ex.warnings {
 		fmt.Fprintln(stdout, "warning: "+w)
 	}
-	if ex.err != nil {
-		return fmt.Errorf("validate: provider %s cannot read %s: %w", name, file, ex.err)
+	if ex.j.Err != nil {
+		return fmt.Errorf("validate: provider %s cannot read %s: %w", name, file, ex.j.Err)
 	}
 	var problems []string
-	for i := range ex.events {
-		for _, pr := range p.Detail(&ex.events[i], body, h).Problems {
+	for i := range ex.j.Events {
+		for _, pr := range p.Detail(&ex.j.Events[i], body, h).Problems {
 			problems = append(problems, fmt.Sprintf("event %d: %s", i, pr))
 		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("validate: provider %s, %s: %w:\n  %s", name, file, errSpecs, strings.Join(problems, "\n  "))
 	}
-	fmt.Fprintf(stdout, "# provider %s reads %d event(s) of %s; every value spec reads a value\n", name, len(ex.events), file)
+	fmt.Fprintf(stdout, "# provider %s reads %d event(s) of %s; every value spec reads a value\n", name, len(ex.j.Events), file)
 	return nil
 }

@@ -298,6 +298,7 @@ func (j *Judgement) whole(e *Engine, err error) {
 	} else {
 		j.Whole = e.Whole(j.d.Provider.Name, Forward, "delivery", reason, err.Error())
 	}
+	j.Whole.Delivery = j.d.ID
 	j.body, j.bodyDone = j.d.Body, true
 }
 

@@ -298,7 +298,7 @@ func TestJudgeMalformed(t *testing.T) {
 	e := newJudgeEnv(t, false)
 	body := []byte(`[{"eventId":1,`)
 	j := e.judgeBatch(spool.Verified, body)
-	if j.Err == nil || j.Whole.Reason != ReasonMalformed || j.Whole.Action != Forward || len(j.Events) != 0 {
+	if j.Err == nil || j.Whole.Reason != ReasonMalformed || j.Whole.Action != Forward || j.Whole.Delivery != "d1" || len(j.Events) != 0 {
 		t.Fatalf("malformed: %+v", j)
 	}
 	if b, err := j.Body(); err != nil || !bytes.Equal(b, body) {

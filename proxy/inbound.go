@@ -36,7 +36,6 @@ type Inbound struct {
 	log        zerolog.Logger
 	ring       *DecisionRing
 	maxBody    int64
-	observe    bool
 	holder     *holder // nil: nothing is held
 	latency    *observers
 	limits     *limits // nil: no in-flight bound (tests)
@@ -79,7 +78,7 @@ type InboundOptions struct {
 
 // NewInbound builds the inbound proxy.
 func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog.Logger, opts InboundOptions) (*Inbound, error) {
-	in := &Inbound{engine: e, m: m, log: log, ring: opts.Ring, maxBody: opts.MaxBody, observe: opts.Observe,
+	in := &Inbound{engine: e, m: m, log: log, ring: opts.Ring, maxBody: opts.MaxBody,
 		latency: newObservers(m.InboundDuration), limits: opts.limits}
 	for _, p := range e.Providers() {
 		ip := &inProvider{p: p}

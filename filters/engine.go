@@ -41,6 +41,9 @@ type Options struct {
 	// EchoWindow is how long after a write its echo is expected (see
 	// configs.Ledger.EchoWindow); 0: until the write expires.
 	EchoWindow time.Duration
+	// JSONMaxDepth bounds the nesting of every JSON body the providers
+	// parse (see LimitJSONDepth); 0: jsonlimit's default.
+	JSONMaxDepth int
 	// Secret is the deployment key: sentinels are keyed with it (and
 	// verify only where it is shared). Default: a random key for this
 	// engine alone.
@@ -69,6 +72,9 @@ func New(providers []*configs.Provider, store ledger.Store, opts Options) (*Engi
 		}
 		e.providers = append(e.providers, p)
 		e.byName[p.Name] = p
+	}
+	if opts.JSONMaxDepth != 0 {
+		e.LimitJSONDepth(opts.JSONMaxDepth)
 	}
 	return e, nil
 }

@@ -97,7 +97,7 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (_ *Sidecar, err
 	s.state, s.spool = st, st.spool
 	store := st.ledger
 	s.Store = store
-	s.Engine, err = filters.New(l.Providers, store, filters.Options{Agent: c.Agent, Observe: c.Observe, Secret: key, EchoWindow: c.Ledger.EchoWindow.D()})
+	s.Engine, err = filters.New(l.Providers, store, filters.Options{Agent: c.Agent, Observe: c.Observe, Secret: key, EchoWindow: c.Ledger.EchoWindow.D(), JSONMaxDepth: c.Limits.JSONMaxDepth})
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +124,6 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (_ *Sidecar, err
 		return nil, fmt.Errorf("loops: %w", err)
 	}
 	s.limits = newLimits(c.Limits, s.Metrics, log)
-	s.Engine.LimitJSONDepth(c.Limits.JSONMaxDepth)
 	wr := &writer{engine: s.Engine, m: s.Metrics, log: log, maxBody: int64(c.Outbound.MaxBodyBytes), quota: s.quota, guard: s.guard,
 		latency: newObservers(s.Metrics.OutboundDuration), limits: s.limits}
 	s.Gateway, err = NewGateway(s.Engine, tr, wr, s.limits, s.Metrics, log)

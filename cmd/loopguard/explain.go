@@ -70,7 +70,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	eng, err := filters.New(l.Providers, store, filters.Options{Agent: l.Config.Agent, Observe: l.Config.Observe, EchoWindow: l.Config.Ledger.EchoWindow.D()})
+	eng, err := filters.New(l.Providers, store, filters.Options{Agent: l.Config.Agent, Observe: l.Config.Observe, EchoWindow: l.Config.Ledger.EchoWindow.D(), JSONMaxDepth: l.Config.Limits.JSONMaxDepth})
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func checkPayload(l *configs.Loaded, name, file, path, read string, headers []st
 		return err
 	}
 	defer store.Close()
-	eng, err := filters.New(l.Providers, store, filters.Options{Agent: l.Config.Agent})
+	eng, err := filters.New(l.Providers, store, filters.Options{Agent: l.Config.Agent, EchoWindow: l.Config.Ledger.EchoWindow.D(), JSONMaxDepth: l.Config.Limits.JSONMaxDepth})
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, lim *limits
 	// Longest prefix first.
 	sort.Slice(g.routes, func(i, j int) bool { return len(g.routes[i].prefix) > len(g.routes[j].prefix) })
 	g.rp = &httputil.ReverseProxy{
-		Transport:  tr,
+		Transport:  gwTransport{tr},
 		BufferPool: newBufferPool(),
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// ServeHTTP already set the API path (base path + the path
@@ -91,6 +91,18 @@ func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, lim *limits
 		ErrorLog: nil,
 	}
 	return g, nil
+}
+
+// gwTransport sends a buffered write's body as an in-memory reader (see
+// outCall.upstreamBody): ReverseProxy hands the transport a wrapper it
+// cannot see through. The body's reservation is given back in ServeHTTP.
+type gwTransport struct{ tr http.RoundTripper }
+
+func (t gwTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if st, ok := req.Context().Value(gwKey{}).(*gwState); ok {
+		req = st.call.upstreamBody(req)
+	}
+	return t.tr.RoundTrip(req)
 }
 
 // Empty reports a gateway without routes.

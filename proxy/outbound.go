@@ -38,6 +38,8 @@ type outState struct {
 	call *outCall
 	pull *pullCall
 	conn *trackedConn // inside an intercepted CONNECT: its connection
+	// ended: the response was handled in the round tripper (upstreamRT).
+	ended bool
 }
 
 // hostTable maps "host" and "host:port" to a provider.
@@ -110,9 +112,11 @@ func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport,
 		}
 		return o.checkTunnel(host, ctx, tunnel)
 	})
-	rt := egressRoundTripper{tr}
+	rt := &upstreamRT{o: o, next: egressRoundTripper{tr}}
 	gp.OnRequest().DoFunc(func(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
-		if _, captured := ctx.RoundTripper.(pinnedRT); !captured {
+		if p, captured := ctx.RoundTripper.(pinnedRT); captured {
+			ctx.RoundTripper = &upstreamRT{o: o, next: p}
+		} else {
 			ctx.RoundTripper = rt
 		}
 		conn, _ := ctx.UserData.(*trackedConn)
@@ -136,9 +140,9 @@ func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport,
 	gp.OnResponse().DoFunc(func(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Response {
 		switch st := ctx.UserData.(type) {
 		case *outState:
-			o.mitm.response(st.conn)
-			wr.end(ctx.Req.Context(), st.call, resp)
-			o.pull.end(ctx.Req.Context(), st.pull, resp)
+			if !st.ended {
+				o.end(ctx, st, resp)
+			}
 		case *trackedConn:
 			o.mitm.response(st)
 		}
@@ -150,6 +154,41 @@ func NewOutbound(e *filters.Engine, authority *ca.Authority, tr *http.Transport,
 		return resp
 	})
 	return o
+}
+
+// end records a call's response, filters a matched read's, and gives the
+// next request in the tunnel its idle deadline.
+func (o *Outbound) end(ctx *goproxy.ProxyCtx, st *outState, resp *http.Response) {
+	st.ended = true
+	o.mitm.response(st.conn)
+	o.wr.end(ctx.Req.Context(), st.call, resp)
+	o.pull.end(ctx.Req.Context(), st.pull, resp)
+}
+
+// upstreamRT sends the forward proxy's requests upstream. A buffered
+// write's body goes as an in-memory reader (one write with the head, see
+// outCall.upstreamBody), and the response is recorded and filtered here,
+// before goproxy takes it: goproxy re-frames a response whose body a
+// response handler replaced as chunked, which it writes inside an
+// intercepted CONNECT as a TLS record (and a syscall) per chunk header,
+// chunk and trailer; a body replaced here keeps its Content-Length.
+type upstreamRT struct {
+	o    *Outbound
+	next goproxy.RoundTripper
+}
+
+func (t *upstreamRT) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Response, error) {
+	st, _ := ctx.UserData.(*outState)
+	if st == nil {
+		return t.next.RoundTrip(req, ctx)
+	}
+	out := st.call.upstreamBody(req)
+	resp, err := t.next.RoundTrip(out, ctx)
+	releaseSent(req, out)
+	if err == nil && resp != nil {
+		t.o.end(ctx, st, resp)
+	}
+	return resp, err
 }
 
 // ServeHTTP implements http.Handler.

@@ -38,6 +38,9 @@ type outCall struct {
 	// multiKind batch or graphql; see write_batch.go.
 	multi     *filters.Multi
 	multiKind string
+	// sent is the buffered body sent upstream; nil when the body streams
+	// (see upstreamBody).
+	sent []byte
 }
 
 // begin inspects an outgoing request to p's API. The account's breaker is
@@ -81,8 +84,10 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 	switch {
 	case w.Body != nil:
 		setBody(req, w.Body)
+		oc.sent = w.Body
 	case body != nil:
 		setBody(req, body)
+		oc.sent = body
 	}
 	if w.Untagged != "" {
 		oc.kind = "write_untagged"
@@ -176,6 +181,13 @@ func (wr *writer) responseBody(resp *http.Response, provider string) []byte {
 	}
 	if out != bodyOK {
 		return nil
+	}
+	if resp.ContentLength < 0 && len(resp.Trailer) == 0 {
+		// Read whole: its length is known now, so the proxies send it
+		// with a Content-Length (goproxy would chunk it record by record).
+		resp.ContentLength = int64(len(buf))
+		resp.TransferEncoding = nil
+		resp.Header.Set("Content-Length", strconv.Itoa(len(buf)))
 	}
 	return buf
 }

@@ -71,14 +71,16 @@ func (wr *writer) beginMulti(req *http.Request, p *filters.Provider, host string
 			}
 		}
 	}
+	oc := &outCall{call: c, start: start, multi: m, multiKind: kind}
 	switch {
 	case m.Body != nil:
 		setBody(req, m.Body)
+		oc.sent = m.Body
 	case body != nil:
 		setBody(req, body)
+		oc.sent = body
 	}
 	keepLease(req, l) // until the transport has sent the body
-	oc := &outCall{call: c, start: start, multi: m, multiKind: kind}
 	if m.Untagged != "" {
 		oc.kind = "write_untagged"
 		wr.m.Outbound.WithLabelValues(p.Name, "write_untagged").Inc()

@@ -58,9 +58,9 @@ func loopConfig(c configs.Loops) breaker.LoopConfig {
 
 // newGuard builds the guard on l, or on an in-process detector when l is
 // nil.
-func newGuard(c configs.Loops, l loopTracker, q *quota, m *Metrics, log zerolog.Logger) (*guard, error) {
+func newGuard(c configs.Loops, l loopTracker, q *quota, m *Metrics, log zerolog.Logger, now func() time.Time) (*guard, error) {
 	if l == nil {
-		mem, err := breaker.NewLoops(loopConfig(c), time.Now)
+		mem, err := breaker.NewLoops(loopConfig(c), now)
 		if err != nil {
 			return nil, err
 		}

@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/loopguard/loopguard/filters/clocktest"
 	"github.com/tidwall/gjson"
 )
 
@@ -170,7 +172,7 @@ func newGuardEnvYAML(t *testing.T, policy string, maxItems int, appURL, extra st
 	t.Cleanup(up.Close)
 	raw, err := os.ReadFile("testdata/guard.yaml")
 	must(t, err)
-	e := &guardEnv{app: app, crm: crm, up: up, yaml: strings.TrimRight(string(raw), "\n") + "\n" + extra, spool: filepath.Join(t.TempDir(), "spool")}
+	e := &guardEnv{clk: clocktest.Frozen(time.Now()), app: app, crm: crm, up: up, yaml: strings.TrimRight(string(raw), "\n") + "\n" + extra, spool: filepath.Join(t.TempDir(), "spool")}
 	e.vars = map[string]string{"app": appURL, "upstream_ca": writePEM(t, up), "upstream_host": hostOf(up),
 		"spool": e.spool, "policy": policy, "max_items": fmt.Sprint(maxItems)}
 	e.start(t)

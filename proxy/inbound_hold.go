@@ -86,7 +86,7 @@ func (in *Inbound) holdEvents(w http.ResponseWriter, r *http.Request, ip *inProv
 	p := ip.p
 	if p.Profile.HoldPolicy != policyHold || in.holder == nil {
 		in.m.Deliveries.WithLabelValues(p.Name, "rejected_held").Inc()
-		retry := time.Until(last.until)
+		retry := last.until.Sub(in.engine.Now())
 		writeRetry(w, http.StatusServiceUnavailable, retry, "held: "+last.reason.String())
 		return false
 	}

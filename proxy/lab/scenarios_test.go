@@ -366,8 +366,15 @@ func TestScenarioObserve(t *testing.T) {
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true, Observe: true,
 		CRM: CRMOptions{EchoChangeAgent: true}})
 	l.Sides[0].App.Edit("c1", "name", "Ada")
-	time.Sleep(500 * time.Millisecond)
-	r := l.Result("12 observe mode (runs on)", false)
+	// The loop runs on: wait for a few rounds of would-be drops.
+	var r Result
+	deadline := time.Now().Add(timeout)
+	for r = l.Result("12 observe mode (runs on)", false); r.WouldDrop < 3; r = l.Result("12 observe mode (runs on)", false) {
+		if time.Now().After(deadline) {
+			t.Fatalf("observe: no loop of would-be drops after %s: %+v", timeout, r)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	summary.Lock()
 	summary.rows = append(summary.rows, r)
 	summary.Unlock()

@@ -89,7 +89,7 @@ func TestFetchSingleflight(t *testing.T) {
 		})
 	}
 	// Let the goroutines pile up on the in-flight generation, then release it.
-	time.Sleep(50 * time.Millisecond)
+	waitWaiters(t, c, "api.example.com", goroutines-1)
 	close(release)
 	wg.Wait()
 	if n := calls.Load(); n != 1 {
@@ -299,7 +299,7 @@ func TestFetchGeneratorPanicReleasesWaiters(t *testing.T) {
 		_, err := c.Fetch("h.example", func() (*tls.Certificate, error) { return nil, errors.New("unused") })
 		waiterErr <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let the waiter join the in-flight call
+	waitWaiters(t, c, "h.example", 1) // the waiter joined the in-flight call
 	close(release)
 	if p := <-panicked; p == nil {
 		t.Fatal("panic in generator was swallowed")
@@ -311,5 +311,26 @@ func TestFetchGeneratorPanicReleasesWaiters(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("waiter blocked forever after the generator panicked")
+	}
+}
+
+// waitWaiters waits until n callers wait on key's in-flight generation.
+func waitWaiters(t *testing.T, c *CertCache, key string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.mu.Lock()
+		got := 0
+		if f := c.inflight[key]; f != nil {
+			got = f.waiters
+		}
+		c.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callers wait on %s's generation after 5s, want %d", got, key, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -131,6 +131,7 @@ func (e *guardEnv) admin(t *testing.T, method, path string) (int, string) {
 // threshold (3 here), answer further writes 429 locally, hold its events,
 // and replay them once an operator releases it.
 func TestLoopDetectorStopsCircularMapping(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnv(t, "hold", 0, "")
 	local := "a"
 	rounds := 0
@@ -202,6 +203,7 @@ func TestLoopDetectorStopsCircularMapping(t *testing.T) {
 // starts a new one on the same spool, and expects the events at the app in
 // arrival order once the breaker is closed.
 func TestBreakerHoldSurvivesRestartAndReplaysInOrder(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnv(t, "hold", 0, "")
 	e.crm.setThrottle(true)
 	if resp := e.write(t, "r1", "x"); resp.StatusCode != http.StatusTooManyRequests {
@@ -242,6 +244,7 @@ func TestBreakerHoldSurvivesRestartAndReplaysInOrder(t *testing.T) {
 // TestBreakerHoldReplaysWhenBreakerCloses checks the replay without a
 // restart: held while open, replayed after the probe write closes it.
 func TestBreakerHoldReplaysWhenBreakerCloses(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnv(t, "hold", 0, "")
 	e.crm.setThrottle(true)
 	e.write(t, "r1", "x")
@@ -260,6 +263,7 @@ func TestBreakerHoldReplaysWhenBreakerCloses(t *testing.T) {
 }
 
 func TestHoldPolicyRejectAnswers503(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnv(t, "reject", 0, "")
 	e.crm.setThrottle(true)
 	e.write(t, "r1", "x")
@@ -274,6 +278,7 @@ func TestHoldPolicyRejectAnswers503(t *testing.T) {
 }
 
 func TestSpoolFullAnswers503(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnv(t, "hold", 1, "")
 	e.crm.setThrottle(true)
 	e.write(t, "r1", "x")
@@ -350,6 +355,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // would apply an older state last); it waits behind them and both arrive in
 // order.
 func TestHeldEventsAreNotOvertaken(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnv(t, "hold", 0, "")
 	e.crm.setThrottle(true)
 	e.write(t, "r1", "x")

@@ -33,6 +33,7 @@ var badSig = "sha256=" + strings.Repeat("0", 64)
 // fills only the unverified budget: genuine ones are still held (200) and
 // replayed validly signed.
 func TestForgedDeliveryIsNotLaundered(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"bbolt", "redis"} {
 		t.Run(store, func(t *testing.T) {
 			e := newHoldEnv(t, holdVars{store: store, maxItems: 100, unverifiedItems: 3})
@@ -125,6 +126,7 @@ func TestForgedDeliveryIsNotLaundered(t *testing.T) {
 // quarantine) path holds an unverified delivery untouched too, whole, and
 // its replay is neither re-signed nor recorded as accepted.
 func TestUnverifiedHeldByBreakerIsNotResigned(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnvYAML(t, "hold", 0, "", signedGuardYAML)
 	e.app.setRespond(nil)
 	e.crm.setThrottle(true)

@@ -120,6 +120,7 @@ func (e *limitsEnv) rejected(listener, reason string) float64 {
 // is cut at limits.body_read_timeout (1s here), answered, and its
 // connection (and goroutine) released.
 func TestBodyReadDeadline(t *testing.T) {
+	t.Parallel()
 	e := newLimitsEnv(t, limitsOpts{})
 	appHost := hostOf(e.appSrv)
 	cases := []struct {
@@ -196,6 +197,7 @@ func (e *limitsEnv) mitmConn(t *testing.T, raw bool) net.Conn {
 // TestMITMDeadlines: requests inside an intercepted CONNECT (goproxy reads
 // them itself, with no http.Server deadlines) get the same deadlines.
 func TestMITMDeadlines(t *testing.T) {
+	t.Parallel()
 	e := newLimitsEnv(t, limitsOpts{})
 	t.Run("stalled write body", func(t *testing.T) {
 		c := e.mitmConn(t, false)
@@ -227,6 +229,7 @@ func TestMITMDeadlines(t *testing.T) {
 // TestConnectionLimit: over limits.max_connections a new connection is
 // answered 503 with Retry-After and closed; a freed slot is reused.
 func TestConnectionLimit(t *testing.T) {
+	t.Parallel()
 	e := newLimitsEnv(t, limitsOpts{maxConns: 4, header: "10s", body: "10s", idle: "10s"})
 	addr := e.s.Addr("inbound")
 	var held []net.Conn
@@ -264,6 +267,7 @@ func TestConnectionLimit(t *testing.T) {
 // a hold-policy provider streams to the app untouched, a write gets 503,
 // and a poll response passes untouched; the bytes are given back after.
 func TestInflightBound(t *testing.T) {
+	t.Parallel()
 	e := newLimitsEnv(t, limitsOpts{inflight: "10MiB", body: "20s"})
 	// A 7 MiB delivery that sends 6 MiB and stalls: its buffer, doubling
 	// as bytes arrive, reserves 7 MiB.

@@ -37,6 +37,7 @@ func (q *quotaAPI) count() int { q.mu.Lock(); defer q.mu.Unlock(); return q.call
 func (q *quotaAPI) reset() { q.mu.Lock(); q.used = map[string]int{}; q.mu.Unlock() }
 
 func TestBreakerOpensAtThresholdPerAccount(t *testing.T) {
+	t.Parallel()
 	api := &quotaAPI{used: map[string]int{}}
 	clk := clocktest.Frozen(time.Now())
 	srv, s := outboundSidecar(t, api, WithClock(clk.Now))
@@ -90,6 +91,7 @@ func TestBreakerOpensAtThresholdPerAccount(t *testing.T) {
 }
 
 func TestBreakerAdminReset(t *testing.T) {
+	t.Parallel()
 	api := &quotaAPI{used: map[string]int{"Bearer A": 9}}
 	srv, s := outboundSidecar(t, api)
 	c := proxiedClient(t, s)

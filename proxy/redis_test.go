@@ -87,6 +87,7 @@ func deliver(t *testing.T, s *Sidecar, body string) (int, string) {
 // (no marker: only the fingerprint can tell) arrives at replica B and is
 // dropped; a genuine change at B reaches the app.
 func TestRedisReplicasShareLedger(t *testing.T) {
+	t.Parallel()
 	e := newReplicaEnv(t, redistest.URL(t))
 	a, b := e.replica(t), e.replica(t)
 	if resp := write(t, a, e.up.URL+"/v1/contacts/r1", `{"name":"Ada","email":"ada@example.com"}`); resp.StatusCode != 200 {
@@ -114,6 +115,7 @@ func TestRedisReplicasShareLedger(t *testing.T) {
 // account's breaker on B within a second; an event held by A is replayed by
 // B after A is stopped.
 func TestRedisBreakerAndSpoolShared(t *testing.T) {
+	t.Parallel()
 	e := newReplicaEnv(t, redistest.URL(t))
 	a, b := e.replica(t), e.replica(t)
 	e.api.set(true)
@@ -198,6 +200,7 @@ func TestRedisDownTrafficContinues(t *testing.T) {
 // counted once on Redis; at the threshold the record is quarantined for
 // both: B holds the event, A answers the next write 429 locally.
 func TestRedisLoopAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	e := newReplicaEnv(t, redistest.URL(t))
 	a, b := e.replica(t), e.replica(t)
 	for i := range 3 {

@@ -117,6 +117,7 @@ func capturedClient(s *Sidecar, src string, roots *x509.CertPool) *http.Client {
 // HTTP, and a call to any other host is spliced: the client sees that
 // server's own certificate.
 func TestTransparentInterceptsProviderAndSplicesTheRest(t *testing.T) {
+	t.Parallel()
 	api := genericCRM(t)
 	hl := &headerLog{next: api}
 	tlsAPI, apiCA := namedTLSServer(t, "api.crm.test", hl)
@@ -211,6 +212,7 @@ func TestTransparentInterceptsProviderAndSplicesTheRest(t *testing.T) {
 // TestTransparentUntrustedCA: an app that does not trust loopguard's CA
 // fails its handshake with a provider host; nothing reaches the provider.
 func TestTransparentUntrustedCA(t *testing.T) {
+	t.Parallel()
 	hl := &headerLog{next: http.NotFoundHandler()}
 	tlsAPI, apiCA := namedTLSServer(t, "api.crm.test", hl)
 	caFile := filepath.Join(t.TempDir(), "upstream.pem")

@@ -207,6 +207,11 @@ func TestTransparentInterceptsProviderAndSplicesTheRest(t *testing.T) {
 	if n := hl.count(); n != 3 {
 		t.Errorf("the provider saw %d requests, want 3 (two writes, one poll)", n)
 	}
+	// The apps hang up: Shutdown waits for a connection it handed to the
+	// MITM until the connection ends (or the grace period does).
+	for _, c := range []*http.Client{app, plainApp, otherApp, refusedApp} {
+		c.CloseIdleConnections()
+	}
 }
 
 // TestTransparentUntrustedCA: an app that does not trust loopguard's CA

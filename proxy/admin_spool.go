@@ -60,7 +60,7 @@ func (s *Sidecar) listSpool(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	now := time.Now()
+	now := s.now()
 	views := make([]queueView, 0, len(qs))
 	for _, q := range qs {
 		v := queueView{Queue: q.Queue, Items: q.Count, Bytes: q.Bytes, Oldest: q.Oldest.UTC()}

@@ -14,6 +14,7 @@ import (
 // TestDeadLetterDetailRedactsAndEncodes: GET /spool/dead/{id} never shows
 // a secret header, and gives a body that is not UTF-8 as body_base64.
 func TestDeadLetterDetailRedactsAndEncodes(t *testing.T) {
+	t.Parallel()
 	e := newHoldEnv(t, holdVars{maxItems: 10, unverifiedItems: 10})
 	body := []byte("\xff\xfe binary")
 	hdr := http.Header{

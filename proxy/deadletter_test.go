@@ -45,6 +45,7 @@ func okIDs(e *holdEnv, refused ...string) []string {
 // it back at the end of its queue and delete discards it — on the bbolt
 // spool and on Redis.
 func TestRefusedHeldDeliveryIsDeadLettered(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"bbolt", "redis"} {
 		t.Run(store, func(t *testing.T) {
 			e := newHoldEnv(t, holdVars{store: store, maxItems: 100, unverifiedItems: 10})
@@ -144,6 +145,7 @@ func TestRefusedHeldDeliveryIsDeadLettered(t *testing.T) {
 // time); the other 49 all reach it, in order, and the one ends in the dead
 // letters after dead_letter.max_attempts (2 here).
 func TestOneFailingDeliveryNeverBlocksTheRest(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"bbolt", "redis"} {
 		t.Run(store, func(t *testing.T) {
 			e := newHoldEnv(t, holdVars{store: store, maxItems: 100, unverifiedItems: 10})

@@ -11,6 +11,7 @@ import (
 // in chain order and the name of the delivery it came in, as the admin API
 // (and the console's explanation page) shows them.
 func TestDecisionTraceAndDelivery(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	e.deliver(t, "/webhooks/generic", `{"id":"t1","object":"contacts","actor":"u_integration","record":{"id":"r1","name":"X"}}`)
 	e.deliver(t, "/webhooks/generic", `{"id":"t2","object":"contacts","actor":"u_person","record":{"id":"r2","name":"Y"}}`)

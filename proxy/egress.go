@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/elazarl/goproxy"
 	"github.com/loopguard/loopguard/configs"
@@ -33,6 +34,7 @@ type options struct {
 	resolver egress.Resolver
 	// transparent adjusts the transparent listener's options (tests).
 	transparent func(*transparent.Options)
+	now         func() time.Time // WithClock; nil means time.Now
 }
 
 // withTransparentOptions adjusts the transparent listener's options; tests

@@ -169,6 +169,7 @@ func wantRefused(t *testing.T, what string, a answer, reason string) {
 // admin, inbound and outbound listeners are 403 own_listener, even with
 // all of loopback allowed, with one log line and one count each.
 func TestEgressRefusesOwnListeners(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ name, outbound string }{
 		{"default", ""},
 		{"loopback allowed", "  allow: [127.0.0.0/8, localhost]\n"},
@@ -208,6 +209,7 @@ func TestEgressRefusesOwnListeners(t *testing.T) {
 // the same whether something listens on it or not, and nothing connects to
 // the open one: the decision is made before dialling.
 func TestEgressOpenAndClosedPortsAnswerAlike(t *testing.T) {
+	t.Parallel()
 	e := newEgressEnv(t, egressVars{})
 	open, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
@@ -254,6 +256,7 @@ func TestEgressOpenAndClosedPortsAnswerAlike(t *testing.T) {
 // that resolves to it, and other link-local and private addresses, are
 // refused before dialling (a dial would answer 502 or time out, not 403).
 func TestEgressRefusesCloudMetadata(t *testing.T) {
+	t.Parallel()
 	r := &scriptResolver{answers: map[string][]string{"metadata.google.internal": {"169.254.169.254"}, "db.internal": {"10.0.0.7"}}}
 	e := newEgressEnv(t, egressVars{}, WithResolver(r))
 	for _, c := range []struct{ target, reason string }{
@@ -274,6 +277,7 @@ func TestEgressRefusesCloudMetadata(t *testing.T) {
 // intercepted, tagged and recorded through MITM and the gateway, even with
 // outbound.tunnel none, while an unconfigured loopback host is refused.
 func TestEgressProviderOnLoopbackStillWorks(t *testing.T) {
+	t.Parallel()
 	e := newEgressEnv(t, egressVars{outbound: "  tunnel: none\n"})
 	c := e.client(nil)
 	resp, got := mustDo(t, c, http.MethodPatch, e.api.URL+"/v1/contacts/p1", "application/json", `{"name":"Ada"}`)
@@ -299,6 +303,7 @@ func TestEgressProviderOnLoopbackStillWorks(t *testing.T) {
 // loopback destinations; neighbours stay refused and own listeners stay
 // refused.
 func TestEgressAllowList(t *testing.T) {
+	t.Parallel()
 	target := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("target")) }))
 	target.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // raw CONNECTs close before a handshake
 	target.StartTLS()
@@ -350,6 +355,7 @@ func TestEgressAllowList(t *testing.T) {
 // TestEgressTunnelModes: what a host no provider names gets in each mode,
 // through CONNECT and plain HTTP.
 func TestEgressTunnelModes(t *testing.T) {
+	t.Parallel()
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("plain")) }))
 	defer plain.Close()
 	unlisted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("unlisted")) }))
@@ -483,6 +489,7 @@ func TestEgressOwnListenerBehindProviderAndGateway(t *testing.T) {
 // TestEgressWithCurl: curl -x through the proxy to the admin port, by
 // CONNECT and plain HTTP.
 func TestEgressWithCurl(t *testing.T) {
+	t.Parallel()
 	curl, err := exec.LookPath("curl")
 	if err != nil {
 		t.Skip("curl not installed")

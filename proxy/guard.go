@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"time"
+
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
 	"github.com/loopguard/loopguard/filters/breaker"
@@ -18,9 +20,9 @@ func loopConfig(c configs.Loops) breaker.LoopConfig {
 
 // newGuard builds the guard on l, or on an in-process detector when l is
 // nil.
-func newGuard(c configs.Loops, l filters.LoopTracker, q *quota, m *Metrics, log zerolog.Logger) (*filters.Guard, error) {
+func newGuard(c configs.Loops, l filters.LoopTracker, q *quota, m *Metrics, log zerolog.Logger, now func() time.Time) (*filters.Guard, error) {
 	g, err := filters.NewGuard(filters.GuardOptions{
-		Breakers: q.b, Loops: l, Loop: loopConfig(c), TripAccount: c.TripAccount,
+		Breakers: q.b, Loops: l, Loop: loopConfig(c), TripAccount: c.TripAccount, Now: now,
 		OnQuarantine: func(qi breaker.QuarantineInfo, acct string) {
 			m.Quarantines.WithLabelValues(qi.Key.Provider).Inc()
 			log.Error().Str("provider", qi.Key.Provider).Str("account", acct).Str("object", qi.Key.Object).

@@ -6,13 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/loopguard/loopguard/filters/clocktest"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/tidwall/gjson"
 )
@@ -67,6 +66,7 @@ func (c *automationCRM) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c
 func (c *automationCRM) setThrottle(on bool) { c.mu.Lock(); c.throttle = on; c.mu.Unlock() }
 
 type guardEnv struct {
+	clk   *clocktest.Clock // the sidecar's clock, kept across restarts
 	app   *recorder
 	crm   *automationCRM
 	up    *httptest.Server
@@ -79,27 +79,31 @@ type guardEnv struct {
 
 func newGuardEnv(t *testing.T, policy string, maxItems int, appURL string) *guardEnv {
 	t.Helper()
-	app := &recorder{}
-	if appURL == "" {
-		srv := httptest.NewServer(app)
-		t.Cleanup(srv.Close)
-		appURL = srv.URL
-	}
-	crm := &automationCRM{records: map[string]map[string]any{}}
-	up := httptest.NewTLSServer(crm)
-	t.Cleanup(up.Close)
-	raw, err := os.ReadFile("testdata/guard.yaml")
-	must(t, err)
-	e := &guardEnv{app: app, crm: crm, up: up, yaml: string(raw), spool: filepath.Join(t.TempDir(), "spool")}
-	e.vars = map[string]string{"app": appURL, "upstream_ca": writePEM(t, up), "upstream_host": hostOf(up),
-		"spool": e.spool, "policy": policy, "max_items": fmt.Sprint(maxItems)}
-	e.start(t)
-	return e
+	return newGuardEnvYAML(t, policy, maxItems, appURL, "")
 }
 
 func (e *guardEnv) start(t *testing.T) {
-	e.s = startSidecar(t, e.yaml, e.vars)
+	e.s = startSidecar(t, e.yaml, e.vars, WithClock(e.clk.Now))
 	e.c = proxiedClient(t, e.s)
+}
+
+// advance moves the sidecar's clock by d and wakes its replayer, which
+// waits on a wall-clock timer.
+func (e *guardEnv) advance(d time.Duration) {
+	e.clk.Advance(d)
+	e.s.holder.replayer.Kick()
+}
+
+// replayPass runs one replay pass now, as the replayer's own would (queues
+// that are not ready are skipped), and returns how many held deliveries it
+// delivered.
+func (e *guardEnv) replayPass(t *testing.T) int {
+	t.Helper()
+	sent, err := e.s.holder.replayer.DrainOnce(t.Context())
+	if err != nil {
+		t.Logf("replay pass: %v", err)
+	}
+	return sent
 }
 
 func (e *guardEnv) write(t *testing.T, id, name string) *http.Response {
@@ -127,6 +131,7 @@ func (e *guardEnv) admin(t *testing.T, method, path string) (int, string) {
 // threshold (3 here), answer further writes 429 locally, hold its events,
 // and replay them once an operator releases it.
 func TestLoopDetectorStopsCircularMapping(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnv(t, "hold", 0, "")
 	local := "a"
 	rounds := 0
@@ -171,9 +176,11 @@ func TestLoopDetectorStopsCircularMapping(t *testing.T) {
 	if _, sp := e.admin(t, http.MethodGet, "/spool"); gjson.Get(sp, "items").Int() != 1 {
 		t.Fatalf("/spool: %s", sp)
 	}
-	// The held event waits while quarantined.
-	time.Sleep(300 * time.Millisecond)
+	// The held event waits while quarantined: a replay pass skips it.
 	n := len(e.app.all())
+	if sent := e.replayPass(t); sent != 0 || len(e.app.all()) != n {
+		t.Fatalf("a replay pass delivered %d held events of a quarantined record", sent)
+	}
 	if code, body := e.admin(t, http.MethodPost, "/quarantine/nope/release"); code != http.StatusBadRequest {
 		t.Fatalf("bad key: %d %s", code, body)
 	}
@@ -196,6 +203,7 @@ func TestLoopDetectorStopsCircularMapping(t *testing.T) {
 // starts a new one on the same spool, and expects the events at the app in
 // arrival order once the breaker is closed.
 func TestBreakerHoldSurvivesRestartAndReplaysInOrder(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnv(t, "hold", 0, "")
 	e.crm.setThrottle(true)
 	if resp := e.write(t, "r1", "x"); resp.StatusCode != http.StatusTooManyRequests {
@@ -236,6 +244,7 @@ func TestBreakerHoldSurvivesRestartAndReplaysInOrder(t *testing.T) {
 // TestBreakerHoldReplaysWhenBreakerCloses checks the replay without a
 // restart: held while open, replayed after the probe write closes it.
 func TestBreakerHoldReplaysWhenBreakerCloses(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnv(t, "hold", 0, "")
 	e.crm.setThrottle(true)
 	e.write(t, "r1", "x")
@@ -243,8 +252,8 @@ func TestBreakerHoldReplaysWhenBreakerCloses(t *testing.T) {
 		t.Fatal(status)
 	}
 	e.crm.setThrottle(false)
-	time.Sleep(1100 * time.Millisecond) // Retry-After 1: half-open now
-	if len(e.app.all()) != 0 {
+	e.advance(1100 * time.Millisecond) // Retry-After 1: half-open now
+	if sent := e.replayPass(t); sent != 0 || len(e.app.all()) != 0 {
 		t.Fatal("replayed while the breaker was not closed")
 	}
 	if resp := e.write(t, "r1", "probe"); resp.StatusCode != 200 {
@@ -254,6 +263,7 @@ func TestBreakerHoldReplaysWhenBreakerCloses(t *testing.T) {
 }
 
 func TestHoldPolicyRejectAnswers503(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnv(t, "reject", 0, "")
 	e.crm.setThrottle(true)
 	e.write(t, "r1", "x")
@@ -268,6 +278,7 @@ func TestHoldPolicyRejectAnswers503(t *testing.T) {
 }
 
 func TestSpoolFullAnswers503(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnv(t, "hold", 1, "")
 	e.crm.setThrottle(true)
 	e.write(t, "r1", "x")
@@ -344,6 +355,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // would apply an older state last); it waits behind them and both arrive in
 // order.
 func TestHeldEventsAreNotOvertaken(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnv(t, "hold", 0, "")
 	e.crm.setThrottle(true)
 	e.write(t, "r1", "x")
@@ -353,7 +365,7 @@ func TestHeldEventsAreNotOvertaken(t *testing.T) {
 	// The app refuses replays for now: o1 stays held after the breaker closes.
 	e.app.setRespond(func(w http.ResponseWriter, _ *http.Request, _ []byte) { w.WriteHeader(http.StatusServiceUnavailable) })
 	e.crm.setThrottle(false)
-	time.Sleep(1100 * time.Millisecond)
+	e.advance(1100 * time.Millisecond) // Retry-After 1: half-open now
 	if resp := e.write(t, "r1", "probe"); resp.StatusCode != 200 {
 		t.Fatalf("probe: %d", resp.StatusCode)
 	}
@@ -366,6 +378,7 @@ func TestHeldEventsAreNotOvertaken(t *testing.T) {
 		t.Fatalf("decision: %+v", d)
 	}
 	e.app.setRespond(nil)
+	e.advance(e.s.cfg.Spool.ReplayMaxBackoff.D()) // past the refused queue's backoff
 	waitFor(t, "both delivered in order", func() bool {
 		var ids []string
 		for _, r := range e.app.all() {

@@ -82,8 +82,9 @@ func writePEM(t *testing.T, srv *httptest.Server) string {
 }
 
 // startSidecar loads YAML (with {{key}} placeholders replaced) and starts a
-// sidecar on loopback ports; it stops at test end.
-func startSidecar(t *testing.T, yaml string, vars map[string]string) *Sidecar {
+// sidecar on loopback ports with opts (e.g. WithClock); it stops at test
+// end.
+func startSidecar(t *testing.T, yaml string, vars map[string]string, opts ...Option) *Sidecar {
 	t.Helper()
 	for k, v := range vars {
 		yaml = strings.ReplaceAll(yaml, "{{"+k+"}}", v)
@@ -104,7 +105,7 @@ func startSidecar(t *testing.T, yaml string, vars map[string]string) *Sidecar {
 	if !strings.Contains(yaml, "spool:") {
 		l.Config.Spool.Dir = filepath.Join(t.TempDir(), "spool")
 	}
-	s, err := New(l, zerolog.New(io.Discard))
+	s, err := New(l, zerolog.New(io.Discard), opts...)
 	if err != nil {
 		t.Fatalf("new sidecar: %v", err)
 	}
@@ -159,14 +160,14 @@ func mustDo(t *testing.T, c *http.Client, method, u, ctype, body string, hdr ...
 
 // outboundSidecar starts a TLS upstream serving h and a sidecar whose
 // "crm" provider (testdata/outbound.yaml) intercepts it.
-func outboundSidecar(t *testing.T, h http.Handler) (*httptest.Server, *Sidecar) {
+func outboundSidecar(t *testing.T, h http.Handler, opts ...Option) (*httptest.Server, *Sidecar) {
 	t.Helper()
-	return outboundSidecarWith(t, h, "")
+	return outboundSidecarWith(t, h, "", opts...)
 }
 
 // outboundSidecarWith is outboundSidecar with extra lines in the outbound
 // section (e.g. "  allow: [127.0.0.1:8443]\n").
-func outboundSidecarWith(t *testing.T, h http.Handler, outbound string) (*httptest.Server, *Sidecar) {
+func outboundSidecarWith(t *testing.T, h http.Handler, outbound string, opts ...Option) (*httptest.Server, *Sidecar) {
 	t.Helper()
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
@@ -175,7 +176,7 @@ func outboundSidecarWith(t *testing.T, h http.Handler, outbound string) (*httpte
 	yaml := strings.Replace(string(cfg), "outbound:\n", "outbound:\n"+outbound, 1)
 	s := startSidecar(t, yaml, map[string]string{
 		"app": "http://127.0.0.1:1", "upstream_ca": writePEM(t, srv), "upstream_host": hostOf(srv), "upstream_url": srv.URL,
-	})
+	}, opts...)
 	return srv, s
 }
 

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
@@ -89,6 +88,7 @@ func newHolder(q spool.Queue, in *Inbound, app *url.URL, tr http.RoundTripper, r
 		MaxBackoff: c.ReplayMaxBackoff.D(),
 		Dead:       deadPolicy(c.DeadLetter),
 		OnDead:     h.buried,
+		Now:        in.engine.Now,
 		OnError: func(queue string, err error) {
 			log.Warn().Err(err).Str("queue", queue).Msg("replay of held deliveries failed; will retry")
 		},
@@ -252,7 +252,7 @@ func (h *holder) Send(ctx context.Context, it spool.Item) (int, error) {
 	resp, err := h.client.Do(req)
 	if err != nil {
 		if ctx.Err() == nil {
-			h.refused(it, spool.Answer{At: time.Now(), Error: err.Error()})
+			h.refused(it, spool.Answer{At: h.inbound.engine.Now(), Error: err.Error()})
 		}
 		return 0, err
 	}
@@ -268,7 +268,7 @@ func (h *holder) Send(ctx context.Context, it spool.Item) (int, error) {
 			h.inbound.acceptReplayed(ctx, ip, it)
 		}
 	} else {
-		h.refused(it, spool.Answer{At: time.Now(), Status: resp.StatusCode, Body: head})
+		h.refused(it, spool.Answer{At: h.inbound.engine.Now(), Status: resp.StatusCode, Body: head})
 	}
 	return resp.StatusCode, nil
 }

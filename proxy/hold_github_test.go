@@ -29,6 +29,7 @@ func bigIssue(t *testing.T, title string, n int) string {
 // spool.max_item_bytes is answered 503 and logged as such. While the app is
 // up, an oversize delivery streams to it untouched.
 func TestOversizeGitHubDeliveryHeldWhileAppDown(t *testing.T) {
+	t.Parallel()
 	e := newHoldEnv(t, holdVars{maxItems: 100, unverifiedItems: 10})
 	e.app.rec.setRespond(verifyingApp)
 	big := bigIssue(t, "big", 200<<10)
@@ -99,6 +100,7 @@ func TestOversizeGitHubDeliveryHeldWhileAppDown(t *testing.T) {
 // delivery is checked when it is held, so a forged one is held untouched in
 // the unverified budget, never re-signed.
 func TestOversizeForgedDeliveryHeldAsUnverified(t *testing.T) {
+	t.Parallel()
 	e := newHoldEnv(t, holdVars{maxItems: 100, unverifiedItems: 10})
 	big := bigIssue(t, "forged big", 100<<10)
 	if resp, got := e.gh(t, "issues", "fb-1", "", big, badSig); resp.StatusCode != http.StatusOK || !strings.Contains(got, "held") {
@@ -130,6 +132,7 @@ func githubFixture(t *testing.T, name string) string {
 // (the fixture's Codertocat) is dropped, someone else's is forwarded, and
 // one the app cannot take is held and replayed byte for byte.
 func TestFormEncodedGitHubPush(t *testing.T) {
+	t.Parallel()
 	push := githubFixture(t, "push.json")
 	form := func(js string) string { return url.Values{"payload": {js}}.Encode() }
 	const ctype = "application/x-www-form-urlencoded"
@@ -178,6 +181,7 @@ func TestFormEncodedGitHubPush(t *testing.T) {
 // 503 with Retry-After — what the log line says — whether the app was
 // unreachable (it got 502 before) or answered 500.
 func TestFullSpoolAnswerMatchesLog(t *testing.T) {
+	t.Parallel()
 	e := newHoldEnv(t, holdVars{maxItems: 1, unverifiedItems: 10})
 	if resp, _ := e.crm(t, crmEvent("s1", 1)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("first hold: %d", resp.StatusCode)

@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/loopguard/loopguard/filters/clocktest"
 	"github.com/tidwall/gjson"
 )
 
@@ -31,6 +33,7 @@ var badSig = "sha256=" + strings.Repeat("0", 64)
 // fills only the unverified budget: genuine ones are still held (200) and
 // replayed validly signed.
 func TestForgedDeliveryIsNotLaundered(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"bbolt", "redis"} {
 		t.Run(store, func(t *testing.T) {
 			e := newHoldEnv(t, holdVars{store: store, maxItems: 100, unverifiedItems: 3})
@@ -123,6 +126,7 @@ func TestForgedDeliveryIsNotLaundered(t *testing.T) {
 // quarantine) path holds an unverified delivery untouched too, whole, and
 // its replay is neither re-signed nor recorded as accepted.
 func TestUnverifiedHeldByBreakerIsNotResigned(t *testing.T) {
+	t.Parallel()
 	e := newGuardEnvYAML(t, "hold", 0, "", signedGuardYAML)
 	e.app.setRespond(nil)
 	e.crm.setThrottle(true)
@@ -170,7 +174,7 @@ func newGuardEnvYAML(t *testing.T, policy string, maxItems int, appURL, extra st
 	t.Cleanup(up.Close)
 	raw, err := os.ReadFile("testdata/guard.yaml")
 	must(t, err)
-	e := &guardEnv{app: app, crm: crm, up: up, yaml: strings.TrimRight(string(raw), "\n") + "\n" + extra, spool: filepath.Join(t.TempDir(), "spool")}
+	e := &guardEnv{clk: clocktest.Frozen(time.Now()), app: app, crm: crm, up: up, yaml: strings.TrimRight(string(raw), "\n") + "\n" + extra, spool: filepath.Join(t.TempDir(), "spool")}
 	e.vars = map[string]string{"app": appURL, "upstream_ca": writePEM(t, up), "upstream_host": hostOf(up),
 		"spool": e.spool, "policy": policy, "max_items": fmt.Sprint(maxItems)}
 	e.start(t)

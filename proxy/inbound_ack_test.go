@@ -16,6 +16,7 @@ import (
 // with an echo among others reaches the app without it, every other byte
 // as sent — through real servers on loopback.
 func TestOutboundMessageAck(t *testing.T) {
+	t.Parallel()
 	api := &recorder{}
 	up := httptest.NewTLSServer(api)
 	t.Cleanup(up.Close)

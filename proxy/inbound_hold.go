@@ -31,7 +31,7 @@ func (in *Inbound) holdEvents(w http.ResponseWriter, r *http.Request, d *deliver
 	p, j := d.ip.p, d.j
 	if !in.holdsForApp(d.ip) {
 		in.m.Deliveries.WithLabelValues(p.Name, "rejected_held").Inc()
-		localAnswer{kind: answerRejected, retry: time.Until(j.HeldUntil()), why: "held: " + heldReasons(j.Holds)}.write(w)
+		localAnswer{kind: answerRejected, retry: j.HeldUntil().Sub(in.engine.Now()), why: "held: " + heldReasons(j.Holds)}.write(w)
 		return false
 	}
 	for _, h := range j.Holds {

@@ -111,6 +111,7 @@ func (e *inboundEnv) lastDecision(t *testing.T) (layer, reason, action string) {
 }
 
 func TestInboundEachLayerDropsEchoAndForwardsGenuine(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name       string
 		setup      func(t *testing.T, e *inboundEnv)
@@ -197,6 +198,7 @@ func TestInboundEachLayerDropsEchoAndForwardsGenuine(t *testing.T) {
 }
 
 func TestInboundFullLoopAndRedelivery(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	// The app writes through the outbound proxy; the CRM fires a webhook
 	// carrying the record it now holds (no marker, no actor).
@@ -231,6 +233,7 @@ func TestInboundFullLoopAndRedelivery(t *testing.T) {
 }
 
 func TestInboundRevertABA(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	e.appWrite(t, "R", `{"name":"A","email":"a@x.io"}`) // we write A
 	e.deliver(t, "/webhooks/generic", e.crm.payload("v1", "", "R"))
@@ -257,6 +260,7 @@ func TestInboundRevertABA(t *testing.T) {
 }
 
 func TestInboundTwoWritesInFlight(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	e.appWrite(t, "W", `{"name":"one","email":"w@x.io"}`)
 	first := e.crm.payload("w1", "", "W")
@@ -270,6 +274,7 @@ func TestInboundTwoWritesInFlight(t *testing.T) {
 }
 
 func TestInboundBatch(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	// Our write of contact 7, tagged and recorded as the outbound proxy
 	// does after the upstream's 2xx; its sentinel comes back as a
@@ -316,6 +321,7 @@ func githubSig(body string) string {
 }
 
 func TestInboundSignature(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	echo := `{"id":"s1","object":"contacts","actor":"u_integration","record":{"id":"s","name":"X"}}`
 	e.deliver(t, "/webhooks/signed", echo, "X-Hub-Signature-256", githubSig(echo))
@@ -338,6 +344,7 @@ func TestInboundSignature(t *testing.T) {
 }
 
 func TestInboundMalformedForwardedUntouched(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	for _, body := range []string{`{"id":`, `[1,2]`, "not json"} {
 		e.deliver(t, "/webhooks/generic", body)
@@ -351,6 +358,7 @@ func TestInboundMalformedForwardedUntouched(t *testing.T) {
 }
 
 func TestInboundAppDownIs502(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	// Point a fresh sidecar at a closed port.
 	dead := httptest.NewServer(http.NotFoundHandler())
@@ -366,6 +374,7 @@ func TestInboundAppDownIs502(t *testing.T) {
 }
 
 func TestInboundObserveMode(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, true)
 	echo := `{"id":"o1","object":"contacts","actor":"u_integration","record":{"id":"o","name":"X"}}`
 	e.deliver(t, "/webhooks/generic", echo)
@@ -386,6 +395,7 @@ func TestInboundObserveMode(t *testing.T) {
 }
 
 func TestInboundOtherPathsStream(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	resp, _ := mustDo(t, http.DefaultClient, http.MethodGet, "http://"+e.s.Addr("inbound")+"/health?x=1", "", "")
 	if resp.StatusCode != 200 || e.app.last(t).Path != "/health?x=1" {
@@ -394,6 +404,7 @@ func TestInboundOtherPathsStream(t *testing.T) {
 }
 
 func TestInboundOversizeForwardedUntouched(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	big := `{"id":"big","object":"contacts","actor":"u_integration","record":{"id":"b","name":"` + strings.Repeat("x", 70<<10) + `"}}`
 	e.deliver(t, "/webhooks/generic", big)
@@ -406,6 +417,7 @@ func TestInboundOversizeForwardedUntouched(t *testing.T) {
 }
 
 func TestInboundAppTimeoutIs504(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	e.app.setRespond(func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		select {

@@ -15,6 +15,7 @@ import (
 type onlyReader struct{ io.Reader }
 
 func TestBufferBody(t *testing.T) {
+	t.Parallel()
 	const max = 1 << 20
 	big := strings.Repeat("x", 300<<10)
 	tests := []struct {
@@ -66,6 +67,7 @@ func TestBufferBody(t *testing.T) {
 }
 
 func TestBodyBudgetConcurrent(t *testing.T) {
+	t.Parallel()
 	b := newBodyBudget(1<<20, nil)
 	done := make(chan struct{})
 	for range 8 {
@@ -91,6 +93,7 @@ func TestBodyBudgetConcurrent(t *testing.T) {
 }
 
 func TestReleasingBodyReleasesOnce(t *testing.T) {
+	t.Parallel()
 	b := newBodyBudget(100, nil)
 	l := b.newLease()
 	l.grow(60)
@@ -107,6 +110,7 @@ func TestReleasingBodyReleasesOnce(t *testing.T) {
 // after 10 KiB reserves about what arrived, not what it announced (else a
 // few such clients would take the whole bound).
 func TestStalledBodyHoldsWhatItSent(t *testing.T) {
+	t.Parallel()
 	b := newBodyBudget(64<<20, nil)
 	l := b.newLease()
 	r := io.MultiReader(strings.NewReader(strings.Repeat("x", 10<<10)), iotest.ErrReader(os.ErrDeadlineExceeded))

@@ -13,6 +13,7 @@ import (
 // proxy and the gateway, and polls, every reserved body byte is given back
 // — a budget that leaks would end in 503 for everything.
 func TestInflightBudgetGivenBack(t *testing.T) {
+	t.Parallel()
 	e := newLimitsEnv(t, limitsOpts{})
 	c := proxiedClient(t, e.s)
 	for i := range 20 {

@@ -116,11 +116,17 @@ func (e *limitsEnv) rejected(listener, reason string) float64 {
 	return testutil.ToFloat64(e.s.Metrics.Rejected.WithLabelValues(listener, reason))
 }
 
+// shortBody is the body_read_timeout of the tests that wait for it: the
+// deadline is on the socket's wall clock, so a test of it takes that long
+// (no shorter than header_read_timeout, which the limits env sets to 500ms).
+const shortBody = 500 * time.Millisecond
+
 // TestBodyReadDeadline: on every listener, a chunked body that never ends
-// is cut at limits.body_read_timeout (1s here), answered, and its
+// is cut at limits.body_read_timeout (shortBody here), answered, and its
 // connection (and goroutine) released.
 func TestBodyReadDeadline(t *testing.T) {
-	e := newLimitsEnv(t, limitsOpts{})
+	t.Parallel()
+	e := newLimitsEnv(t, limitsOpts{body: shortBody.String()})
 	appHost := hostOf(e.appSrv)
 	cases := []struct {
 		name, listener, head string
@@ -148,8 +154,8 @@ func TestBodyReadDeadline(t *testing.T) {
 				t.Fatalf("answered %d after %s, want one of %v", status, took, tc.want)
 			}
 			if tc.reason != "" {
-				if took < 900*time.Millisecond {
-					t.Fatalf("answered after %s, before the 1s deadline", took)
+				if took < shortBody*9/10 {
+					t.Fatalf("answered after %s, before the %s deadline", took, shortBody)
 				}
 				if got := e.rejected(tc.listener, tc.reason) - before; got != 1 {
 					t.Fatalf("rejected{%s,%s} grew by %v", tc.listener, tc.reason, got)
@@ -196,14 +202,15 @@ func (e *limitsEnv) mitmConn(t *testing.T, raw bool) net.Conn {
 // TestMITMDeadlines: requests inside an intercepted CONNECT (goproxy reads
 // them itself, with no http.Server deadlines) get the same deadlines.
 func TestMITMDeadlines(t *testing.T) {
-	e := newLimitsEnv(t, limitsOpts{})
+	t.Parallel()
+	e := newLimitsEnv(t, limitsOpts{body: shortBody.String()})
 	t.Run("stalled write body", func(t *testing.T) {
 		c := e.mitmConn(t, false)
 		start := time.Now()
 		sendStalled(t, c, "PATCH /v1/contacts/c1 HTTP/1.1\r\nHost: "+hostOf(e.apiSrv)+"\r\nContent-Type: application/json", `{"name":`)
 		status, _ := readAnswer(t, c, &http.Request{Method: "PATCH"})
-		if took := time.Since(start); status != 408 || took < 900*time.Millisecond {
-			t.Fatalf("answered %d after %s, want 408 after the 1s deadline", status, took)
+		if took := time.Since(start); status != 408 || took < shortBody*9/10 {
+			t.Fatalf("answered %d after %s, want 408 after the %s deadline", status, took, shortBody)
 		}
 		if n := len(e.api.all()); n != 0 {
 			t.Fatalf("the API received %d requests", n)
@@ -227,6 +234,7 @@ func TestMITMDeadlines(t *testing.T) {
 // TestConnectionLimit: over limits.max_connections a new connection is
 // answered 503 with Retry-After and closed; a freed slot is reused.
 func TestConnectionLimit(t *testing.T) {
+	t.Parallel()
 	e := newLimitsEnv(t, limitsOpts{maxConns: 4, header: "10s", body: "10s", idle: "10s"})
 	addr := e.s.Addr("inbound")
 	var held []net.Conn
@@ -264,6 +272,7 @@ func TestConnectionLimit(t *testing.T) {
 // a hold-policy provider streams to the app untouched, a write gets 503,
 // and a poll response passes untouched; the bytes are given back after.
 func TestInflightBound(t *testing.T) {
+	t.Parallel()
 	e := newLimitsEnv(t, limitsOpts{inflight: "10MiB", body: "20s"})
 	// A 7 MiB delivery that sends 6 MiB and stalls: its buffer, doubling
 	// as bytes arrive, reserves 7 MiB.

@@ -35,6 +35,7 @@ func histSamples(t *testing.T, r *prometheus.Registry, name string, labels map[s
 // sidecar and expects one latency sample per request, labelled with the
 // delivery's outcome or the call's kind.
 func TestLatencyHistograms(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	reg := e.s.Metrics.Registry
 	in := "loopguard_inbound_duration_seconds"

@@ -95,6 +95,7 @@ func (d dashboard) exprs() []string {
 // TestDashboardJSON: the dashboard parses, picks its data source from a
 // variable, and every panel but a row shows at least one query.
 func TestDashboardJSON(t *testing.T) {
+	t.Parallel()
 	d := loadDashboard(t)
 	hasDS := false
 	for _, v := range d.Templating.List {
@@ -165,6 +166,7 @@ func loadYAML(t *testing.T, name string, v any) {
 // TestAlertRulesDocumentedAndCovered: every alert has a summary and a
 // runbook, and its promtool tests make it both fire and stay silent.
 func TestAlertRulesDocumentedAndCovered(t *testing.T) {
+	t.Parallel()
 	var rf ruleFile
 	var rt ruleTests
 	loadYAML(t, alertsFile, &rf)
@@ -278,6 +280,7 @@ func describedNames(m *Metrics) map[string]bool {
 // the alert rules query is exported by its /metrics (or, for a vector with
 // no series yet, registered).
 func TestObservabilityMetricsExist(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t, false)
 	e.appWrite(t, "r1", `{"name":"Ada"}`)
 	if status, _ := e.deliver(t, "/webhooks/generic", `{"id":"g1","object":"contacts","actor":"u_human","record":{"id":"r1","name":"Bo"}}`); status != 200 {
@@ -340,6 +343,7 @@ func promtool(t *testing.T) string {
 // on the shipped files, and checks that every dashboard query parses as
 // PromQL (as recording rules, with Grafana's variables filled in).
 func TestAlertRulesPromtool(t *testing.T) {
+	t.Parallel()
 	bin := promtool(t)
 	run := func(dir string, args ...string) {
 		t.Helper()

@@ -45,6 +45,7 @@ func (e *outboundEnv) state(t *testing.T, object, record string) (ledger.State, 
 }
 
 func TestOutboundMITMTagsAndRecordsJSONWrite(t *testing.T) {
+	t.Parallel()
 	e := newOutboundEnv(t)
 	body := `{"email": "ada@example.com",  "name":"Ada", "updated_at":"2026-11-27T10:00:00Z"}`
 	resp, got := mustDo(t, e.c, http.MethodPatch, e.srv.URL+"/v1/contacts/c1", "application/json", body, "Authorization", "Bearer secret-token")
@@ -78,6 +79,7 @@ func TestOutboundMITMTagsAndRecordsJSONWrite(t *testing.T) {
 }
 
 func TestOutboundFormWrite(t *testing.T) {
+	t.Parallel()
 	e := newOutboundEnv(t)
 	body := "name=Ada&metadata%5Btier%5D=gold&expand[]=x"
 	resp, _ := mustDo(t, e.c, http.MethodPatch, e.srv.URL+"/v1/customers/cus_1", "application/x-www-form-urlencoded", body)
@@ -100,6 +102,7 @@ func TestOutboundFormWrite(t *testing.T) {
 }
 
 func TestOutboundCreateRecordsIDFromResponse(t *testing.T) {
+	t.Parallel()
 	e := newOutboundEnv(t)
 	e.up.respond = func(w http.ResponseWriter, _ *http.Request, _ []byte) {
 		w.Header().Set("Content-Type", "application/json")
@@ -116,6 +119,7 @@ func TestOutboundCreateRecordsIDFromResponse(t *testing.T) {
 }
 
 func TestOutboundFailedWriteNotRecorded(t *testing.T) {
+	t.Parallel()
 	e := newOutboundEnv(t)
 	e.up.respond = func(w http.ResponseWriter, _ *http.Request, _ []byte) {
 		http.Error(w, `{"error":"invalid"}`, http.StatusUnprocessableEntity)
@@ -130,6 +134,7 @@ func TestOutboundFailedWriteNotRecorded(t *testing.T) {
 }
 
 func TestOutboundOversizeAndUnknownTypesPassUntouched(t *testing.T) {
+	t.Parallel()
 	e := newOutboundEnv(t)
 	big := `{"name":"` + strings.Repeat("x", 2048) + `"}`
 	for _, c := range []struct{ name, ctype, body, reason string }{
@@ -152,6 +157,7 @@ func TestOutboundOversizeAndUnknownTypesPassUntouched(t *testing.T) {
 }
 
 func TestOutboundReadsStream(t *testing.T) {
+	t.Parallel()
 	e := newOutboundEnv(t)
 	resp, got := mustDo(t, e.c, http.MethodGet, e.srv.URL+"/v1/contacts/c1", "", "")
 	if resp.StatusCode != 200 || got != `{"ok":true}` {
@@ -163,6 +169,7 @@ func TestOutboundReadsStream(t *testing.T) {
 }
 
 func TestOutboundConnectTunnelsUnconfiguredHost(t *testing.T) {
+	t.Parallel()
 	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("other")) }))
 	defer other.Close()
 	// A loopback destination is refused by default: outbound.allow opens it.
@@ -188,6 +195,7 @@ func TestOutboundConnectTunnelsUnconfiguredHost(t *testing.T) {
 }
 
 func TestOutboundGatewayMode(t *testing.T) {
+	t.Parallel()
 	e := newOutboundEnv(t)
 	resp, got := mustDo(t, http.DefaultClient, http.MethodPatch, "http://"+e.s.Addr("outbound")+"/crm/v1/contacts/g1", "application/json", `{"name":"Gw"}`)
 	if resp.StatusCode != 200 || got != `{"ok":true}` {
@@ -203,6 +211,7 @@ func TestOutboundGatewayMode(t *testing.T) {
 }
 
 func TestOutboundWithCurl(t *testing.T) {
+	t.Parallel()
 	curl, err := exec.LookPath("curl")
 	if err != nil {
 		t.Skip("curl not installed")
@@ -228,6 +237,7 @@ func TestOutboundWithCurl(t *testing.T) {
 }
 
 func TestOutboundChunkedWrite(t *testing.T) {
+	t.Parallel()
 	e := newOutboundEnv(t)
 	body := `{"name":"Chunky","email":"c@x.io"}`
 	// An io.Reader of unknown length makes the client send chunked.

@@ -109,7 +109,7 @@ func buildVersion() string {
 // overview serves GET /overview.
 func (s *Sidecar) overview(providers []providerView) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
-		now := time.Now()
+		now := s.now()
 		v := overviewView{Version: s.Version, StartedAt: s.started, UptimeSeconds: now.Sub(s.started).Seconds(),
 			Observe: s.cfg.Observe, Decisions: s.Ring.Total(), Providers: providers,
 			Series: seriesView{StepSeconds: s.series.step.Seconds(), Points: s.series.snapshot()}}

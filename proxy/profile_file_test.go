@@ -49,6 +49,7 @@ hold_policy: hold
 // genuine change in the same batch reaches the app, and its handshake
 // passes straight through.
 func TestProfileFromFileEndToEnd(t *testing.T) {
+	t.Parallel()
 	api := &recorder{}
 	up := httptest.NewTLSServer(api)
 	t.Cleanup(up.Close)

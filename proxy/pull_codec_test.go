@@ -13,6 +13,7 @@ import (
 )
 
 func TestNarrowAcceptEncoding(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, in, want string
 		identityOK     bool
@@ -42,6 +43,7 @@ func TestNarrowAcceptEncoding(t *testing.T) {
 }
 
 func TestResponseCoding(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   []string
 		want string
@@ -62,6 +64,7 @@ func TestResponseCoding(t *testing.T) {
 }
 
 func TestDecodeBody(t *testing.T) {
+	t.Parallel()
 	plain := []byte(`{"results":[{"id":"c1"}]}`)
 	var raw bytes.Buffer
 	fw, _ := flate.NewWriter(&raw, flate.DefaultCompression)
@@ -102,6 +105,7 @@ func TestDecodeBody(t *testing.T) {
 // TestPullCompressed polls a compressed list: the app gets it filtered and
 // uncompressed, or re-encoded when it refused identity.
 func TestPullCompressed(t *testing.T) {
+	t.Parallel()
 	for _, coding := range []string{"gzip", "deflate", "br"} {
 		for _, refuse := range []bool{false, true} {
 			name := coding

@@ -53,6 +53,7 @@ func salesforceOrg(t testing.TB) *fakeAPI {
 }
 
 func TestPullSalesforceSOQL(t *testing.T) {
+	t.Parallel()
 	e := newPullEnv(t, salesforceOrg(t), "testdata/pull_salesforce.yaml", pullOpts{})
 	for _, n := range []string{"01", "03", "04"} {
 		resp, got := mustDo(t, e.c, http.MethodPatch, e.srv.URL+"/services/data/v60.0/sobjects/Account/"+sfID(n), "application/json",
@@ -161,6 +162,7 @@ func hubspotPortal(t testing.TB) *fakeAPI {
 }
 
 func TestPullHubSpotSearch(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		props  []string

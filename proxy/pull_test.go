@@ -49,6 +49,7 @@ func newPullEnv(t *testing.T, api *fakeAPI, cfg string, o pullOpts) *pullEnv {
 // TestSidecarReportsPullDecisions: a sidecar built by New keeps pull
 // decisions in the ring GET /decisions serves.
 func TestSidecarReportsPullDecisions(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("testdata/pull.yaml")
 	must(t, err)
 	s := startSidecar(t, string(raw), map[string]string{
@@ -114,6 +115,7 @@ func crmScenario(t *testing.T, e *pullEnv, write func(path, body string)) {
 }
 
 func TestPullRemovesOwnWrites(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		// base is where the app sends API calls; client how.
@@ -186,6 +188,7 @@ func TestPullRemovesOwnWrites(t *testing.T) {
 }
 
 func TestPullObserve(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		o    pullOpts
@@ -218,6 +221,7 @@ func TestPullObserve(t *testing.T) {
 }
 
 func TestPullPassesUntouched(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, ctype, coding string
 		status              int

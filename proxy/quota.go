@@ -17,6 +17,7 @@ type quota struct {
 	b          *breaker.Breakers
 	blockReads bool
 	log        zerolog.Logger
+	now        func() time.Time
 }
 
 // call is one upstream call's breaker context.
@@ -26,10 +27,10 @@ type call struct {
 	opts  ratelimit.Options
 }
 
-func newQuota(c configs.Breaker, log zerolog.Logger, m *Metrics) (*quota, error) {
+func newQuota(c configs.Breaker, log zerolog.Logger, m *Metrics, now func() time.Time) (*quota, error) {
 	b, err := breaker.New(breaker.Config{
 		Threshold: c.Threshold, BurnFactor: c.BurnFactor, CoolDown: c.CoolDown.D(), MaxOpen: c.MaxOpen.D(),
-	}, time.Now)
+	}, now)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +39,7 @@ func newQuota(c configs.Breaker, log zerolog.Logger, m *Metrics) (*quota, error)
 		log.Warn().Str("provider", st.Key.Provider).Str("account", st.Key.Account).Str("state", st.State.String()).
 			Str("reason", st.Reason.String()).Str("detail", st.Detail).Time("open_until", st.OpenUntil).Msg("breaker")
 	})
-	return &quota{b: b, blockReads: c.BlockReads, log: log}, nil
+	return &quota{b: b, blockReads: c.BlockReads, log: log, now: now}, nil
 }
 
 // admit asks the account's breaker before a call. A nil response lets the
@@ -68,7 +69,7 @@ func (q *quota) observe(c *call, resp *http.Response) {
 		q.b.Observe(c.key, breaker.Observation{Limit: -1, Remaining: -1, StatusCode: http.StatusBadGateway}, c.probe)
 		return
 	}
-	s := ratelimit.Parse(resp.StatusCode, resp.Header, time.Now(), c.opts)
+	s := ratelimit.Parse(resp.StatusCode, resp.Header, q.now(), c.opts)
 	q.b.Observe(c.key, breaker.Observation{
 		Limit: s.Limit, Remaining: s.Remaining, Reset: s.Reset, RetryAfter: s.RetryAfter,
 		Throttled: s.Throttled, StatusCode: resp.StatusCode,
@@ -85,9 +86,10 @@ func localThrottle(req *http.Request, retry time.Duration, st breaker.Status) *h
 	}}.response(req)
 }
 
-// quarantineThrottle is the 429 for a write to a quarantined record.
-func quarantineThrottle(req *http.Request, qi breaker.QuarantineInfo) *http.Response {
-	return localAnswer{kind: answerThrottled, retry: time.Until(qi.Until), why: "quarantined", fields: map[string]any{
+// quarantineThrottle is the 429 for a write to a quarantined record; now
+// is the sidecar's clock.
+func quarantineThrottle(req *http.Request, qi breaker.QuarantineInfo, now time.Time) *http.Response {
+	return localAnswer{kind: answerThrottled, retry: qi.Until.Sub(now), why: "quarantined", fields: map[string]any{
 		"error": "loopguard: record quarantined by the loop detector", "provider": qi.Key.Provider,
 		"object": qi.Key.Object, "record": qi.Key.Record, "reason": "quarantined", "detail": qi.Reason,
 		"key": qi.Key.String(),

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loopguard/loopguard/filters/clocktest"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -36,8 +37,10 @@ func (q *quotaAPI) count() int { q.mu.Lock(); defer q.mu.Unlock(); return q.call
 func (q *quotaAPI) reset() { q.mu.Lock(); q.used = map[string]int{}; q.mu.Unlock() }
 
 func TestBreakerOpensAtThresholdPerAccount(t *testing.T) {
+	t.Parallel()
 	api := &quotaAPI{used: map[string]int{}}
-	srv, s := outboundSidecar(t, api)
+	clk := clocktest.Frozen(time.Now())
+	srv, s := outboundSidecar(t, api, WithClock(clk.Now))
 	c := proxiedClient(t, s)
 	write := func(token string) (*http.Response, string) {
 		return mustDo(t, c, http.MethodPatch, srv.URL+"/v1/contacts/q1", "application/json", `{"name":"Q"}`, "Authorization", "Bearer "+token)
@@ -71,9 +74,15 @@ func TestBreakerOpensAtThresholdPerAccount(t *testing.T) {
 	if n := testutil.ToFloat64(s.Metrics.Throttled.WithLabelValues("crm")); n != 1 {
 		t.Errorf("throttled = %v", n)
 	}
-	// After the reset time the breaker is half-open; a probe closes it.
+	// Until the reset time (1 s on the sidecar's clock) it stays open.
 	api.reset()
-	time.Sleep(1200 * time.Millisecond)
+	clk.Advance(900 * time.Millisecond)
+	calls := api.count()
+	if resp, _ := write("A"); resp.StatusCode != http.StatusTooManyRequests || api.count() != calls {
+		t.Fatalf("write before the reset: %d, upstream calls %d, want %d", resp.StatusCode, api.count(), calls)
+	}
+	// After it the breaker is half-open; a probe closes it.
+	clk.Advance(300 * time.Millisecond)
 	for i := 0; i < 2; i++ {
 		if resp, body := write("A"); resp.StatusCode != 200 {
 			t.Fatalf("after reset, write %d: %d %s", i, resp.StatusCode, body)
@@ -82,6 +91,7 @@ func TestBreakerOpensAtThresholdPerAccount(t *testing.T) {
 }
 
 func TestBreakerAdminReset(t *testing.T) {
+	t.Parallel()
 	api := &quotaAPI{used: map[string]int{"Bearer A": 9}}
 	srv, s := outboundSidecar(t, api)
 	c := proxiedClient(t, s)

@@ -88,6 +88,7 @@ func adminDo(t *testing.T, method, u string, hdr ...string) (int, string) {
 const token = "0123456789abcdef-admin-token"
 
 func TestAdminBeyondLoopbackNeedsToken(t *testing.T) {
+	t.Parallel()
 	// configs.Load refuses it, and so does New for a configuration changed
 	// in code afterwards.
 	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
@@ -107,6 +108,7 @@ func TestAdminBeyondLoopbackNeedsToken(t *testing.T) {
 }
 
 func TestAdminTokenGate(t *testing.T) {
+	t.Parallel()
 	s, logs, err := secureSidecar(t, string(configs.Default()), map[string]string{"LOOPGUARD_ADMIN_TOKEN": token},
 		func(l *configs.Loaded) { l.Config.Listen.Admin = "0.0.0.0:0" })
 	if err != nil {
@@ -170,6 +172,7 @@ func TestAdminTokenGate(t *testing.T) {
 // TestAdminLoopbackWithoutTokenUnchanged: loopback-only and no token is
 // today's behaviour: everything open, nothing logged as exposed.
 func TestAdminLoopbackWithoutTokenUnchanged(t *testing.T) {
+	t.Parallel()
 	s, logs, err := secureSidecar(t, string(configs.Default()), nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +191,7 @@ func TestAdminLoopbackWithoutTokenUnchanged(t *testing.T) {
 
 // TestListenersBeyondLoopbackLogged: each exposed listener, once, by name.
 func TestListenersBeyondLoopbackLogged(t *testing.T) {
+	t.Parallel()
 	_, logs, err := secureSidecar(t, string(configs.Default()), map[string]string{"LOOPGUARD_ADMIN_TOKEN": token}, func(l *configs.Loaded) {
 		l.Config.Listen.Outbound, l.Config.Listen.Inbound, l.Config.Listen.Gateway = "0.0.0.0:0", ":0", "[::]:0"
 	})
@@ -211,6 +215,7 @@ func TestListenersBeyondLoopbackLogged(t *testing.T) {
 const signedYAML = "providers:\n  - use: github\n"
 
 func TestSignedProviderNeedsSecret(t *testing.T) {
+	t.Parallel()
 	t.Run("refuses", func(t *testing.T) {
 		_, err := configs.LoadBytes("x.yaml", []byte(signedYAML), nil)
 		if err == nil || !strings.Contains(err.Error(), "signature.secret: required") {
@@ -266,6 +271,7 @@ func TestSignedProviderNeedsSecret(t *testing.T) {
 }
 
 func TestSidecarDeploymentKey(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "ca")
 	start := func(env map[string]string) (*Sidecar, *logBuf, error) {
 		return secureSidecar(t, string(configs.Default()), env, func(l *configs.Loaded) { l.Config.CA.Dir = dir })
@@ -305,6 +311,7 @@ func TestSidecarDeploymentKey(t *testing.T) {
 // TestDeploymentKeyGeneratedOnRedisWarns: replicas sharing a Redis must
 // share the key, so generating one there is a warning; a mounted one is not.
 func TestDeploymentKeyGeneratedOnRedisWarns(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"LOOPGUARD_STORE": "redis", "LOOPGUARD_REDIS_URL": redistest.URL(t), "LOOPGUARD_REDIS_PREFIX": redistest.Prefix(t)}
 	_, logs, err := secureSidecar(t, string(configs.Default()), env, nil)
 	if err != nil {

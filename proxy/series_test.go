@@ -8,6 +8,7 @@ import (
 // TestSeriesSteps: each sample closes a step with what it added; the
 // running step is reported as partial; only the last keep steps are kept.
 func TestSeriesSteps(t *testing.T) {
+	t.Parallel()
 	m := NewMetrics(nil)
 	now := time.Unix(1000, 0)
 	s := newSeries(m, func() time.Time { return now })

@@ -66,6 +66,7 @@ type Sidecar struct {
 	mu      sync.Mutex
 	started time.Time
 	series  *series
+	now     func() time.Time // WithClock
 }
 
 // New builds a sidecar from a loaded configuration (nothing listens yet).
@@ -77,7 +78,7 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (_ *Sidecar, err
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Sidecar{cfg: c, log: log, addrs: map[string]string{}}
+	s := &Sidecar{cfg: c, log: log, addrs: map[string]string{}, now: o.clock()}
 	if err := checkAdmin(c, log); err != nil {
 		return nil, err
 	}
@@ -85,7 +86,7 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (_ *Sidecar, err
 	if err != nil {
 		return nil, err
 	}
-	st, err := openState(c, log)
+	st, err := openState(c, log, s.now)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +98,7 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (_ *Sidecar, err
 	s.state, s.spool = st, st.spool
 	store := st.ledger
 	s.Store = store
-	s.Engine, err = filters.New(l.Providers, store, filters.Options{Agent: c.Agent, Observe: c.Observe, Secret: key, EchoWindow: c.Ledger.EchoWindow.D(), JSONMaxDepth: c.Limits.JSONMaxDepth})
+	s.Engine, err = filters.New(l.Providers, store, filters.Options{Agent: c.Agent, Observe: c.Observe, Secret: key, EchoWindow: c.Ledger.EchoWindow.D(), JSONMaxDepth: c.Limits.JSONMaxDepth, Now: s.now})
 	if err != nil {
 		return nil, err
 	}
@@ -115,11 +116,11 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (_ *Sidecar, err
 	if err != nil {
 		return nil, err
 	}
-	s.quota, err = newQuota(c.Breaker, log, s.Metrics)
+	s.quota, err = newQuota(c.Breaker, log, s.Metrics, s.now)
 	if err != nil {
 		return nil, fmt.Errorf("breaker: %w", err)
 	}
-	s.guard, err = newGuard(c.Loops, st.loops, s.quota, s.Metrics, log)
+	s.guard, err = newGuard(c.Loops, st.loops, s.quota, s.Metrics, log, s.now)
 	if err != nil {
 		return nil, fmt.Errorf("loops: %w", err)
 	}

@@ -3,7 +3,6 @@ package proxy
 import (
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/proxy/console"
@@ -13,8 +12,8 @@ import (
 // GET /overview, GET /records/{key} and POST
 // /records/{key}/release — and the console itself at /ui/.
 func (s *Sidecar) mountConsole(l *configs.Loaded) error {
-	s.started = time.Now()
-	s.series = newSeries(s.Metrics, time.Now)
+	s.started = s.now()
+	s.series = newSeries(s.Metrics, s.now)
 	s.Admin.Handle("GET /overview", s.overview(providerViews(l.Providers)))
 	s.Admin.Handle("GET /records/{key}", http.HandlerFunc(s.getRecord))
 	s.Admin.Handle("POST /records/{key}/release", http.HandlerFunc(s.releaseRecord))

@@ -64,30 +64,31 @@ var (
 const healthEvery = time.Second
 
 // openState builds every store for c: the ledger, the spool and the loop
-// detector, in memory and a bbolt file or all on Redis (store: redis). On
-// error nothing stays open.
-func openState(c configs.Config, log zerolog.Logger) (*state, error) {
+// detector, in memory and a bbolt file or all on Redis (store: redis),
+// each on the sidecar's clock now. On error nothing stays open.
+func openState(c configs.Config, log zerolog.Logger, now func() time.Time) (*state, error) {
 	st := &state{}
 	st.up.Store(true)
 	if c.Store == configs.StoreRedis {
-		return st, st.openRedis(c, log)
+		return st, st.openRedis(c, log, now)
 	}
 	m, err := ledger.NewMemory(ledger.Options{
 		WriteTTL: c.Ledger.WriteTTL.D(), SeenTTL: c.Ledger.SeenTTL.D(), DedupWindow: c.Inbound.DedupWindow.D(),
-		MaxSizeMB: c.Ledger.MaxSizeMB, Shards: c.Ledger.Shards,
+		MaxSizeMB: c.Ledger.MaxSizeMB, Shards: c.Ledger.Shards, Now: now,
 	})
 	if err != nil {
 		return nil, err
 	}
 	st.ledger = m
 	bolt, err := spool.Open(spool.Options{Path: filepath.Join(c.Spool.Dir, spoolFile), MaxBytes: int64(c.Spool.MaxBytes), MaxItems: c.Spool.MaxItems,
-		UnverifiedMaxBytes: int64(c.Spool.UnverifiedMaxBytes), UnverifiedMaxItems: c.Spool.UnverifiedMaxItems, MaxItemBytes: int64(c.Spool.MaxItemBytes)})
+		UnverifiedMaxBytes: int64(c.Spool.UnverifiedMaxBytes), UnverifiedMaxItems: c.Spool.UnverifiedMaxItems, MaxItemBytes: int64(c.Spool.MaxItemBytes),
+		Now: now})
 	if err != nil {
 		_ = st.close()
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	st.spool = bolt
-	loops, err := breaker.NewLoops(loopConfig(c.Loops), time.Now)
+	loops, err := breaker.NewLoops(loopConfig(c.Loops), now)
 	if err != nil {
 		_ = st.close()
 		return nil, fmt.Errorf("loops: %w", err)
@@ -101,7 +102,7 @@ const spoolFile = "spool.db"
 
 // openRedis builds the Redis stores on one client; on error it closes what
 // it opened.
-func (st *state) openRedis(c configs.Config, log zerolog.Logger) (err error) {
+func (st *state) openRedis(c configs.Config, log zerolog.Logger, now func() time.Time) (err error) {
 	client, err := redisconn.NewClient(c.Redis.URL.Value())
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
@@ -114,22 +115,23 @@ func (st *state) openRedis(c configs.Config, log zerolog.Logger) (err error) {
 		}
 	}()
 	st.redis, err = redisstore.New(redisstore.Options{Client: client, Prefix: c.Redis.Prefix, Timeout: c.Redis.Timeout.D(),
-		WriteTTL: c.Ledger.WriteTTL.D(), SeenTTL: c.Ledger.SeenTTL.D(), DedupWindow: c.Inbound.DedupWindow.D()})
+		WriteTTL: c.Ledger.WriteTTL.D(), SeenTTL: c.Ledger.SeenTTL.D(), DedupWindow: c.Inbound.DedupWindow.D(), Now: now})
 	if err != nil {
 		return err
 	}
 	st.ledger = fastFail{Store: st.redis, up: &st.up}
-	st.share, err = redisshare.New(redisshare.Options{Client: client, Prefix: c.Redis.Prefix, OnError: rateLimited(log, "breaker share")})
+	st.share, err = redisshare.New(redisshare.Options{Client: client, Prefix: c.Redis.Prefix, OnError: rateLimited(log, "breaker share"), Now: now})
 	if err != nil {
 		return err
 	}
 	q, err := redisq.New(redisq.Options{Client: client, Prefix: c.Redis.Prefix, MaxItems: c.Spool.MaxItems, MaxBytes: int64(c.Spool.MaxBytes),
-		UnverifiedMaxItems: c.Spool.UnverifiedMaxItems, UnverifiedMaxBytes: int64(c.Spool.UnverifiedMaxBytes), MaxItemBytes: int64(c.Spool.MaxItemBytes)})
+		UnverifiedMaxItems: c.Spool.UnverifiedMaxItems, UnverifiedMaxBytes: int64(c.Spool.UnverifiedMaxBytes), MaxItemBytes: int64(c.Spool.MaxItemBytes),
+		Now: now})
 	if err != nil {
 		return err
 	}
 	st.spool = q
-	st.loops, err = st.sharedLoops(c, log)
+	st.loops, err = st.sharedLoops(c, log, now)
 	if err != nil {
 		return err
 	}
@@ -139,14 +141,14 @@ func (st *state) openRedis(c configs.Config, log zerolog.Logger) (err error) {
 
 // sharedLoops is the loop detector on Redis, or, when it cannot be built,
 // one per replica (logged: quarantines are then not shared).
-func (st *state) sharedLoops(c configs.Config, log zerolog.Logger) (filters.LoopTracker, error) {
+func (st *state) sharedLoops(c configs.Config, log zerolog.Logger, now func() time.Time) (filters.LoopTracker, error) {
 	l, err := redisshare.NewLoops(redisshare.LoopOptions{Client: st.client, Config: loopConfig(c.Loops), Prefix: c.Redis.Prefix,
-		OnError: rateLimited(log, "loop detector")})
+		OnError: rateLimited(log, "loop detector"), Now: now})
 	if err == nil {
 		return loopsFastFail{Loops: l, up: &st.up}, nil
 	}
 	log.Error().Err(err).Msg("shared loop detector unavailable; counting per replica")
-	mem, err := breaker.NewLoops(loopConfig(c.Loops), time.Now)
+	mem, err := breaker.NewLoops(loopConfig(c.Loops), now)
 	if err != nil {
 		return nil, fmt.Errorf("loops: %w", err)
 	}

@@ -41,7 +41,7 @@ func stateConfig(t *testing.T, store string) configs.Config {
 func TestOpenStateChoosesStores(t *testing.T) {
 	for _, store := range []string{configs.StoreMemory, configs.StoreRedis} {
 		t.Run(store, func(t *testing.T) {
-			st, err := openState(stateConfig(t, store), zerolog.New(io.Discard))
+			st, err := openState(stateConfig(t, store), zerolog.New(io.Discard), time.Now)
 			must(t, err)
 			defer func() { must(t, st.close()) }()
 			_, batchRead := st.ledger.(filters.BatchStore)

@@ -117,6 +117,7 @@ func capturedClient(s *Sidecar, src string, roots *x509.CertPool) *http.Client {
 // HTTP, and a call to any other host is spliced: the client sees that
 // server's own certificate.
 func TestTransparentInterceptsProviderAndSplicesTheRest(t *testing.T) {
+	t.Parallel()
 	api := genericCRM(t)
 	hl := &headerLog{next: api}
 	tlsAPI, apiCA := namedTLSServer(t, "api.crm.test", hl)
@@ -206,11 +207,17 @@ func TestTransparentInterceptsProviderAndSplicesTheRest(t *testing.T) {
 	if n := hl.count(); n != 3 {
 		t.Errorf("the provider saw %d requests, want 3 (two writes, one poll)", n)
 	}
+	// The apps hang up: Shutdown waits for a connection it handed to the
+	// MITM until the connection ends (or the grace period does).
+	for _, c := range []*http.Client{app, plainApp, otherApp, refusedApp} {
+		c.CloseIdleConnections()
+	}
 }
 
 // TestTransparentUntrustedCA: an app that does not trust loopguard's CA
 // fails its handshake with a provider host; nothing reaches the provider.
 func TestTransparentUntrustedCA(t *testing.T) {
+	t.Parallel()
 	hl := &headerLog{next: http.NotFoundHandler()}
 	tlsAPI, apiCA := namedTLSServer(t, "api.crm.test", hl)
 	caFile := filepath.Join(t.TempDir(), "upstream.pem")

@@ -78,7 +78,7 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 		if q, qi := wr.guard.WriteQuarantined(w); q {
 			l.release()
 			wr.m.Throttled.WithLabelValues(p.Name).Inc()
-			return nil, quarantineThrottle(req, qi)
+			return nil, quarantineThrottle(req, qi, wr.engine.Now())
 		}
 	}
 	switch {

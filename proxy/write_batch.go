@@ -67,7 +67,7 @@ func (wr *writer) beginMulti(req *http.Request, p *filters.Provider, host string
 				// whole, as it would hold a write of that record alone.
 				l.release()
 				wr.m.Throttled.WithLabelValues(p.Name).Inc()
-				return nil, quarantineThrottle(req, qi)
+				return nil, quarantineThrottle(req, qi, wr.engine.Now())
 			}
 		}
 	}

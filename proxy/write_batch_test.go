@@ -138,6 +138,7 @@ func (e *multiEnv) state(t *testing.T, object, record string) (ledger.State, boo
 // loses the echoes and keeps the rest (pageInfo too), the echo deliveries
 // never reach the app and the genuine ones do.
 func TestBatchAndGraphQLWritesEndToEnd(t *testing.T) {
+	t.Parallel()
 	names, err := multitest.Names(multiCases)
 	must(t, err)
 	for _, name := range names {
@@ -280,6 +281,7 @@ func (e *multiEnv) deliver(t *testing.T, file string, headers map[string]string,
 // to a GraphQL path through both modes: the API gets the request's bytes
 // and no tagging header, and the app gets the API's answer as sent.
 func TestGraphQLUnconfiguredPassesUntouched(t *testing.T) {
+	t.Parallel()
 	bodies := map[string]string{
 		"other mutation":          `{"query":"mutation { commentCreate(input: {issueId: \"i1\", body: \"hi\"}) { success } }"}`,
 		"unlisted query":          `{"query":"query { viewer { id name } }","variables":{}}`,

@@ -8,6 +8,7 @@ import (
 // TestValidateShowsEgress: validate prints outbound.allow and
 // outbound.tunnel, and names a bad CIDR and a bad mode clearly.
 func TestValidateShowsEgress(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := run(t, "validate", "--config", "testdata/egress.yaml")
 	if code != 0 {
 		t.Fatalf("validate: %d %s", code, errOut)

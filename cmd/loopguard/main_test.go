@@ -16,6 +16,7 @@ func run(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		args     []string
@@ -89,6 +90,7 @@ func TestCAInitAndCertSurviveRestart(t *testing.T) {
 }
 
 func TestExplain(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := run(t, "explain", "--config", "testdata/explain.yaml", "--provider", "generic", "testdata/echo.json")
 	if code != 0 || !strings.Contains(out, "drop") || !strings.Contains(out, "actor") || !strings.Contains(out, "integration_user") {
 		t.Fatalf("explain echo: exit %d\n%s%s", code, out, errOut)
@@ -110,6 +112,7 @@ func TestExplain(t *testing.T) {
 // tracked values with their raw values — warns about a value spec that
 // reads an object, and about headers a route needs that were not given.
 func TestExplainDetails(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := run(t, "explain", "--config", "testdata/explain.yaml", "--provider", "generic", "testdata/echo.json")
 	if code != 0 {
 		t.Fatalf("explain: %d %s", code, errOut)
@@ -135,6 +138,7 @@ func TestExplainDetails(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
+	t.Parallel()
 	if code, _, _ := run(t); code != 2 {
 		t.Error("no command must exit 2")
 	}
@@ -150,6 +154,7 @@ func TestUsage(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := run(t, "demo", "--seconds", "0.7")
 	if code != 0 {
 		t.Fatalf("demo: %d\n%s\n%s", code, out, errOut)
@@ -167,6 +172,7 @@ func TestDemo(t *testing.T) {
 // TestExplainRead: a poll response is explained record by record: our
 // write's record would be removed by the fingerprint, a person's kept.
 func TestExplainRead(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := run(t, "explain", "--config", "testdata/explain_hubspot.yaml", "--provider", "hubspot",
 		"--ledger", "testdata/hubspot_ledger.json", "--read", "POST /crm/v3/objects/contacts/search", "testdata/hubspot_search.json")
 	if code != 0 {

@@ -43,6 +43,7 @@ func child(ctx context.Context, env []string, args ...string) (int, string, erro
 // URLs with the same message, and neither the message nor run's log shows
 // the password or the URL.
 func TestRedisURLErrorsNeverShowThePassword(t *testing.T) {
+	t.Parallel()
 	urls := []string{
 		"redis//:" + redisPassword + "@127.0.0.1:6379",
 		redisPassword,

@@ -150,6 +150,7 @@ func (e *statusEnv) drive(t *testing.T) {
 // TestStatusShowsTheOverview drives a loop, an open breaker and two held
 // events through a real sidecar and expects each in the terminal view.
 func TestStatusShowsTheOverview(t *testing.T) {
+	t.Parallel()
 	e := newStatusEnv(t)
 	e.drive(t)
 	code, out, errOut := run(t, "status", "--admin", e.admin, "--token", statusToken)
@@ -259,6 +260,7 @@ func TestStatusUsageAndUnreachable(t *testing.T) {
 // child process: frames are redrawn (a new delivery shows up in a later
 // one) and SIGINT ends it with exit 0.
 func TestStatusWatchRefreshesUntilSIGINT(t *testing.T) {
+	t.Parallel()
 	e := newStatusEnv(t)
 	cmd := exec.Command(os.Args[0], "status", "--admin", e.admin, "--token", statusToken, "--watch", "--interval", "50ms")
 	cmd.Env = append(os.Environ(), childEnv+"=1")
@@ -366,6 +368,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 }
 
 func TestCountDead(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, body string
 		total      int
@@ -387,6 +390,7 @@ func TestCountDead(t *testing.T) {
 }
 
 func TestParseSample(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		line   string
 		name   string

@@ -16,6 +16,7 @@ import (
 // LOOPGUARD_* variables load into a configuration with the transparent
 // listener on.
 func TestTransparentExamples(t *testing.T) {
+	t.Parallel()
 	type container struct {
 		Name    string   `yaml:"name"`
 		Args    []string `yaml:"args"`

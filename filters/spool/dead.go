@@ -99,7 +99,7 @@ func decodeDead(v []byte, body bool) (DeadLetter, []byte, error) {
 // Bury moves one queued item into the dead letters (see DeadLetters).
 func (s *Spool) Bury(queue string, seq uint64, info DeadInfo) error {
 	if info.At.IsZero() {
-		info.At = time.Now()
+		info.At = s.now()
 	}
 	var size uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -233,7 +233,7 @@ func (s *Spool) Requeue(id uint64) (uint64, error) {
 		}
 		nrec := slices.Clone(rec)
 		binary.BigEndian.PutUint32(nrec[attemptsOff:], 0)
-		binary.BigEndian.PutUint64(nrec[heldAtOff:], uint64(time.Now().UnixNano()))
+		binary.BigEndian.PutUint64(nrec[heldAtOff:], uint64(s.now().UnixNano()))
 		binary.BigEndian.PutUint32(nrec[len(nrec)-crcLen:], checksum(nrec[:len(nrec)-crcLen]))
 		qb, err := tx.Bucket([]byte(queuesBucket)).CreateBucketIfNotExists([]byte(d.Queue))
 		if err != nil {

@@ -50,7 +50,7 @@ func validate(it *Item) error {
 // exceeded.
 func (s *Spool) Append(it Item) (uint64, error) {
 	if it.HeldAt.IsZero() {
-		it.HeldAt = time.Now()
+		it.HeldAt = s.now()
 	}
 	if err := validate(&it); err != nil {
 		return 0, fmt.Errorf("spool: append: %w", err)

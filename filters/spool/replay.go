@@ -64,7 +64,9 @@ type ReplayOptions struct {
 	// OnDead, if set, observes every item moved to the dead letters (to log
 	// and count it). Called from the replay goroutine.
 	OnDead func(DeadLetter)
-	// Now is the clock for ages; default time.Now.
+	// Now is the clock of ages (DeadPolicy.MaxAge) and of each queue's
+	// backoff; default time.Now. Run's waits are timers on the wall clock:
+	// Kick wakes it after a test clock moved.
 	Now func() time.Time
 }
 
@@ -168,7 +170,7 @@ func (r *Replayer) nextWait(more bool) time.Duration {
 	wait := r.opts.Interval
 	r.passMu.Lock()
 	defer r.passMu.Unlock()
-	now := time.Now()
+	now := r.opts.Now()
 	for _, b := range r.backoff {
 		if d := b.until.Sub(now); d < wait {
 			wait = max(d, 0)
@@ -206,7 +208,7 @@ func (r *Replayer) pass(ctx context.Context, honorBackoff bool) (sent int, more 
 		if !r.ready(st.Queue) {
 			continue
 		}
-		if b, ok := r.backoff[st.Queue]; honorBackoff && ok && time.Now().Before(b.until) {
+		if b, ok := r.backoff[st.Queue]; honorBackoff && ok && r.opts.Now().Before(b.until) {
 			continue
 		}
 		n, full, qerr := r.drainQueue(ctx, st.Queue)
@@ -298,7 +300,7 @@ func (r *Replayer) fail(queue string) {
 	if b, ok := r.backoff[queue]; ok {
 		d = min(b.delay*2, r.opts.MaxBackoff)
 	}
-	r.backoff[queue] = queueBackoff{delay: d, until: time.Now().Add(d)}
+	r.backoff[queue] = queueBackoff{delay: d, until: r.opts.Now().Add(d)}
 }
 
 func (r *Replayer) report(queue string, err error) {

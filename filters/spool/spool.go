@@ -78,7 +78,7 @@ type Item struct {
 	Path     string // request path to replay, including the query; must start with "/"
 	Header   http.Header
 	Body     []byte
-	HeldAt   time.Time // when it was held; Append sets time.Now() when zero
+	HeldAt   time.Time // when it was held; Append sets the spool's clock's now when zero
 	Attempts int       // failed replay attempts so far; MarkAttempt increments it
 	// Verification says whether the delivery's signature verified. An
 	// untrusted item (see Verification.Trusted) is replayed as it came,
@@ -140,6 +140,9 @@ type Options struct {
 	// MaxItemBytes bounds one item's Size; 0 means DefaultMaxItemBytes (25 MiB).
 	MaxItemBytes int64
 	OpenTimeout  time.Duration // wait for the file lock; 0 means DefaultOpenTimeout (1s)
+	// Now is the clock of held and dead-letter times (Item.HeldAt,
+	// DeadInfo.At when unset); nil means time.Now.
+	Now func() time.Time
 }
 
 // Budget is the resolved bounds of a spool, shared by both backends.
@@ -195,6 +198,7 @@ type Spool struct {
 	db      *bolt.DB
 	path    string
 	budget  Budget
+	now     func() time.Time
 	items   atomic.Int64 // mirrors meta "items" after each commit
 	bytes   atomic.Int64 // mirrors meta "bytes" after each commit
 	dead    atomic.Int64 // mirrors meta "d_items" after each commit
@@ -216,7 +220,10 @@ func Open(opts Options) (*Spool, error) {
 	if opts.OpenTimeout < 0 {
 		return nil, fmt.Errorf("spool: open %s: OpenTimeout (%s) must not be negative", opts.Path, opts.OpenTimeout)
 	}
-	s := &Spool{path: opts.Path, budget: b.WithDefaults()}
+	s := &Spool{path: opts.Path, budget: b.WithDefaults(), now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	timeout := opts.OpenTimeout
 	if timeout == 0 {
 		timeout = DefaultOpenTimeout

@@ -12,6 +12,7 @@ import (
 )
 
 func TestGenerateCertificateFields(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	a := mustGenerate(t, withClock(clock.Now))
 	c := a.Certificate()
@@ -47,6 +48,7 @@ func TestGenerateCertificateFields(t *testing.T) {
 }
 
 func TestGenerateSerialsDiffer(t *testing.T) {
+	t.Parallel()
 	a, b := mustGenerate(t), mustGenerate(t)
 	if a.Certificate().SerialNumber.Cmp(b.Certificate().SerialNumber) == 0 {
 		t.Fatal("two generated CAs share a serial number")
@@ -54,12 +56,14 @@ func TestGenerateSerialsDiffer(t *testing.T) {
 }
 
 func TestGenerateRejectsEmptyName(t *testing.T) {
+	t.Parallel()
 	if _, err := Generate(""); err == nil {
 		t.Fatal("Generate(\"\") succeeded, want error")
 	}
 }
 
 func TestCertPEM(t *testing.T) {
+	t.Parallel()
 	a := mustGenerate(t)
 	p := a.CertPEM()
 	block, rest := pem.Decode(p)

@@ -59,9 +59,10 @@ type cacheEntry struct {
 
 // flight is one in-progress generation other callers can wait on.
 type flight struct {
-	done  chan struct{}
-	entry *cacheEntry
-	err   error
+	done    chan struct{}
+	entry   *cacheEntry
+	err     error
+	waiters int // callers waiting on done (under CertCache.mu): tests wait for them instead of sleeping
 }
 
 // NewCertCache returns an empty cache holding at most maxEntries hosts; a
@@ -139,6 +140,7 @@ func (c *CertCache) fetch(key string, gen func() (*tls.Certificate, error), acce
 			}
 		}
 		if f := c.inflight[key]; f != nil {
+			f.waiters++
 			c.mu.Unlock()
 			<-f.done
 			if f.err != nil {

@@ -12,6 +12,7 @@ import (
 )
 
 func TestLeafCacheReturnsSamePointer(t *testing.T) {
+	t.Parallel()
 	a := mustGenerate(t)
 	first, err := a.Leaf("api.example.com")
 	if err != nil {
@@ -40,6 +41,7 @@ func TestLeafCacheReturnsSamePointer(t *testing.T) {
 }
 
 func TestLeafConcurrentSingleGeneration(t *testing.T) {
+	t.Parallel()
 	const goroutines = 50
 	a := mustGenerate(t)
 	var (
@@ -67,6 +69,7 @@ func TestLeafConcurrentSingleGeneration(t *testing.T) {
 }
 
 func TestFetchSingleflight(t *testing.T) {
+	t.Parallel()
 	const goroutines = 50
 	c := NewCertCache(0)
 	src := mustGenerate(t)
@@ -89,7 +92,7 @@ func TestFetchSingleflight(t *testing.T) {
 		})
 	}
 	// Let the goroutines pile up on the in-flight generation, then release it.
-	time.Sleep(50 * time.Millisecond)
+	waitWaiters(t, c, "api.example.com", goroutines-1)
 	close(release)
 	wg.Wait()
 	if n := calls.Load(); n != 1 {
@@ -103,6 +106,7 @@ func TestFetchSingleflight(t *testing.T) {
 }
 
 func TestCacheEvictsOldest(t *testing.T) {
+	t.Parallel()
 	a := mustGenerate(t, WithCacheSize(2))
 	leaf := func(host string) *tls.Certificate {
 		t.Helper()
@@ -133,6 +137,7 @@ func TestCacheEvictsOldest(t *testing.T) {
 }
 
 func TestCacheSizeDefaults(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		opt  Option
@@ -156,6 +161,7 @@ func TestCacheSizeDefaults(t *testing.T) {
 }
 
 func TestLeafRenewedNearExpiry(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	a := mustGenerate(t, withClock(clock.Now))
 	first, err := a.Leaf("api.example.com")
@@ -189,6 +195,7 @@ func TestLeafRenewedNearExpiry(t *testing.T) {
 }
 
 func TestFetchErrorsAreNotCached(t *testing.T) {
+	t.Parallel()
 	c := NewCertCache(0)
 	src := mustGenerate(t)
 	boom := errors.New("boom")
@@ -205,6 +212,7 @@ func TestFetchErrorsAreNotCached(t *testing.T) {
 }
 
 func TestFetchRejectsBadGenerators(t *testing.T) {
+	t.Parallel()
 	c := NewCertCache(0)
 	tests := []struct {
 		name      string
@@ -229,6 +237,7 @@ func TestFetchRejectsBadGenerators(t *testing.T) {
 }
 
 func TestFetchParsesLeafWhenGeneratorOmitsIt(t *testing.T) {
+	t.Parallel()
 	c := NewCertCache(0)
 	src := mustGenerate(t)
 	var calls int
@@ -254,6 +263,7 @@ func TestFetchParsesLeafWhenGeneratorOmitsIt(t *testing.T) {
 }
 
 func TestLeafReplacesForeignCacheEntry(t *testing.T) {
+	t.Parallel()
 	a := mustGenerate(t)
 	foreign := mustGenerate(t)
 	// Something else (e.g. goproxy's own signer) stored a certificate from
@@ -281,6 +291,7 @@ func TestLeafReplacesForeignCacheEntry(t *testing.T) {
 }
 
 func TestFetchGeneratorPanicReleasesWaiters(t *testing.T) {
+	t.Parallel()
 	c := NewCertCache(0)
 	entered := make(chan struct{})
 	release := make(chan struct{})
@@ -299,7 +310,7 @@ func TestFetchGeneratorPanicReleasesWaiters(t *testing.T) {
 		_, err := c.Fetch("h.example", func() (*tls.Certificate, error) { return nil, errors.New("unused") })
 		waiterErr <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let the waiter join the in-flight call
+	waitWaiters(t, c, "h.example", 1) // the waiter joined the in-flight call
 	close(release)
 	if p := <-panicked; p == nil {
 		t.Fatal("panic in generator was swallowed")
@@ -311,5 +322,26 @@ func TestFetchGeneratorPanicReleasesWaiters(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("waiter blocked forever after the generator panicked")
+	}
+}
+
+// waitWaiters waits until n callers wait on key's in-flight generation.
+func waitWaiters(t *testing.T, c *CertCache, key string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.mu.Lock()
+		got := 0
+		if f := c.inflight[key]; f != nil {
+			got = f.waiters
+		}
+		c.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callers wait on %s's generation after 5s, want %d", got, key, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

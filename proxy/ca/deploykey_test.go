@@ -12,6 +12,7 @@ import (
 )
 
 func TestDeploymentKeyCreatedPrivateAndReused(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "ca")
 	path := filepath.Join(dir, "deployment.key")
 	k1, created, err := LoadOrCreateDeploymentKey(path)
@@ -42,6 +43,7 @@ func TestDeploymentKeyCreatedPrivateAndReused(t *testing.T) {
 // TestDeploymentKeyConcurrentCreate: processes starting at once on one
 // volume end up with one key.
 func TestDeploymentKeyConcurrentCreate(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "deployment.key")
 	const n = 8
 	keys := make([][]byte, n)
@@ -63,6 +65,7 @@ func TestDeploymentKeyConcurrentCreate(t *testing.T) {
 }
 
 func TestDeploymentKeyMountedForms(t *testing.T) {
+	t.Parallel()
 	want := bytes.Repeat([]byte{0x5a, 0x01, 0xfe, 0x20}, 8) // ends in a space byte
 	cases := []struct {
 		name    string

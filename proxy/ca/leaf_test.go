@@ -13,6 +13,7 @@ import (
 )
 
 func TestLeafVerifiesAgainstOnlyOurCA(t *testing.T) {
+	t.Parallel()
 	a := mustGenerate(t)
 	other := mustGenerate(t)
 	tests := []struct {
@@ -74,6 +75,7 @@ func TestLeafVerifiesAgainstOnlyOurCA(t *testing.T) {
 }
 
 func TestLeafProperties(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC))
 	a := mustGenerate(t, withClock(clock.Now))
 	cert, err := a.Leaf("api.example.com")
@@ -108,6 +110,7 @@ func TestLeafProperties(t *testing.T) {
 }
 
 func TestLeafNeverOutlivesCA(t *testing.T) {
+	t.Parallel()
 	// A CA generated ten years minus two days ago expires in two days.
 	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := newFakeClock(start)
@@ -123,6 +126,7 @@ func TestLeafNeverOutlivesCA(t *testing.T) {
 }
 
 func TestLeafLongHostHasNoCommonName(t *testing.T) {
+	t.Parallel()
 	a := mustGenerate(t)
 	host := strings.Repeat("a", 60) + ".example.com" // 72 chars: over the CN bound
 	cert, err := a.Leaf(host)
@@ -138,6 +142,7 @@ func TestLeafLongHostHasNoCommonName(t *testing.T) {
 }
 
 func TestLeafRejectsBadHosts(t *testing.T) {
+	t.Parallel()
 	a := mustGenerate(t)
 	tests := []struct {
 		name, host, wantInErr string

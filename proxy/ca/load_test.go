@@ -14,6 +14,7 @@ import (
 func testdata(name string) string { return filepath.Join("testdata", name) }
 
 func TestLoadFilesAccepts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, cert, key string
 	}{
@@ -38,6 +39,7 @@ func TestLoadFilesAccepts(t *testing.T) {
 }
 
 func TestLoadFilesRoundTripPKCS8(t *testing.T) {
+	t.Parallel()
 	a := mustGenerate(t)
 	dir := t.TempDir()
 	if err := a.WriteFiles(dir); err != nil {
@@ -56,6 +58,7 @@ func TestLoadFilesRoundTripPKCS8(t *testing.T) {
 }
 
 func TestLoadFilesErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	expired := filepath.Join(dir, "expired")
 	old := mustGenerate(t, withClock(func() time.Time { return time.Now().AddDate(-11, 0, 0) }))
@@ -111,6 +114,7 @@ func TestLoadFilesErrors(t *testing.T) {
 }
 
 func TestLoadOrCreateSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "ca") // does not exist yet
 
 	first, created, err := LoadOrCreate(dir, "loopguard test CA")
@@ -169,6 +173,7 @@ func TestLoadOrCreateSurvivesRestart(t *testing.T) {
 }
 
 func TestLoadOrCreateExactlyOneFile(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		present string
@@ -201,6 +206,7 @@ func TestLoadOrCreateExactlyOneFile(t *testing.T) {
 }
 
 func TestLoadOrCreateBadInput(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, dir, cn string
 	}{
@@ -218,6 +224,7 @@ func TestLoadOrCreateBadInput(t *testing.T) {
 }
 
 func TestLoadOrCreatePropagatesLoadErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, CertFileName), []byte("junk"), 0o644); err != nil {
 		t.Fatal(err)
@@ -235,6 +242,7 @@ func TestLoadOrCreatePropagatesLoadErrors(t *testing.T) {
 }
 
 func TestWriteFilesFixesExistingModes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a := mustGenerate(t)
 	// Pre-existing files with wrong modes must end up 0600/0644.
@@ -259,6 +267,7 @@ func TestWriteFilesFixesExistingModes(t *testing.T) {
 }
 
 func TestEnsureModeChmods(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)

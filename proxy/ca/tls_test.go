@@ -49,6 +49,7 @@ func serveTLS(t *testing.T, cfg *tls.Config) string {
 }
 
 func TestTLSHandshake(t *testing.T) {
+	t.Parallel()
 	a := mustGenerate(t)
 	cfg, err := a.ServerTLSConfig("localhost")
 	if err != nil {
@@ -110,6 +111,7 @@ func TestTLSHandshake(t *testing.T) {
 }
 
 func TestConnectActionFields(t *testing.T) {
+	t.Parallel()
 	a := mustGenerate(t)
 	act := a.ConnectAction()
 	if act.Action != goproxy.ConnectMitm {
@@ -135,6 +137,7 @@ func TestConnectActionFields(t *testing.T) {
 // of an HTTPS upstream and checks a client trusting only our CA gets through,
 // and that the proxy really terminated TLS (it saw the decrypted request).
 func TestGoproxyMITMEndToEnd(t *testing.T) {
+	t.Parallel()
 	a := mustGenerate(t)
 
 	upstream := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseAllowGood(t *testing.T) {
+	t.Parallel()
 	good := []string{
 		"api.internal.example", "API.Internal.Example.", "*.corp.example", "*.corp.example:443",
 		"db.internal:5432", "localhost", "my_host.internal", "10.1.2.3", "10.1.2.3:8443",
@@ -26,6 +27,7 @@ func TestParseAllowGood(t *testing.T) {
 }
 
 func TestParseAllowBad(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ entry, want string }{
 		{"", "empty entry"},
 		{"   ", "empty entry"},
@@ -68,6 +70,7 @@ func TestParseAllowBad(t *testing.T) {
 }
 
 func TestParseAllowReportsEveryBadEntry(t *testing.T) {
+	t.Parallel()
 	_, err := ParseAllow([]string{"10.0.0.1/8", "ok.example", "http://x"})
 	if err == nil || !strings.Contains(err.Error(), "[0]") || !strings.Contains(err.Error(), "[2]") {
 		t.Fatalf("err = %v; want both [0] and [2]", err)

@@ -105,6 +105,7 @@ var decideCases = []decideCase{
 }
 
 func TestDecide(t *testing.T) {
+	t.Parallel()
 	for _, c := range decideCases {
 		t.Run(c.name, func(t *testing.T) {
 			al, err := ParseAllow(c.allow)
@@ -146,6 +147,7 @@ func fakeLocal(ips ...string) func() ([]netip.Addr, error) {
 }
 
 func TestReasonsNamedOnce(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for _, r := range Reasons() {
 		s := r.String()
@@ -167,6 +169,7 @@ func TestReasonsNamedOnce(t *testing.T) {
 }
 
 func TestIsConfigured(t *testing.T) {
+	t.Parallel()
 	p := New(Options{ProviderHosts: []string{"API.HubAPI.com", "127.0.0.1:8443", "[::1]:9443", "crm.example."}})
 	for hp, want := range map[string]bool{
 		"api.hubapi.com:443": true, "api.hubapi.com": true, "API.HUBAPI.COM:8080": true,
@@ -181,6 +184,7 @@ func TestIsConfigured(t *testing.T) {
 }
 
 func TestTunnelParse(t *testing.T) {
+	t.Parallel()
 	for i, m := range TunnelModes {
 		got, err := ParseTunnel(m)
 		if err != nil || int(got) != i || got.String() != m {

@@ -72,6 +72,7 @@ func (d *fakeDialer) all() []string {
 // and a private one afterwards is dialled at the address checked, and
 // looked up exactly once per dial.
 func TestDialNoRebinding(t *testing.T) {
+	t.Parallel()
 	r := &fakeResolver{answers: map[string][]string{"rebind.example": {"93.184.216.34", "127.0.0.1"}}}
 	d := &fakeDialer{}
 	p := New(Options{Resolver: r, Dialer: d})
@@ -110,6 +111,7 @@ func TestDialNoRebinding(t *testing.T) {
 }
 
 func TestRefusedIsNeverDialled(t *testing.T) {
+	t.Parallel()
 	r := &fakeResolver{answers: map[string][]string{
 		"metadata.internal": {"169.254.169.254"}, "mixed.example": {"93.184.216.34 10.0.0.1"},
 	}}
@@ -139,6 +141,7 @@ func TestRefusedIsNeverDialled(t *testing.T) {
 }
 
 func TestTunnelModesDoNotResolveWhatTheyRefuse(t *testing.T) {
+	t.Parallel()
 	r := &fakeResolver{answers: map[string][]string{"api.example.com": {"93.184.216.34"}}}
 	for _, c := range []struct {
 		tunnel Tunnel
@@ -168,6 +171,7 @@ func TestTunnelModesDoNotResolveWhatTheyRefuse(t *testing.T) {
 }
 
 func TestDialTriesCheckedAddressesInOrder(t *testing.T) {
+	t.Parallel()
 	r := &fakeResolver{answers: map[string][]string{"two.example": {"93.184.216.34 2606:2800:220:1::1"}}}
 	d := &fakeDialer{fail: map[string]bool{"93.184.216.34:443": true}}
 	p := New(Options{Resolver: r, Dialer: d})
@@ -189,6 +193,7 @@ func TestDialTriesCheckedAddressesInOrder(t *testing.T) {
 // TestDialRealListener dials a real TCP listener through the default
 // dialer, allowed by an ip:port entry, and refuses its neighbour port.
 func TestDialRealListener(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
 	defer ln.Close()
@@ -220,6 +225,7 @@ func TestDialRealListener(t *testing.T) {
 }
 
 func TestAddListener(t *testing.T) {
+	t.Parallel()
 	p := New(Options{LocalAddrs: fakeLocal("10.0.0.5")})
 	p.AddListener("127.0.0.1:0") // not bound yet: ignored
 	p.AddListener("garbage")

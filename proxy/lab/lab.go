@@ -216,6 +216,12 @@ func (l *Lab) startSidecar(cfg Config, i int, user string) (*proxy.Sidecar, erro
 // Settle waits until no webhook is in flight and no app has work queued,
 // and stays so for quiet; it gives up at timeout (a loop never settles) and
 // reports whether it settled.
+//
+// The quiet period is a negative check that cannot be a condition: "the
+// loop has stopped" means nothing more happens, and a step of the loop
+// that is between two counters (a response on the wire, a goroutine about
+// to push) is invisible to busy. It costs quiet per call, not a fixed
+// sleep before an assertion.
 func (l *Lab) Settle(quiet, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	stableSince := time.Time{}

@@ -116,6 +116,7 @@ func (s echoScenario) run(t *testing.T, layers map[string]bool, name string) (*L
 // Scenarios 1-4: an app edit costs exactly one upstream write and reaches
 // the app zero times, whichever single marker the CRM echoes.
 func TestScenarioEchoes(t *testing.T) {
+	t.Parallel()
 	for _, s := range echoScenarios() {
 		t.Run(s.name, func(t *testing.T) {
 			_, r := s.run(t, nil, s.name)
@@ -131,6 +132,7 @@ func TestScenarioEchoes(t *testing.T) {
 // Scenario 3, second half: a human edit of another tracked field arrives
 // with the (now stale) sentinel of our write and must reach the app.
 func TestScenarioStaleSentinelDelivered(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true})
 	app := l.Sides[0].App
 	app.Edit("c1", "name", "Ada")
@@ -151,6 +153,7 @@ func TestScenarioStaleSentinelDelivered(t *testing.T) {
 // blindly; the app's read-and-write-back loop is bounded by the loop
 // detector.
 func TestScenarioSkinnyBounded(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true, CRM: CRMOptions{Skinny: true}, HoldPolicy: "hold"})
 	l.Sides[0].App.Edit("c1", "name", "Ada")
 	r := finish(t, l, "5 skinny, bounded by loop detector")
@@ -170,6 +173,7 @@ func TestScenarioSkinnyBounded(t *testing.T) {
 // them; a CRM that fires on no-op updates is bounded by the burn-rate
 // breaker instead.)
 func TestScenarioSmartsheetSkinny(t *testing.T) {
+	t.Parallel()
 	fields := []string{"Status", "Owner"}
 	l := startLab(t, Config{Format: "smartsheet", Fields: fields, Loopguard: true, CRM: CRMOptions{EchoChangeAgent: true}})
 	l.Sides[0].App.Edit(l.Format.NewID(1), "Status", "Done")
@@ -188,6 +192,7 @@ func TestScenarioSmartsheetSkinny(t *testing.T) {
 // app writes every change back, and its echoes are dropped. That is not a
 // loop: nothing is quarantined and every edit reaches the app.
 func TestScenarioBusyRecordNotQuarantined(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true, HoldPolicy: "hold",
 		CRM: CRMOptions{EchoChangeAgent: true}})
 	for i := range 2 * threshold {
@@ -203,6 +208,7 @@ func TestScenarioBusyRecordNotQuarantined(t *testing.T) {
 
 // Scenario 6: a redelivered genuine event reaches the app once.
 func TestScenarioRedelivery(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true,
 		CRM: CRMOptions{EchoChangeAgent: true, Redeliver: 1}})
 	// Through the CRM's human-edit endpoint, as a person in its UI.
@@ -223,6 +229,7 @@ func TestScenarioRedelivery(t *testing.T) {
 // Scenario 7: a human edit while the app's own write to the same record is
 // in flight: the human's value reaches the app.
 func TestScenarioHumanEditDuringWrite(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true,
 		CRM: CRMOptions{Schema: genericFields, Delay: 200 * time.Millisecond}})
 	app := l.Sides[0].App
@@ -242,6 +249,7 @@ func TestScenarioHumanEditDuringWrite(t *testing.T) {
 // Scenario 8: two apps, each behind its own loopguard, syncing through one
 // CRM: no loop, and each genuine change reaches the other app once.
 func TestScenarioMultiHop(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true, Apps: 2,
 		CRM: CRMOptions{EchoChangeAgent: true, EchoActor: true}})
 	l.Sides[0].App.Edit("c1", "name", "From A")
@@ -264,6 +272,7 @@ func TestScenarioMultiHop(t *testing.T) {
 // write really changes a value, no echo layer can see it; the loop detector
 // quarantines the record and bounds the writes.
 func TestScenarioCircularMapping(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true, HoldPolicy: "hold",
 		InMap: map[string]string{"email": "name"}, OutMap: map[string]string{"name": "name"},
 		CRM: CRMOptions{Schema: genericFields, Automation: func(rec map[string]string) []string {
@@ -289,6 +298,7 @@ func TestScenarioCircularMapping(t *testing.T) {
 // the CRM is answered 503 + Retry-After and redelivers; with hold they wait
 // in loopguard's durable spool.
 func TestScenarioQuotaBurn(t *testing.T) {
+	t.Parallel()
 	for _, policy := range []string{"reject", "hold"} {
 		t.Run(policy, func(t *testing.T) { quotaBurn(t, policy) })
 	}
@@ -311,6 +321,21 @@ func quotaBurn(t *testing.T, policy string) {
 		l.CRM.HumanEdit(fmt.Sprintf("h%d", i), "name", "human")
 	}
 	settled := l.Settle(quiet, 15*time.Second)
+	// Held webhooks wait in loopguard's spool, which Settle does not see,
+	// until the breaker closes: wait for them, then for the app's
+	// write-backs of their changes.
+	humans := func() bool {
+		for i := range 3 {
+			if app.Local(fmt.Sprintf("h%d", i))["name"] != "human" {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(15 * time.Second); !humans() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	settled = l.Settle(quiet, timeout) && settled
 	r := l.Result("10 quota burn, hold_policy "+policy, settled)
 	summary.Lock()
 	summary.rows = append(summary.rows, r)
@@ -341,6 +366,7 @@ func quotaBurn(t *testing.T, policy string) {
 // still end without a loop: another layer (or the loop detector) catches
 // the echo, and the test says which.
 func TestScenarioAblation(t *testing.T) {
+	t.Parallel()
 	for _, off := range []string{"actor", "marker", "sentinel", "fingerprint"} {
 		for _, s := range echoScenarios() {
 			if s.layer != off {
@@ -363,11 +389,19 @@ func TestScenarioAblation(t *testing.T) {
 
 // Scenario 12: observe mode drops nothing and reports every would-be drop.
 func TestScenarioObserve(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true, Observe: true,
 		CRM: CRMOptions{EchoChangeAgent: true}})
 	l.Sides[0].App.Edit("c1", "name", "Ada")
-	time.Sleep(500 * time.Millisecond)
-	r := l.Result("12 observe mode (runs on)", false)
+	// The loop runs on: wait for a few rounds of would-be drops.
+	var r Result
+	deadline := time.Now().Add(timeout)
+	for r = l.Result("12 observe mode (runs on)", false); r.WouldDrop < 3; r = l.Result("12 observe mode (runs on)", false) {
+		if time.Now().After(deadline) {
+			t.Fatalf("observe: no loop of would-be drops after %s: %+v", timeout, r)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	summary.Lock()
 	summary.rows = append(summary.rows, r)
 	summary.Unlock()

@@ -12,6 +12,7 @@ import (
 // through the gateway, with or without echo markers, and whether or not the
 // app wrote "g" back itself.
 func TestUndoIsNotDropped(t *testing.T) {
+	t.Parallel()
 	for _, gateway := range []bool{false, true} {
 		for _, crm := range []CRMOptions{{}, {Schema: []string{"name", "email"}}, {QuietNoop: true, Schema: []string{"name", "email"}}} {
 			name := fmt.Sprintf("gateway=%v/sentinel=%v/quiet_noop=%v", gateway, crm.Schema == nil, crm.QuietNoop)
@@ -41,6 +42,7 @@ func TestUndoIsNotDropped(t *testing.T) {
 // again, on a provider without echo markers, is not a loop: nothing is
 // quarantined or held, and every change converges.
 func TestPeopleAndAppEditingIsNotALoop(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, Config{Format: "generic", Fields: genericFields, Loopguard: true, HoldPolicy: "hold",
 		CRM: CRMOptions{Schema: []string{"name", "email"}}})
 	app := l.Sides[0].App

@@ -49,6 +49,7 @@ func fragment(rec []byte, n int) []byte {
 }
 
 func TestParseClientHello(t *testing.T) {
+	t.Parallel()
 	modern := clientHello(t, &tls.Config{ServerName: "API.Example.com."})
 	tls12 := clientHello(t, &tls.Config{ServerName: "api.crm.test", MaxVersion: tls.VersionTLS12})
 	noSNI := clientHello(t, &tls.Config{InsecureSkipVerify: true}) // no ServerName: no SNI sent

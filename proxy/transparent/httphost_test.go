@@ -11,6 +11,7 @@ import (
 )
 
 func TestParseHTTPHost(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		in      string

@@ -112,6 +112,7 @@ func (noIntercept) Intercept(c net.Conn, _ Decision) { _ = c.Close() }
 // provider lists reaches its original destination untouched: the client
 // completes its handshake with the upstream's own certificate.
 func TestSpliceTLSKeepsUpstreamCertificate(t *testing.T) {
+	t.Parallel()
 	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "upstream") }))
 	defer up.Close()
 	h := newHarness(t, noIntercept{}, nil)
@@ -164,6 +165,7 @@ func echoHalfClose(t *testing.T) net.Listener {
 // TestSpliceHalfClose: the client's FIN reaches the upstream while the
 // upstream's answer still reaches the client.
 func TestSpliceHalfClose(t *testing.T) {
+	t.Parallel()
 	up := echoHalfClose(t)
 	h := newHarness(t, noIntercept{}, nil)
 	c := h.dial(t, "127.0.0.12", up.Addr().String())
@@ -187,6 +189,7 @@ func TestSpliceHalfClose(t *testing.T) {
 // TestSpliceServerFirst: a client that waits for the server (SMTP-like)
 // is spliced once the peek times out.
 func TestSpliceServerFirst(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -230,6 +233,7 @@ func (r *recordingInterceptor) Intercept(c net.Conn, d Decision) {
 // TestInterceptReplaysFirstBytes: a connection for a provider host goes to
 // the Interceptor with every byte the client sent, from the first.
 func TestInterceptReplaysFirstBytes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, host, dst, proto string
 		send                   func(t *testing.T) []byte
@@ -280,6 +284,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestRefuse: connections without a usable original destination are
 // closed, never spliced to the listener itself.
 func TestRefuse(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		dst    func(h *harness) string
@@ -324,6 +329,7 @@ func TestSpliceDialFailure(t *testing.T) {
 // TestShutdownClosesLingering: Shutdown waits for spliced connections until
 // its context ends, then closes them.
 func TestShutdownClosesLingering(t *testing.T) {
+	t.Parallel()
 	up, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer up.Close()
 	go func() {
@@ -357,6 +363,7 @@ func TestShutdownClosesLingering(t *testing.T) {
 // connection back to the listener (loopguard's UID not excluded), the
 // listener refuses it instead of looping.
 func TestSelfCaptureRefused(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, noIntercept{}, nil)
 	// A second listener of the same server stands for "the original
 	// destination, redirected back to loopguard".
@@ -395,6 +402,7 @@ func TestSelfCaptureRefused(t *testing.T) {
 // TestOwnDialerForgetsClosed: OwnDialer's connections count as loopguard's
 // own only while open.
 func TestOwnDialerForgetsClosed(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, noIntercept{}, nil)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer ln.Close()

@@ -4,8 +4,11 @@ import (
 	"context"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/loopguard/loopguard/filters/breaker"
 	"github.com/loopguard/loopguard/filters/redistest"
@@ -95,5 +98,61 @@ func openStatus(account string, d time.Duration) breaker.Status {
 		Key: breaker.Key{Provider: "hubspot", Account: account}, State: breaker.Open,
 		Reason: breaker.Upstream429, Detail: "upstream throttled (status 429)",
 		OpenUntil: now.Add(d), Since: now, Limit: breaker.Unknown, Remaining: breaker.Unknown, UsedFraction: -1,
+	}
+}
+
+// waitSubscribers waits until n clients listen on s's change channel (a
+// Run subscribes asynchronously).
+func waitSubscribers(t *testing.T, s *Share, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		subs, err := s.client.PubSubNumSub(t.Context(), s.channel).Result()
+		if err == nil && subs[s.channel] >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscribers on %s after 5s (%v), want %d", subs[s.channel], s.channel, err, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// pollCounter counts the polls Run makes on a Share's client (each reads
+// the index of open breakers once).
+type pollCounter struct{ n atomic.Int64 }
+
+func countPolls(s *Share) *pollCounter {
+	c := &pollCounter{}
+	s.client.AddHook(c)
+	return c
+}
+
+func (c *pollCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *pollCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "zrangebyscore" {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (c *pollCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// waitPolls waits until Run has begun two more polls than it had when
+// called, so one whole poll ran after the call (polls never overlap).
+func (c *pollCounter) waitPolls(t *testing.T) {
+	t.Helper()
+	want := c.n.Load() + 2
+	deadline := time.Now().Add(3*DefaultPollInterval + 5*time.Second)
+	for c.n.Load() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("Run polled %d times, want %d", c.n.Load(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

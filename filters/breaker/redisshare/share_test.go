@@ -23,9 +23,10 @@ func TestPublishReachesOtherReplica(t *testing.T) {
 	a := newTestShare(t, Options{Prefix: prefix})
 	b := newTestShare(t, Options{Prefix: prefix})
 	recA, recB := newRecorder(), newRecorder()
+	polls := countPolls(b)
 	run(t, a, recA.apply)
 	run(t, b, recB.apply)
-	time.Sleep(100 * time.Millisecond) // let both subscriptions register
+	waitSubscribers(t, a, 2)
 
 	open := openStatus("acme", time.Minute)
 	closed := breaker.Status{Key: open.Key, State: breaker.Closed}
@@ -52,7 +53,7 @@ func TestPublishReachesOtherReplica(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(DefaultPollInterval + 200*time.Millisecond) // a poll must not re-apply
+	polls.waitPolls(t) // a poll must not re-apply
 	if n := recB.count(); n != len(steps) {
 		t.Fatalf("B applied %d changes, want %d (polls must not repeat them)", n, len(steps))
 	}
@@ -190,7 +191,8 @@ func TestBreakersAcrossReplicas(t *testing.T) {
 		return b, s
 	}
 	ba, sa := newReplica()
-	bb, _ := newReplica()
+	bb, sb := newReplica()
+	polls := countPolls(sb)
 	var published atomic.Int32
 	sub := sa.client.Subscribe(t.Context(), sa.channel)
 	defer sub.Close()
@@ -202,7 +204,7 @@ func TestBreakersAcrossReplicas(t *testing.T) {
 			published.Add(1)
 		}
 	}()
-	time.Sleep(100 * time.Millisecond)
+	waitSubscribers(t, sa, 3) // both Runs and this test
 
 	k := breaker.Key{Provider: "hubspot", Account: "acme"}
 	until := time.Now().Add(time.Minute)
@@ -214,7 +216,7 @@ func TestBreakersAcrossReplicas(t *testing.T) {
 	}
 	ba.Reset(k)
 	waitFor(t, "B's breaker to close", func() bool { ok, _, _, _ := bb.Allow(k); return ok })
-	time.Sleep(DefaultPollInterval + 200*time.Millisecond)
+	polls.waitPolls(t) // a poll must not re-apply or echo
 	if n := published.Load(); n != 2 {
 		t.Fatalf("%d messages published, want 2 (A's open and close; no echoes)", n)
 	}
@@ -242,7 +244,8 @@ func TestRedisDownAndBack(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	prefix := redistest.Prefix(t)
 	a := newTestShare(t, Options{URL: srv.URL(), Prefix: prefix, Timeout: timeout})
-	b := newTestShare(t, Options{URL: srv.URL(), Prefix: prefix, Timeout: timeout})
+	var failed atomic.Int32
+	b := newTestShare(t, Options{URL: srv.URL(), Prefix: prefix, Timeout: timeout, OnError: func(error) { failed.Add(1) }})
 	rec := newRecorder()
 	run(t, b, rec.apply)
 
@@ -254,7 +257,12 @@ func TestRedisDownAndBack(t *testing.T) {
 	if took := time.Since(start); took > timeout+250*time.Millisecond {
 		t.Fatalf("Publish took %v with Redis down", took)
 	}
-	time.Sleep(DefaultPollInterval) // Run polls against a dead Redis meanwhile
+	// Run polls against a dead Redis meanwhile.
+	for deadline := time.Now().Add(DefaultPollInterval + 5*time.Second); failed.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Run reported no failed poll with Redis down")
+		}
+	}
 
 	srv.Restart(t)
 	open := openStatus("acme", time.Minute)

@@ -27,7 +27,7 @@ func wrapDead(op string, id uint64, err error) error {
 // Bury moves one queued item into the dead letters, in one script.
 func (q *Queue) Bury(queue string, seq uint64, info spool.DeadInfo) error {
 	if info.At.IsZero() {
-		info.At = time.Now()
+		info.At = q.opts.Now()
 	}
 	answers, err := json.Marshal(info.Answers)
 	if err != nil {
@@ -182,7 +182,7 @@ func (q *Queue) Requeue(id uint64) (uint64, error) {
 		ctx, cancel = q.ctx()
 		res, err := q.requeueSc.Run(ctx, q.client,
 			[]string{q.meta, q.queues, k.stream, k.info, q.deadSet(), q.deadHash(id), q.deadPerProvider()},
-			id, k.id, name, time.Now().UnixNano()).Int64Slice()
+			id, k.id, name, q.opts.Now().UnixNano()).Int64Slice()
 		cancel()
 		if err != nil {
 			return 0, wrapDead("requeue dead letter", id, err)

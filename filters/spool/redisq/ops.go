@@ -20,7 +20,7 @@ import (
 // for held events to survive a Redis crash.
 func (q *Queue) Append(it spool.Item) (uint64, error) {
 	if it.HeldAt.IsZero() {
-		it.HeldAt = time.Now()
+		it.HeldAt = q.opts.Now()
 	}
 	if err := validate(&it); err != nil {
 		return 0, fmt.Errorf("redisq: append: %w", err)

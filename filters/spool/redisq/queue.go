@@ -66,6 +66,10 @@ type Options struct {
 	// Lease is how long this instance's claim on a queue lasts (see Peek).
 	// Default DefaultLease (30s); keep it above the Sender's timeout.
 	Lease time.Duration
+	// Now is the clock of held and dead-letter times (Item.HeldAt,
+	// DeadInfo.At when unset); nil means time.Now. Leases are timed by
+	// Redis.
+	Now func() time.Time
 }
 
 // Queue is a spool.Queue on Redis Streams, shared by replicas: each queue
@@ -123,6 +127,9 @@ func New(opts Options) (*Queue, error) {
 	}
 	if opts.Lease == 0 {
 		opts.Lease = DefaultLease
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	var id [ownerBytes]byte
 	if _, err := rand.Read(id[:]); err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loopguard/loopguard/filters/clocktest"
 	"github.com/loopguard/loopguard/filters/redistest"
 	"github.com/loopguard/loopguard/filters/spool"
 )
@@ -143,7 +144,7 @@ func TestHeldByADeadReplicaReplayedByAnother(t *testing.T) {
 			b := newTestQueue(t, Options{Prefix: prefix, Lease: lease})
 			appB, srv := newApp(t, b)
 			start := time.Now()
-			r := spool.NewReplayer(b, httpSender{srv.URL}, nil, spool.ReplayOptions{Now: func() time.Time { return time.Unix(1700000000, 0) }, Interval: 20 * time.Millisecond, Backoff: 5 * time.Millisecond, OnError: func(q string, err error) { t.Logf("replay %s: %v", q, err) }})
+			r := spool.NewReplayer(b, httpSender{srv.URL}, nil, spool.ReplayOptions{Now: clocktest.Running(time.Unix(1700000000, 0)).Now, Interval: 20 * time.Millisecond, Backoff: 5 * time.Millisecond, OnError: func(q string, err error) { t.Logf("replay %s: %v", q, err) }})
 			runReplayer(t, r)
 			waitFor(t, 10*time.Second, "B to drain the spool", func() bool { return b.Len() == 0 })
 			if got := appB.accepted(); !reflect.DeepEqual(got, want) {

@@ -19,9 +19,13 @@ var stillFailing = map[uint64]string{
 var stillFailingCases = map[string]string{}
 
 // Measured violating histories (of the default seed sets) on the ordered
-// history: the sweeps fail above these (0 once issue 13 is done).
+// history: the sweeps fail above these (0 once issue 13 is done). 28 of
+// 5,000 before the adapter ran the real guard: its account breaker only
+// opened on quarantines, while the proxy's also opens on the burn rate,
+// which stops the runaway loops of three "unsettled" histories (1110,
+// 4615, 4836; 12 of 20,000).
 const (
-	maxFailingMemory = 28 // of 5,000
+	maxFailingMemory = 25 // of 5,000
 	maxFailingRedis  = 0  // of 200
 )
 

@@ -1,9 +1,11 @@
 // Package sim is a deterministic simulator of a two-way sync: a provider
 // (an issue tracker with webhooks), an app that mirrors its records and
 // writes back naively, people editing records on the provider, and
-// loopguard's real judgement in between (decision engine, ledger, loop
-// detector, hold). Everything follows from one seed: a virtual clock drives
-// every component, there are no goroutines, no wall time and no network.
+// loopguard's real judgement in between (the judgement step filters.Judge
+// with its decision engine and ledger, the guard with its loop detector
+// and account breakers, the hold and its replay). Everything follows from
+// one seed: a virtual clock drives every component, there are no
+// goroutines, no wall time and no network.
 //
 // A History is a behaviour of the provider and the app plus a list of steps
 // (people's edits, the app's edits). Run plays it, lets it settle and checks
@@ -11,8 +13,9 @@
 // bounded, echoes dropped where the evidence is certain. A failing history
 // shrinks to a short readable trace (shrink.go, report.go).
 //
-// Every call into loopguard is in loopguard.go; oracle.go is a judge that
-// knows the ground truth, used to show the simulator itself converges.
+// Every call into loopguard is in the adapter, loopguard*.go; oracle.go is
+// a judge that knows the ground truth, used to show the simulator itself
+// converges.
 package sim
 
 import (

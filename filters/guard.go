@@ -191,7 +191,10 @@ func (g *Guard) inbound(ev *Event, count bool) (wait, bool) {
 		}
 	}
 	st, ok := g.breakers.Status(breaker.Key{Provider: ev.Provider, Account: acct})
-	if ok && st.State != breaker.Closed {
+	// Held only while open: once half-open the app may have its events
+	// again (its write-back is the probe that closes the breaker; an app
+	// that never writes must not keep them waiting forever).
+	if ok && st.State == breaker.Open {
 		return wait{reason: ReasonBreakerOpen, queue: BreakerQueue(st.Key), until: st.OpenUntil,
 			detail: "breaker " + st.State.String() + ": " + st.Reason.String()}, true
 	}
@@ -270,7 +273,7 @@ func (g *Guard) Ready(queue string) bool {
 		return !q
 	case QueueBreaker:
 		st, ok := g.breakers.Status(breaker.Key{Provider: rk.Provider, Account: rk.Account})
-		return !ok || st.State == breaker.Closed
+		return !ok || st.State != breaker.Open
 	}
 	return true
 }

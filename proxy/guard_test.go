@@ -242,7 +242,9 @@ func TestBreakerHoldSurvivesRestartAndReplaysInOrder(t *testing.T) {
 }
 
 // TestBreakerHoldReplaysWhenBreakerCloses checks the replay without a
-// restart: held while open, replayed after the probe write closes it.
+// restart: held while open, replayed once half-open — before any write:
+// the app's write-back is the probe, and an app that never writes must not
+// keep its held events waiting forever.
 func TestBreakerHoldReplaysWhenBreakerCloses(t *testing.T) {
 	t.Parallel()
 	e := newGuardEnv(t, "hold", 0, "")
@@ -251,15 +253,15 @@ func TestBreakerHoldReplaysWhenBreakerCloses(t *testing.T) {
 	if status, _ := e.deliver(t, `{"id":"c1","object":"contacts","actor":"u_human","record":{"id":"r9","name":"n"}}`); status != 200 {
 		t.Fatal(status)
 	}
+	if sent := e.replayPass(t); sent != 0 || len(e.app.all()) != 0 {
+		t.Fatal("replayed while the breaker was open")
+	}
 	e.crm.setThrottle(false)
 	e.advance(1100 * time.Millisecond) // Retry-After 1: half-open now
-	if sent := e.replayPass(t); sent != 0 || len(e.app.all()) != 0 {
-		t.Fatal("replayed while the breaker was not closed")
-	}
+	waitFor(t, "replay once half-open, no write needed", func() bool { e.replayPass(t); return len(e.app.all()) == 1 })
 	if resp := e.write(t, "r1", "probe"); resp.StatusCode != 200 {
 		t.Fatalf("probe: %d", resp.StatusCode)
 	}
-	waitFor(t, "replay after close", func() bool { return len(e.app.all()) == 1 })
 }
 
 func TestHoldPolicyRejectAnswers503(t *testing.T) {

@@ -437,25 +437,12 @@ func (st *State) ApplyWrite(w *Write) {
 //     older than the state held).
 func (st *State) ApplyAccept(a *Accept) {
 	if a.Settle != 0 {
-		var expected []Field
-		for i := range st.Writes {
-			if st.Writes[i].Seq == a.Settle {
-				expected = st.Writes[i].Expected
-			}
-		}
 		for _, f := range a.Fields {
-			v, ok := st.AppValue(f.Name)
-			switch {
-			case !ok:
-				// Unknown to the app's side: taken as what it holds only
-				// where the echoed write's state had it (see Match). A
-				// field outside it (an echo recognised by its marker) may
-				// carry a person's change made just before our write,
-				// whose own, older event must still reach the app.
-				if j, in := findField(expected, f.Name); in && expected[j].Hash == f.Hash {
-					st.setApp(f, a.ProviderAt, false)
-				}
-			case v.Hash == f.Hash && a.ProviderAt > v.At:
+			// A field the app is not known to hold stays unknown: the echo
+			// (or the write's response it matched) may show a person's
+			// change made just before our write, whose own, older event
+			// must still reach the app — it must not look stale.
+			if v, ok := st.AppValue(f.Name); ok && v.Hash == f.Hash && a.ProviderAt > v.At {
 				v.At = a.ProviderAt
 			}
 		}

@@ -67,6 +67,7 @@ var failingSeedsNow = []struct {
 	{768, "an echo recognised by its marker carried a person's change made just before our write (reordered, with times); the echo taught the ledger that value as the app's, so the person's own, older event was dropped as stale"},
 	{66, "a resent echo (no id, with its provider time) of a write whose response showed the record came back after the write was settled and was forwarded as new"},
 	{14754, "the app wrote a null-unchanged event back right after answering it: the ledger knew too few fields to see the write changed nothing, kept it matchable, and a person's undo matched it (offers now outlive the answer)"},
+	{12348, "reordered events with times: our write's response showed a person's change the app never had; the echo taught the ledger that value (with the echo's time) as the app's, and the person's own, older event was then dropped as stale"},
 	{1625, "a stored sentinel rides on every later event of the record: minutes later it made a person's change look like the echo of the write that stamped it (now: the echo window)"},
 }
 

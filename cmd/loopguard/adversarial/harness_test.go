@@ -64,15 +64,28 @@ func build(dir string) (string, error) {
 	return out, nil
 }
 
-// freeAddr returns a free 127.0.0.1 port (closed again: the caller binds it).
+// handedOut are the ports freeAddr returned in this test process: the
+// kernel may hand a just-closed port out again, and two listeners of one
+// loopguard given the same port fail to start.
+var handedOut sync.Map
+
+// freeAddr returns a free 127.0.0.1 port (closed again: the caller binds
+// it) that no earlier call returned.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if _, dup := handedOut.LoadOrStore(addr, true); !dup {
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no unused free port in 100 tries")
+	return ""
 }
 
 // Loopguard is one loopguard process (and, after Restart, its successor on

@@ -355,8 +355,14 @@ func TestTooDeepPassesUntouched(t *testing.T) {
 		t.Fatalf("poll: %d, %d bytes; the app must get it untouched", resp.StatusCode, len(got))
 	}
 	runtime.ReadMemStats(&after)
-	if grew := after.Sys - before.Sys; grew > 64<<20 {
+	// Three 5 MiB bodies pass through (copies in the client, the proxy and
+	// the servers of this one process): 44–52 MiB measured alone under
+	// -race, up to 64 in CI beside other packages; the recursive validator
+	// took ~1.5 GiB for one such body.
+	if grew := after.Sys - before.Sys; grew > 128<<20 {
 		t.Errorf("memory obtained from the OS grew %d MiB", grew>>20)
+	} else {
+		t.Logf("memory obtained from the OS grew %d MiB", grew>>20)
 	}
 	for _, c := range []struct {
 		what string

@@ -14,10 +14,7 @@ import (
 // with the flag off every seed's history is the one it was (measured: the
 // 5,000 traces of the sweep are byte for byte as before), while with it on
 // seed 15's would not be.
-var failingSeeds = []struct {
-	seed uint64
-	bug  string
-}{
+var failingSeeds = []failingSeed{
 	// Found on the decision model before the ordered history (9decd9d).
 	{2, "case 1: a person's undo equals a value the app wrote and then overwrote; the older write is still pending, the undo is dropped (fingerprint/matches_pending_write)"},
 	{22, "pending keeps every write since the last genuine state: a person's change back to the value of an earlier, already echoed write is dropped (matches_pending_write)"},
@@ -42,10 +39,7 @@ var failingSeeds = []struct {
 
 // failingSeedsNow are seeds found on the generator with batch writes
 // (replayed as Generate makes them), with the bug each showed.
-var failingSeedsNow = []struct {
-	seed uint64
-	bug  string
-}{
+var failingSeedsNow = []failingSeed{
 	// Found on the ordered history after issue 16 (f885cd8).
 	{15, "a partial PATCH of a record loopguard never saw: its expected state lacked the fields the app learned later from an event before it, so its echo never matched (the fields are now learned)"},
 	{57, "an echo dropped by its change-agent marker did not settle the partial write it echoed; a person's later return to that write's value was dropped"},
@@ -79,31 +73,28 @@ func asFound(seed uint64) History {
 	return h
 }
 
-// TestFailingSeeds replays every seed that ever failed.
+// failingSeed is one regression seed and the bug it found.
+type failingSeed struct {
+	seed uint64
+	bug  string
+}
+
+// TestFailingSeeds replays every seed that ever failed: those found before
+// batch writes as they were found, the later ones as Generate makes them.
 func TestFailingSeeds(t *testing.T) {
-	p := &Profiles{}
-	for _, fs := range failingSeeds {
-		t.Run(strconv.FormatUint(fs.seed, 10), func(t *testing.T) {
-			res, err := Run(asFound(fs.seed), Config{Profiles: p})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Failed() {
-				if why, ok := stillFailing[fs.seed]; ok {
-					t.Skipf("still failing (issue 13): %s\nseed %d: %s", why, fs.seed, res.Violations[0])
-				}
-				t.Fatalf("seed %d (%s): %s", fs.seed, fs.bug, res.Violations[0])
-			}
-		})
-	}
+	replaySeeds(t, failingSeeds, asFound)
 }
 
 // TestFailingSeedsNow replays the seeds found on today's generator.
 func TestFailingSeedsNow(t *testing.T) {
+	replaySeeds(t, failingSeedsNow, Generate)
+}
+
+func replaySeeds(t *testing.T, seeds []failingSeed, gen func(uint64) History) {
 	p := &Profiles{}
-	for _, fs := range failingSeedsNow {
+	for _, fs := range seeds {
 		t.Run(strconv.FormatUint(fs.seed, 10), func(t *testing.T) {
-			res, err := Run(Generate(fs.seed), Config{Profiles: p})
+			res, err := Run(gen(fs.seed), Config{Profiles: p})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -235,6 +235,12 @@ func (e *Engine) Whole(provider string, a Action, layer string, r Reason, detail
 // events of a delivery are decided before any write is settled.
 func (e *Engine) Settle(ctx context.Context, evs []Event, ds []Decision) error {
 	var firstErr error
+	keep := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	var dropped []string
 	for i := range evs {
 		if ds[i].Action == Forward && ds[i].Source != SourcePull && ds[i].Reason != ReasonUnverified {
 			e.offers.add(evs[i].Key(), evs[i].Fields)
@@ -242,16 +248,21 @@ func (e *Engine) Settle(ctx context.Context, evs []Event, ds []Decision) error {
 		// A dropped event's redelivery is the same event: dropped by dedup,
 		// it cannot come back as news once its write is settled.
 		if ds[i].Action == Drop && ds[i].Layer != "dedup" && evs[i].ID != "" && ds[i].Source != SourcePull {
-			if err := e.store.MarkEvent(ctx, evs[i].dedupKey()); err != nil && firstErr == nil {
-				firstErr = err
-			}
+			dropped = append(dropped, evs[i].dedupKey())
+		}
+	}
+	if bw, ok := e.store.(BatchWriter); ok && len(dropped) > 1 {
+		keep(bw.MarkEvents(ctx, dropped)) // one round trip for the delivery
+	} else {
+		for _, id := range dropped {
+			keep(e.store.MarkEvent(ctx, id))
 		}
 	}
 	if err := e.apply(ctx, evs, ds, func(d *Decision) bool {
 		// A poll shows a record again and again: it settles nothing.
 		return d.Settle != 0 && d.WouldDrop() && d.Source != SourcePull
-	}, false); err != nil && firstErr == nil {
-		firstErr = err
+	}, false); err != nil {
+		keep(err)
 	}
 	return firstErr
 }

@@ -147,12 +147,13 @@ func (st *State) Holds(fs []Field) bool {
 	return true
 }
 
-// Match returns the index in Writes of the oldest write that changed
-// something, recorded at or after since (the echo window; zero: any), and
-// whose expected state holds every value of fs, or -1. A
-// write that changed nothing is never matched: strict APIs send no event
-// for it, and its echo on the others carries what the app already holds
-// (see Holds) — so it can never turn a later genuine event, such as a
+// Match returns the index in Writes of the oldest write recorded at or
+// after since (the echo window; zero: any) whose expected state holds
+// every value of fs, or -1; a write that changed something is preferred
+// over a no-op one. A write that changed nothing is matched only once a
+// later write of ours changed something (see movedAfter): strict APIs send
+// no event for it, and its echo on the others carries what the app already
+// holds (see Holds) — so it cannot turn a later genuine event, such as a
 // person's return to those values, into an "echo". Where both times are
 // known, an event older (at) than the write's state is not its echo.
 //
@@ -198,13 +199,10 @@ func (st *State) movedAfter(i int) bool {
 	return false
 }
 
-// news reports whether a value of fs differs from what the app holds —
-// unless a later write of ours that changed something wrote the app's
-// value of that field: then the app's value is ours, and the event's is the state between the two writes. A value
-// write i wrote itself is news too when the app has since accepted
-// another: a person's change it did not know of when it wrote (still on
-// its way), after which the app's copy went back to the person's value —
-// the write's echo is what brings the app to the provider's state.
+// news reports whether a value of fs that write i did not write differs
+// from what the app holds — unless a later write of ours wrote the app's
+// value of that field: then the app's value is ours, and the event's is
+// the state between the two writes.
 func (st *State) news(i int, fs []Field) bool {
 	for _, f := range fs {
 		if st.Writes[i].wrote(f.Name) {
@@ -496,13 +494,11 @@ func (st *State) rebase(fs []Field) {
 	}
 }
 
-// learn fills the fields w's expected state did not know (a partial write
-// of a record loopguard had not seen) with the values of an event the app
-// accepted: the record held them around the write, and what w did not
-// write it did not change. It only ever narrows what can match w — a
-// field unknown to w matched nothing before — and the values it adds are
-// then what the app holds, so Match still takes nothing the app lacks for
-// an echo.
+// learn sets the fields w did not write to fs (see rebase): the fields its
+// expected state did not know (a partial write of a record loopguard had
+// not seen) are added, and for a write that changed something the others
+// are replaced. A no-op write only gains fields it did not know: it wrote
+// what the app held, possibly before fs.
 func (w *Version) learn(fs []Field) {
 	for _, f := range fs {
 		i, ok := findField(w.Expected, f.Name)

@@ -1,37 +1,24 @@
-package spool
+package spool_test
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/loopguard/loopguard/filters/clocktest"
+	"github.com/loopguard/loopguard/filters/spool"
+	"github.com/loopguard/loopguard/filters/spool/spooltest"
 )
 
-// TestSpoolTimesComeFromItsClock: an item's HeldAt, a dead letter's At and
-// a requeued item's new HeldAt are read from Options.Now.
+// TestSpoolTimesComeFromItsClock: the bbolt spool reads its times from
+// Options.Now.
 func TestSpoolTimesComeFromItsClock(t *testing.T) {
 	t.Parallel()
-	clk := clocktest.Frozen(clocktest.Epoch)
-	s := openTemp(t, Options{Now: clk.Now})
-	it := testItem("q/a", 1)
-	it.HeldAt = time.Time{}
-	seq := mustAppend(t, s, it)
-	if items, err := s.Peek("q/a", 1); err != nil || len(items) != 1 || !items[0].HeldAt.Equal(clocktest.Epoch) {
-		t.Fatalf("held item %+v, %v; want HeldAt %v", items, err, clocktest.Epoch)
-	}
-	clk.Advance(time.Hour)
-	if err := s.Bury("q/a", seq, DeadInfo{Reason: DeadRefused}); err != nil {
-		t.Fatal(err)
-	}
-	if d, err := s.DeadItem(seq); err != nil || !d.Info.At.Equal(clocktest.Epoch.Add(time.Hour)) {
-		t.Fatalf("dead letter %+v, %v; want At %v", d.Info, err, clocktest.Epoch.Add(time.Hour))
-	}
-	clk.Advance(time.Hour)
-	nseq, err := s.Requeue(seq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if items, err := s.Peek("q/a", 1); err != nil || len(items) != 1 || items[0].Seq != nseq || !items[0].HeldAt.Equal(clocktest.Epoch.Add(2*time.Hour)) {
-		t.Fatalf("requeued item %+v, %v; want HeldAt %v", items, err, clocktest.Epoch.Add(2*time.Hour))
-	}
+	spooltest.RunClock(t, func(t *testing.T, now func() time.Time) spool.Queue {
+		s, err := spool.Open(spool.Options{Path: filepath.Join(t.TempDir(), "spool.db"), Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
 }

@@ -340,3 +340,34 @@ func testReplayerBuries(t *testing.T, open Open) {
 		})
 	}
 }
+
+// OpenAt opens a fresh, empty queue whose times come from now.
+type OpenAt func(t *testing.T, now func() time.Time) spool.Queue
+
+// RunClock checks that a queue reads its times from its clock: an item's
+// HeldAt, a dead letter's At and a requeued item's new HeldAt.
+func RunClock(t *testing.T, open OpenAt) {
+	at := epoch
+	s := open(t, func() time.Time { return at })
+	it := Item("q/a", 1, spool.Verified)
+	it.HeldAt = time.Time{}
+	seq := mustAppend(t, s, it)
+	if items, err := s.Peek("q/a", 1); err != nil || len(items) != 1 || !items[0].HeldAt.Equal(epoch) {
+		t.Fatalf("held item %+v, %v; want HeldAt %v", items, err, epoch)
+	}
+	at = at.Add(time.Hour)
+	if err := s.Bury("q/a", seq, spool.DeadInfo{Reason: spool.DeadRefused}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.DeadItem(seq); err != nil || !d.Info.At.Equal(epoch.Add(time.Hour)) {
+		t.Fatalf("dead letter %+v, %v; want At %v", d.Info, err, epoch.Add(time.Hour))
+	}
+	at = at.Add(time.Hour)
+	nseq, err := s.Requeue(seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items, err := s.Peek("q/a", 1); err != nil || len(items) != 1 || items[0].Seq != nseq || !items[0].HeldAt.Equal(epoch.Add(2*time.Hour)) {
+		t.Fatalf("requeued item %+v, %v; want HeldAt %v", items, err, epoch.Add(2*time.Hour))
+	}
+}

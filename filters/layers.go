@@ -41,9 +41,10 @@ var layerCtors = map[string]layerCtor{
 	"sentinel": func(p *Provider, d Deps) (Layer, error) { return &sentinelLayer{agent: p.agent, key: d.Key}, nil },
 	"fingerprint": func(p *Provider, d Deps) (Layer, error) {
 		// The per-field explanations are built once, not per event.
-		l := fingerprintLayer{newValue: map[string]string{}}
+		l := fingerprintLayer{newValue: map[string]string{}, unknown: map[string]string{}}
 		for _, f := range p.Profile.TrackedFields {
 			l.newValue[f] = "field " + f + " has a new value"
+			l.unknown[f] = unknownDetail(f)
 		}
 		return l, nil
 	},
@@ -260,6 +261,14 @@ func (l *sentinelLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdic
 // writes that changed nothing are not proof.
 type fingerprintLayer struct {
 	newValue map[string]string // field → "field X has a new value"
+	unknown  map[string]string // field → unknownDetail(X)
+}
+
+// unknownDetail explains a value the app is not known to hold: only our
+// write's answer showed it (it may be a person's change made just before
+// our write), or the app's own write of the field did not land.
+func unknownDetail(f string) string {
+	return "field " + f + ": the app is not known to hold this value (no event it accepted or write of its own showed it)"
 }
 
 func (fingerprintLayer) Name() string { return "fingerprint" }
@@ -300,14 +309,23 @@ func (l fingerprintLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verd
 	}
 	v := pass(ReasonNewValue, "")
 	for _, f := range ev.Fields {
-		if h, ok := st.AppValue(f.Name); !ok || h.Hash != f.Hash {
-			detail, ok := l.newValue[f.Name]
-			if !ok {
-				detail = "field " + f.Name + " has a new value"
-			}
-			v.Detail = detail
-			break
+		h, held := st.AppValue(f.Name)
+		if held && h.Hash == f.Hash {
+			continue
 		}
+		detail, ok := l.newValue[f.Name]
+		if !held {
+			detail, ok = l.unknown[f.Name]
+		}
+		switch {
+		case ok:
+		case held:
+			detail = "field " + f.Name + " has a new value"
+		default:
+			detail = unknownDetail(f.Name)
+		}
+		v.Detail = detail
+		break
 	}
 	return v
 }

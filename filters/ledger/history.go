@@ -94,6 +94,11 @@ type Write struct {
 	// NoOp: the caller knows the write changes nothing (its values are
 	// what the app holds or is being handed right now).
 	NoOp bool
+	// Unsent: the write did not land (loopguard answered it locally, or
+	// the API refused or failed it). It joins no history; the app holds
+	// its own values of the fields it wrote, which loopguard does not
+	// know, so they are forgotten (see ApplyWrite).
+	Unsent bool
 }
 
 // Accept is what the app now holds after an event.
@@ -171,7 +176,7 @@ func (st *State) Match(fs []Field, at int64, since time.Time) int {
 	noop := -1
 	for i := range st.Writes {
 		w := &st.Writes[i]
-		if (w.NoOp && (noop >= 0 || !st.movedAfter(i))) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) || w.At.Before(since) {
+		if (w.NoOp && (noop >= 0 || !st.movedAfter(i))) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) || st.newerThanLater(i, at) || w.At.Before(since) {
 			continue
 		}
 		if st.expects(i, fs) && !st.news(i, fs) {
@@ -182,6 +187,22 @@ func (st *State) Match(fs []Field, at int64, since time.Time) int {
 		}
 	}
 	return noop
+}
+
+// newerThanLater reports whether an event at provider time at is newer than
+// the state a later write of ours produced (both times known): write i's
+// echo carries i's own time, which is older than the later write's, so the
+// event is a state after both — a person's change, not i's echo.
+func (st *State) newerThanLater(i int, at int64) bool {
+	if at == 0 {
+		return false
+	}
+	for k := i + 1; k < len(st.Writes); k++ {
+		if p := st.Writes[k].ProviderAt; p != 0 && at > p {
+			return true
+		}
+	}
+	return false
 }
 
 // movedAfter reports whether a write after write i changed something: the
@@ -200,22 +221,30 @@ func (st *State) movedAfter(i int) bool {
 }
 
 // news reports whether a value of fs that write i did not write differs
-// from what the app holds — unless a later write of ours wrote the app's
-// value of that field: then the app's value is ours, and the event's is
-// the state between the two writes.
+// from what the app holds, or is one the app is not known to hold — unless
+// a later write of ours that changed something wrote the app's value of
+// that field: then the app's value is ours, and the event's is the state
+// between the two writes. (A later no-op write wrote back what the app
+// already held, from a genuine event: it vouches for nothing.)
 func (st *State) news(i int, fs []Field) bool {
 	for _, f := range fs {
 		if st.Writes[i].wrote(f.Name) {
 			continue
 		}
 		v, ok := st.AppValue(f.Name)
-		if !ok || v.Hash == f.Hash {
+		if !ok {
+			// Only the write's response vouches for this value, and a
+			// response shows a person's change made just before ours as
+			// well as the untouched rest: not proof the app holds it.
+			return true
+		}
+		if v.Hash == f.Hash {
 			continue
 		}
 		later := false
 		for k := i + 1; k < len(st.Writes) && !later; k++ {
 			w := &st.Writes[k]
-			later = w.wrote(f.Name) && w.expects(Field{Name: f.Name, Hash: v.Hash})
+			later = !w.NoOp && w.wrote(f.Name) && w.expects(Field{Name: f.Name, Hash: v.Hash})
 		}
 		if !later {
 			return true
@@ -379,6 +408,16 @@ func findField(fs []Field, name string) (int, bool) {
 // response's record. The app now holds the written values (it wrote them);
 // other values of the response are not taken to be known to the app.
 func (st *State) ApplyWrite(w *Write) {
+	if w.Unsent {
+		// The app edited the fields and still holds its edit (it may
+		// retry it, or give it up): what it holds of them is unknown, so
+		// no event can be "no news" or an echo through them (see news).
+		st.App = slices.DeleteFunc(st.App, func(v Value) bool {
+			_, wrote := findField(w.Fields, v.Name)
+			return wrote
+		})
+		return
+	}
 	exp := make([]Field, 0, len(st.App)+len(w.Fields))
 	for _, v := range st.App {
 		exp = append(exp, Field{Name: v.Name, Hash: v.Hash})

@@ -53,11 +53,48 @@ func TestHistoryRules(t *testing.T) {
 			{fields: fs("title", 7), match: 0, matchPull: -1, holds: true, reflects: 0},
 			{fields: fs("desc", 1, "title", 7), match: -1, matchPull: -1, reflects: -1},
 		}},
-		{"a partial write's echo carrying the whole record matches", func(st *State) {
+		{"a partial write's echo carrying the whole record matches where the app is known to hold the rest", func(st *State) {
+			st.ApplyAccept(&Accept{Fields: fs("state", 2, "title", 7), At: now})
 			st.ApplyWrite(&Write{Fields: fs("title", 1), Response: fs("state", 2, "title", 1), At: now})
 		}, []q{
-			{fields: fs("state", 2, "title", 1), match: 0, matchPull: 0, holds: false, reflects: 0},
+			{fields: fs("state", 2, "title", 1), match: 0, matchPull: 0, holds: true, reflects: 0},
 			{fields: fs("state", 3, "title", 1), match: -1, matchPull: -1, reflects: 0},
+		}},
+		{"only the response vouches for the rest of an unseen record: not an echo (simulator seed 2554)", func(st *State) {
+			st.ApplyWrite(&Write{Fields: fs("title", 1), Response: fs("state", 2, "title", 1), At: now})
+		}, []q{
+			// A person's change of state just before our write shows in
+			// the response as well as in the person's own event.
+			{fields: fs("state", 2, "title", 1), match: -1, matchPull: -1, holds: false, reflects: 0},
+			{fields: fs("title", 1), match: 0, matchPull: 0, holds: true, reflects: 0},
+		}},
+		{"an event newer than a later write's state is not an earlier write's echo (simulator seed 1268)", func(st *State) {
+			st.ApplyAccept(&Accept{Fields: fs("title", 7), ProviderAt: 5, At: now})
+			st.ApplyWrite(&Write{Fields: fs("title", 1), ProviderAt: 6, At: now})
+			st.ApplyWrite(&Write{Fields: fs("title", 2), ProviderAt: 8, At: now})
+		}, []q{
+			{fields: fs("title", 1), at: 6, match: 0, matchPull: 0, reflects: 0, stale: true},
+			{fields: fs("title", 1), at: 9, match: -1, matchPull: -1, reflects: 0},
+			{fields: fs("title", 1), match: 0, matchPull: 0, reflects: 0},
+		}},
+		{"a later no-op write vouches for nothing (simulator seed 4353)", func(st *State) {
+			st.ApplyAccept(&Accept{Fields: fs("a", 1, "t", 1), At: now})
+			st.ApplyWrite(&Write{Fields: fs("a", 2), Response: fs("a", 2, "t", 2), At: now})
+			st.ApplyAccept(&Accept{Fields: fs("t", 2), At: now})
+			st.ApplyWrite(&Write{Fields: fs("a", 2, "t", 2), At: now}) // write-back: no-op
+			st.ApplyAccept(&Accept{Fields: fs("t", 3), At: now})
+			st.ApplyWrite(&Write{Fields: fs("a", 2, "t", 3), At: now}) // write-back: no-op
+		}, []q{
+			// A person's return of t to 2: the app holds 3 (a person's
+			// value the no-op write-back only echoed), so it is news.
+			{fields: fs("t", 2), match: -1, matchPull: -1, reflects: 1},
+		}},
+		{"a write that did not land forgets what the app holds of its fields", func(st *State) {
+			st.ApplyAccept(&Accept{Fields: fs("a", 1, "b", 1), At: now})
+			st.ApplyWrite(&Write{Fields: fs("a", 3), Unsent: true, At: now})
+		}, []q{
+			{fields: fs("a", 1), match: -1, matchPull: -1, holds: false, reflects: -1},
+			{fields: fs("b", 1), match: -1, matchPull: -1, holds: true, reflects: -1},
 		}},
 		{"a response showing a change the app has not seen makes the echo news", func(st *State) {
 			st.ApplyAccept(&Accept{Fields: fs("email", 5, "name", 1), At: now})

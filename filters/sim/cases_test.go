@@ -60,7 +60,13 @@ func TestCopiedSentinelIsNoEvidence(t *testing.T) {
 	})
 }
 
-// Case 3: echoes of partial writes leak.
+// Case 3: echoes of partial writes leak. The echo of a one-field PATCH of
+// a record loopguard never saw is dropped on proof: our sentinel, or
+// events that name what changed (null for the rest). On the write's
+// response alone it is forwarded — the response shows a person's change
+// made just before our write as well as the untouched rest, and the
+// person's event then carries exactly those values (seed 2554) — and the
+// app's write-back, if any, is the end of it (TestUnseenRecordEchoBounded).
 func TestPartialWriteEchoIsDropped(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -68,7 +74,7 @@ func TestPartialWriteEchoIsDropped(t *testing.T) {
 		kind Evidence
 	}{
 		{"sentinel", func(b *Behaviour) { b.Sentinel, b.StoresSentinel = true, true }, EvSentinel},
-		{"record in the response", func(*Behaviour) {}, EvLedger},
+		{"events name what changed", func(b *Behaviour) { b.NullUnchanged = true }, EvLedger},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := linear
@@ -80,6 +86,24 @@ func TestPartialWriteEchoIsDropped(t *testing.T) {
 				knownBrokenf(t, "the echo of a one-field PATCH must be dropped: %+v\n%s", c, Format(res))
 			}
 		})
+	}
+}
+
+// TestUnseenRecordEchoBounded: the echo of a one-field PATCH of a record
+// loopguard never saw, with nothing but the write's response and a
+// whole-record event to go on, is forwarded; the app's write-back of it
+// changes nothing and its echo (on an API with an event for every write)
+// is dropped as no news: one extra round trip, no loop.
+func TestUnseenRecordEchoBounded(t *testing.T) {
+	b := linear
+	b.EveryWrite, b.WriteBack = true, WriteBackFull
+	res := newScript(b, full("x")).
+		app(0, 0, false, v("title", "A")).
+		run(t)
+	c := res.Stats.Echoes[EvLedger] // echoes outside chains: the PATCH's
+	trace := strings.Join(res.Trace, "\n")
+	if res.Failed() || c.Forwarded != 1 || res.Stats.AppWrites != 2 || !strings.Contains(trace, "loopguard drops e2 for r1 (fingerprint/app_holds_values)") {
+		t.Fatalf("echoes %+v, app writes %d; want the first forwarded, the write-back's dropped, 2 writes\n%s", c, res.Stats.AppWrites, Format(res))
 	}
 }
 

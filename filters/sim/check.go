@@ -151,9 +151,6 @@ func (f *facts) landed(aw *appWrite, r *provRec) {
 			last[i] = v
 		}
 	}
-	if f.w.b.ResponseRecord {
-		*last = r.vals
-	}
 }
 
 // evidenceOf is the strongest evidence an echo carries.
@@ -305,19 +302,18 @@ func (f *facts) appWrites(aw *appWrite) {
 }
 
 // blind reports an echo no judge could tell from a person's change: it
-// carries no actor or marker, the write's response did not show the
-// record, and a field the write did not set holds a value loopguard never
-// learned for it (from an accepted event or a write) — a person may just
-// have set it. Forwarding it is right; the write-back it causes is excused.
+// carries no actor or marker, and a field the write did not set holds a
+// value loopguard never learned for it (from an accepted event or a
+// write) — a person may just have set it. A write response showing the
+// record does not vouch for such a field: it shows a person's change made
+// just before the write as well as the untouched rest (seed 2554).
+// Forwarding it is right; the write-back it causes is excused.
 func (f *facts) blind(e *event, k Evidence) bool {
 	if k == EvActor || k == EvMarker {
 		return false
 	}
 	if e.cause.write.stale {
 		return true
-	}
-	if f.w.b.ResponseRecord {
-		return false
 	}
 	last := f.lgLast[e.rec]
 	for i, v := range e.vals {

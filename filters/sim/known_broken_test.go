@@ -11,10 +11,7 @@ import (
 // when their count of violating histories grows past the measured one.
 
 // stillFailing are the regression seeds that still fail, with why.
-var stillFailing = map[uint64]string{
-	66:  "a resent echo (no event id, with its provider time) of a write whose response showed fields the app never reported: the ledger no longer takes the response's values as the app's (a person's change shown there must still reach the app, seed 12348), so the resent echo is not stale: forwarded, the app writes it back once — rule 1 chosen over the loop invariant",
-	139: "a person's change lands between two app writes of the same record, and the app writes the person's state back inside its handler: the echoes of the app's writes are then judged against a state the person's event rebased, and one is forwarded (loop bounded by the loop detector)",
-}
+var stillFailing = map[uint64]string{}
 
 // stillFailingCases are the named cases that still fail, with why.
 var stillFailingCases = map[string]string{}

@@ -53,6 +53,11 @@ var failingSeedsNow = []failingSeed{
 	{350, "an older genuine event that happened to carry a later partial write's value was taken to show that write applied and settled it with the writes before it: their echoes looked new"},
 	{155, "a person's change in flight while the app made two partial PATCHes of a record loopguard never saw: the second write's echo was judged against the first write's state"},
 	{157, "a write the provider sent no event for (it changed nothing there) stayed matchable for minutes: a person's return to its values was dropped (now: the echo window)"},
+	// Found after issue 15 (bffc814).
+	{1268, "reordered events with times: a person's undo, newer than our later write's state, matched an earlier no-op write (now: an event newer than a later write's provider time is not an earlier write's echo)"},
+	{2554, "a person's change landed just before the app's partial PATCH of a record loopguard never saw; the write's response showed it, and the person's event, equal to that response, was dropped as our echo (now: values only a response showed are not known to the app)"},
+	{4353, "the app's no-op write-backs of people's changes vouched for the app's value, so a person's return to a value an older write's response showed matched that write"},
+	{781, "a record quarantined for a stale write-back ping-pong: the app's edit was answered 429 and the ledger still claimed the app held the old value, so a person's return to it was dropped as no news (now: a write that did not land forgets what the app holds of its fields)"},
 	{452, "reordered events with times: a person's change was dropped as stale after a later one the app already held had been dropped as no change (the simulator now counts that version as reaching the app)"},
 	{480, "null-unchanged events carry few fields: an echo matched an old no-op write-back instead of the write that changed something, leaving that write to match a person's later change"},
 	{745, "an old no-op write-back fed its values into the rebase of a newer write onto a person's later change"},

@@ -239,7 +239,7 @@ func (e *Engine) recordBatch(ctx context.Context, m *Multi, resp []byte, out *Mu
 		}
 		res := results[j]
 		if rs.success.kind != specNone && !written(rs.success.result(res, root, nil)) {
-			out.Failed++
+			e.failedItem(ctx, w, out)
 			continue
 		}
 		if w.Record == "" {

@@ -149,16 +149,16 @@ func (e *Engine) recordGraphQL(ctx context.Context, m *Multi, resp []byte, out *
 		}
 		d := data.Get(gjsonKey(it.alias))
 		if !d.IsObject() || failed[it.alias] {
-			out.Failed++
+			e.failedItem(ctx, w, out)
 			continue
 		}
 		if g.success.kind != specNone && g.success.result(d, root, nil).Type != gjson.True {
-			out.Failed++
+			e.failedItem(ctx, w, out)
 			continue
 		}
 		if g.userErrors != "" {
 			if ue := d.Get(g.userErrors); ue.IsArray() && len(ue.Array()) > 0 {
-				out.Failed++
+				e.failedItem(ctx, w, out)
 				continue
 			}
 		}

@@ -232,3 +232,12 @@ func written(v gjson.Result) bool {
 	}
 	return false
 }
+
+// failedItem counts a record the response reports not written, and tells
+// the ledger the app's write of it did not land (see Unsent).
+func (e *Engine) failedItem(ctx context.Context, w *Write, out *MultiOutcome) {
+	out.Failed++
+	if err := e.Unsent(ctx, w); err != nil && out.Err == nil {
+		out.Err = err
+	}
+}

@@ -284,6 +284,18 @@ func (e *Engine) RecordWrite(ctx context.Context, w *Write, resp []byte) error {
 	return e.store.RecordWrite(ctx, w.Key(), lw)
 }
 
+// Unsent tells the ledger that a write did not land: loopguard answered
+// it locally (an open breaker, a quarantined record) or the API did not
+// accept it. The app still holds the values it tried to write, which the
+// ledger then no longer claims to know: an event carrying those fields is
+// neither "no news" for the app nor matched through them.
+func (e *Engine) Unsent(ctx context.Context, w *Write) error {
+	if w == nil || w.Record == "" || len(w.Fields) == 0 {
+		return nil
+	}
+	return e.store.RecordWrite(ctx, w.Key(), ledger.Write{Fields: w.Fields, At: e.now(), Unsent: true})
+}
+
 func randomNonce() uint64 {
 	var b [8]byte
 	for {

@@ -61,6 +61,9 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 	c, local := wr.quota.admit(req, p, account, isWrite)
 	if local != nil {
 		wr.m.Throttled.WithLabelValues(p.Name).Inc()
+		if isWrite {
+			wr.forgetRefused(req, p.ForAccount(account), route, ps, account)
+		}
 		return nil, local
 	}
 	oc = &outCall{call: c, start: start, kind: "passthrough"}
@@ -78,6 +81,7 @@ func (wr *writer) begin(req *http.Request, p *filters.Provider, host string) (oc
 		if q, qi := wr.guard.WriteQuarantined(w); q {
 			l.release()
 			wr.m.Throttled.WithLabelValues(p.Name).Inc()
+			wr.unsent(req.Context(), w)
 			return nil, quarantineThrottle(req, qi, wr.engine.Now())
 		}
 	}
@@ -135,7 +139,11 @@ func (wr *writer) end(ctx context.Context, oc *outCall, resp *http.Response) {
 // read and restored: it names a create's record id and, for most APIs,
 // holds the record as the write left it — the state its echo will carry.
 func (wr *writer) record(ctx context.Context, w *filters.Write, resp *http.Response) {
-	if w == nil || resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 || len(w.Fields) == 0 {
+	if w == nil || len(w.Fields) == 0 {
+		return
+	}
+	if resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		wr.unsent(ctx, w)
 		return
 	}
 	buf := wr.responseBody(resp, w.Provider.Name)

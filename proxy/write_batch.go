@@ -58,6 +58,7 @@ func (wr *writer) beginMulti(req *http.Request, p *filters.Provider, host string
 	if local != nil {
 		l.release()
 		wr.m.Throttled.WithLabelValues(p.Name).Inc()
+		wr.unsentAll(req.Context(), m.Writes)
 		return nil, local
 	}
 	if wr.guard != nil {
@@ -67,6 +68,7 @@ func (wr *writer) beginMulti(req *http.Request, p *filters.Provider, host string
 				// whole, as it would hold a write of that record alone.
 				l.release()
 				wr.m.Throttled.WithLabelValues(p.Name).Inc()
+				wr.unsentAll(req.Context(), m.Writes)
 				return nil, quarantineThrottle(req, qi, wr.engine.Now())
 			}
 		}
@@ -115,7 +117,11 @@ func (wr *writer) passMulti(req *http.Request, p *filters.Provider, account stri
 // for the app byte for byte.
 func (wr *writer) recordMulti(ctx context.Context, oc *outCall, resp *http.Response) {
 	m := oc.multi
-	if resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 || len(m.Writes) == 0 {
+	if resp == nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		wr.unsentAll(ctx, m.Writes)
+		return
+	}
+	if len(m.Writes) == 0 {
 		return
 	}
 	buf := wr.decodedResponse(resp)

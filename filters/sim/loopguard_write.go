@@ -58,6 +58,9 @@ func (j *lgJudge) write(aw *appWrite, body []byte, ctype string) ([]byte, map[st
 	j.guard.SawAccount(j.p.Name, account)
 	c, until, ok := j.admit(account, isWrite)
 	if !ok {
+		if isWrite {
+			j.unsent(j.p.ForAccount(account).Tag(j.ctx, route, &ps, account, http.Header{"Content-Type": {ctype}}, body, ""))
+		}
 		return nil, nil, until, false
 	}
 	aw.judged = c
@@ -69,6 +72,7 @@ func (j *lgJudge) write(aw *appWrite, body []byte, ctype string) ([]byte, map[st
 		// As in the proxy, a probe the breaker let through is not sent:
 		// its slot frees after the breaker's probe timeout.
 		aw.judged = nil
+		j.unsent(fw)
 		return nil, nil, qi.Until, false
 	}
 	c.write = fw
@@ -89,7 +93,11 @@ func (j *lgJudge) wrote(aw *appWrite, status int, resp []byte) {
 	}
 	j.observe(c, status)
 	fw := c.write
-	if fw == nil || status < 200 || status > 299 || len(fw.Fields) == 0 {
+	if fw == nil || len(fw.Fields) == 0 {
+		return
+	}
+	if status < 200 || status > 299 {
+		j.unsent(fw)
 		return
 	}
 	if fw.Record == "" {
@@ -120,10 +128,12 @@ func (j *lgJudge) writeBatch(ab *appBatch, body []byte, ctype string) ([]byte, m
 	m := j.p.ForAccount(account).TagBatch(j.ctx, route, &ps, account, u, h, body, "")
 	c, until, ok := j.admit(account, true)
 	if !ok {
+		j.unsentAll(m.Writes)
 		return nil, nil, until, false
 	}
 	for _, w := range m.Writes {
 		if q, qi := j.guard.WriteQuarantined(w); q {
+			j.unsentAll(m.Writes)
 			return nil, nil, qi.Until, false
 		}
 	}
@@ -146,7 +156,11 @@ func (j *lgJudge) wroteBatch(ab *appBatch, status int, resp []byte) {
 	}
 	j.observe(c, status)
 	m := c.multi
-	if m == nil || status < 200 || status > 299 || len(m.Writes) == 0 {
+	if m == nil || len(m.Writes) == 0 {
+		return
+	}
+	if status < 200 || status > 299 {
+		j.unsentAll(m.Writes)
 		return
 	}
 	out := j.eng.RecordMulti(j.ctx, m, resp)
@@ -159,4 +173,18 @@ func (j *lgJudge) wroteBatch(ab *appBatch, status int, resp []byte) {
 		recorded = append(recorded, w.Record)
 	}
 	j.w.logf("loopguard records b%d: %v (failed %d, unmatched %d, empty %d)", ab.n, recorded, out.Failed, out.Unmatched, out.Empty)
+}
+
+// unsent is the proxy's writer.unsent: a write that did not land leaves the
+// app holding values loopguard no longer claims to know.
+func (j *lgJudge) unsent(fw *filters.Write) {
+	if err := j.eng.Unsent(j.ctx, fw); err != nil {
+		j.w.facts.storeError(err)
+	}
+}
+
+func (j *lgJudge) unsentAll(ws []*filters.Write) {
+	for _, w := range ws {
+		j.unsent(w)
+	}
 }

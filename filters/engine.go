@@ -143,6 +143,9 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 		}
 		v := l.Check(ctx, ev, lk)
 		d.addStep(l.Name(), v)
+		if v.Shows != 0 && !pull {
+			d.Shows = v.Shows
+		}
 		if pull {
 			if v = pullVerdict(ctx, v, ev, lk); v.Reason == ReasonUnaccounted && overruledBy == "" {
 				overruled, overruledBy = v, l.Name()
@@ -156,6 +159,10 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 				// write it echoes too: left unsettled, a person's later
 				// return to those values would look like its echo.
 				d.Settle = settles(ctx, ev, lk)
+			}
+			if d.Settle == 0 && v.Reason != ReasonRedelivery {
+				// No tracked change, but our sentinel: the write's echo.
+				d.Settle = d.Shows
 			}
 			break
 		}
@@ -319,6 +326,8 @@ func (e *Engine) apply(ctx context.Context, evs []Event, ds []Decision, sel func
 		}
 		if !genuine {
 			a.Settle = d.Settle
+		} else {
+			a.Shows = d.Shows
 		}
 		if batch {
 			keys, accs = append(keys, ev.Key()), append(accs, a)

@@ -234,17 +234,25 @@ func (l *sentinelLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdic
 		v.Settle = w.Seq
 		return v
 	}
+	// From here the event is known to be a state at or after w (it
+	// carries w's sentinel): whatever is decided, w's echo is behind it.
 	if len(ev.Fields) == 0 {
-		return abstain(ReasonNone, "no tracked values")
+		v := abstain(ReasonNone, "no tracked values")
+		v.Shows = w.Seq
+		return v
 	}
 	if !w.Expects(ev.Fields) {
-		return pass(ReasonSentinelStale, "values changed since the write that stamped the sentinel")
+		v := pass(ReasonSentinelStale, "values changed since the write that stamped the sentinel")
+		v.Shows = w.Seq
+		return v
 	}
 	if w.At.Before(lk.since) {
 		// A stored sentinel rides along on every later event of the
 		// record: past the echo window it says who wrote the field, not
 		// who made this change.
-		return abstain(ReasonSentinelStale, "the write that stamped the sentinel is older than the echo window")
+		v := abstain(ReasonSentinelStale, "the write that stamped the sentinel is older than the echo window")
+		v.Shows = w.Seq
+		return v
 	}
 	v := echo(ReasonSentinelMatch, "our sentinel, and the values our write left")
 	v.Settle = w.Seq

@@ -127,10 +127,13 @@ func (p *Provider) tagRecord(ctx context.Context, w *Write, rec gjson.Result, se
 	fs := p.FP.FromJSON(nil, rec)
 	w.Fields = toLedger(fs)
 	w.FP = tagging.Combine(fs)
-	if sentinelField == "" || len(w.Fields) == 0 {
+	if len(w.Fields) == 0 {
 		return ""
 	}
-	if w.NoOp = p.holds(ctx, w); w.NoOp {
+	// A write that changes nothing is known as such whether or not it is
+	// stamped (as in Tag): it must never be matched as a later event's
+	// "echo" (simulator seed 6545).
+	if w.NoOp = p.holds(ctx, w); w.NoOp || sentinelField == "" {
 		return ""
 	}
 	w.Nonce = randomNonce()
@@ -176,7 +179,7 @@ type MultiOutcome struct {
 // as the response shows it (missing: none) and at its provider time (0:
 // unknown).
 func (e *Engine) recordOne(ctx context.Context, w *Write, res gjson.Result, at int64, out *MultiOutcome) {
-	lw := ledger.Write{Fields: w.Fields, At: e.now(), FP: w.FP, Nonce: w.Nonce, Created: w.Created, ProviderAt: at}
+	lw := ledger.Write{Fields: w.Fields, At: e.now(), FP: w.FP, Nonce: w.Nonce, Created: w.Created, NoOp: w.NoOp, ProviderAt: at}
 	if res.IsObject() {
 		if fs := w.Provider.FP.FromJSON(nil, res); len(fs) > 0 {
 			lw.Response = toLedger(fs)

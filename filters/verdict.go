@@ -195,6 +195,10 @@ type Verdict struct {
 	// Settle is, on an echo verdict, the sequence number of our write the
 	// event echoes (it and every earlier write are settled).
 	Settle uint32
+	// Shows is, on any verdict, the sequence number of our unsettled write
+	// whose verified sentinel the event carries: the event is a state at
+	// or after that write (0: none).
+	Shows uint32
 }
 
 // Decision is the chain's answer about one event: what happens, which layer
@@ -218,6 +222,10 @@ type Decision struct {
 	// Reflects: the event was forwarded, but shows one of our unsettled
 	// writes applied — counted by the loop detector.
 	Reflects bool `json:"reflects_our_write,omitempty"`
+	// Shows is the sequence number of our write whose verified sentinel
+	// the event carries (see Verdict.Shows): accepted, the event settles
+	// it and every earlier write — their echoes are behind it.
+	Shows uint32 `json:"-"`
 	// Upto is the record's next write number + 1 when the event was
 	// decided (0: unknown): writes recorded later are not superseded by
 	// the event's acceptance.

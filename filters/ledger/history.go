@@ -118,6 +118,10 @@ type Accept struct {
 	// event, made before it answered) and are neither settled nor
 	// forgotten by it. 0: unknown (At decides).
 	Upto uint32
+	// Shows is the Seq of our write whose sentinel the genuine event
+	// carries (verified by the caller): the event is a state at or after
+	// that write, so it and every earlier write are settled (0: none).
+	Shows uint32
 }
 
 // Known reports whether the state holds anything.
@@ -493,6 +497,9 @@ func (st *State) ApplyAccept(a *Accept) {
 			return w.Seq < a.Upto
 		}
 		return a.At.IsZero() || !w.At.After(a.At)
+	}
+	if a.Shows != 0 {
+		st.settle(a.Shows)
 	}
 	for i := len(st.Writes) - 1; i >= 0; i-- {
 		if w := &st.Writes[i]; before(w) && st.reflectedUpTo(i, a.Fields) {

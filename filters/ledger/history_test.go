@@ -89,6 +89,14 @@ func TestHistoryRules(t *testing.T) {
 			// value the no-op write-back only echoed), so it is news.
 			{fields: fs("t", 2), match: -1, matchPull: -1, reflects: 1},
 		}},
+		{"a genuine event carrying our write's sentinel settles it and the writes before it (simulator seed 3637)", func(st *State) {
+			st.ApplyWrite(&Write{Fields: fs("a", 1, "b", 1), At: now})
+			st.ApplyWrite(&Write{Fields: fs("a", 2), At: now})
+			st.ApplyAccept(&Accept{Fields: fs("b", 3), Shows: 1, At: now})
+		}, []q{
+			{fields: fs("a", 1), match: -1, matchPull: -1, reflects: -1},
+			{fields: fs("a", 2), match: 0, matchPull: 0, holds: true, reflects: 0},
+		}},
 		{"a write that did not land forgets what the app holds of its fields", func(st *State) {
 			st.ApplyAccept(&Accept{Fields: fs("a", 1, "b", 1), At: now})
 			st.ApplyWrite(&Write{Fields: fs("a", 3), Unsent: true, At: now})

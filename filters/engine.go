@@ -204,7 +204,7 @@ func settles(ctx context.Context, ev *Event, lk *lookup) uint32 {
 	if err != nil || !known {
 		return 0
 	}
-	if i := st.Match(ev.Fields, ev.ProviderAt, lk.since); i >= 0 {
+	if i := ev.match(st, lk.since); i >= 0 {
 		return st.Writes[i].Seq
 	}
 	// A certain echo of a write whose state loopguard only partly knew

@@ -36,7 +36,10 @@ type Event struct {
 	ProviderAt int64
 	// Fields are the tracked values present in the event, sorted by name.
 	Fields []ledger.Field
-	// Partial: Fields are only the changed fields, not the whole record.
+	// Partial: Fields are only the changed fields, not the whole record
+	// (the route's records hold only them, a change list names them, or
+	// nulls mean "unchanged"): a write that changed nothing cannot be its
+	// echo.
 	Partial bool
 	// Untouched: the event names the record's tracked fields, all null on
 	// a route whose nulls mean "unchanged": no tracked field changed.
@@ -107,4 +110,14 @@ func (e *Event) Skinny() bool {
 // Key is the ledger key of the event's record.
 func (e *Event) Key() ledger.Key {
 	return ledger.Key{Provider: e.Provider, Object: e.Object, Record: e.Record}
+}
+
+// match is the index of the unsettled write e is the echo of, or -1 (see
+// ledger.State.Match): an event of changed fields only is never a no-op
+// write's echo.
+func (e *Event) match(st *ledger.State, since time.Time) int {
+	if e.Partial {
+		return st.MatchChange(e.Fields, e.ProviderAt, since)
+	}
+	return st.Match(e.Fields, e.ProviderAt, since)
 }

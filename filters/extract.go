@@ -148,12 +148,13 @@ func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) 
 	switch {
 	case r.recPath.kind != specNone:
 		rec := r.recPath.result(ev, root, h)
-		e.Fields = p.recordFields(r, rec, ev, root, h)
+		var changesOnly bool
+		e.Fields, changesOnly = p.recordFields(r, rec, ev, root, h)
 		if r.nullsUnchanged && len(e.Fields) == 0 {
 			// Every tracked field null: the change touched none of them.
 			e.Untouched = len(p.FP.FromJSON(nil, rec)) > 0
 		}
-		e.Partial = r.partial
+		e.Partial = r.partial || changesOnly
 		if r.sentinel != "" {
 			if s := rec.Get(r.sentinel); s.Type == gjson.String {
 				e.Sentinel = s.Str

@@ -299,7 +299,7 @@ func (l fingerprintLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verd
 		return pass(ReasonNewValue, "nothing known of this record")
 	}
 	pull := ev.Source == SourcePull
-	if i := st.Match(ev.Fields, ev.ProviderAt, lk.since); i >= 0 {
+	if i := ev.match(st, lk.since); i >= 0 {
 		v := echo(ReasonPendingWrite, "every tracked value is the state our unsettled write left")
 		if !pull {
 			v.Settle = st.Writes[i].Seq

@@ -86,28 +86,33 @@ func (s *routeShape) order(at int64, ev, root gjson.Result, h http.Header) int64
 // a change header (changed_fields) it counts only the fields the header
 // names: an unchanged field's null is not a value. With the profile's
 // compound map, a tracked field is read where the events carry it.
-func (p *Provider) recordFields(r *WebhookRoute, rec, ev, root gjson.Result, h http.Header) []ledger.Field {
+//
+// changesOnly reports that the values are only the fields that changed (a
+// change list, or nulls meaning "unchanged"): a non-empty event then
+// changed something.
+func (p *Provider) recordFields(r *WebhookRoute, rec, ev, root gjson.Result, h http.Header) (_ []ledger.Field, changesOnly bool) {
 	s := &r.shape
 	var changed, nulled, diff []string
 	if s.changed.kind != specNone {
 		changed = stringList(s.changed.result(ev, root, h))
 	}
 	restrict := len(changed) > 0
+	changesOnly = restrict || r.nullsUnchanged
 	if !restrict && len(p.eventPaths) == 0 {
 		if r.nullsUnchanged {
-			return toLedger(p.FP.FromJSONSkipNull(nil, rec))
+			return toLedger(p.FP.FromJSONSkipNull(nil, rec)), true
 		}
-		return toLedger(p.FP.FromJSON(nil, rec))
+		return toLedger(p.FP.FromJSON(nil, rec)), false
 	}
 	if !rec.IsObject() {
-		return nil
+		return nil, changesOnly
 	}
 	if restrict {
 		if encodedBitmap(changed) {
 			// Pub/Sub sends these lists as bitmaps over the event schema
 			// until a client decodes them: which fields changed is unknown,
 			// so no value is taken for one.
-			return nil
+			return nil, false
 		}
 		nulled = stringList(s.nulled.result(ev, root, h))
 		diff = stringList(s.diff.result(ev, root, h))
@@ -140,7 +145,7 @@ func (p *Provider) recordFields(r *WebhookRoute, rec, ev, root gjson.Result, h h
 			out = append(out, ledger.Field{Name: fh.Name, Hash: fh.Hash})
 		}
 	}
-	return out
+	return out, changesOnly
 }
 
 // maxListed bounds the entries read from one field list.

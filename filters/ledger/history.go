@@ -172,6 +172,17 @@ func (st *State) Holds(fs []Field) bool {
 // person's edit just before ours) that the app has not seen, and an event
 // carrying it is news for the app, not an echo.
 func (st *State) Match(fs []Field, at int64, since time.Time) int {
+	return st.match(fs, at, since, true)
+}
+
+// MatchChange is Match for an event whose values are only the fields that
+// changed (null for the rest, a change list): a write that changed nothing
+// has no such echo, so it is never matched.
+func (st *State) MatchChange(fs []Field, at int64, since time.Time) int {
+	return st.match(fs, at, since, false)
+}
+
+func (st *State) match(fs []Field, at int64, since time.Time, noops bool) int {
 	if len(fs) == 0 {
 		return -1
 	}
@@ -180,7 +191,7 @@ func (st *State) Match(fs []Field, at int64, since time.Time) int {
 	noop := -1
 	for i := range st.Writes {
 		w := &st.Writes[i]
-		if (w.NoOp && (noop >= 0 || !st.movedAfter(i))) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) || st.newerThanLater(i, at) || w.At.Before(since) {
+		if (w.NoOp && (!noops || noop >= 0 || !st.movedAfter(i))) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) || st.newerThanLater(i, at) || w.At.Before(since) {
 			continue
 		}
 		if st.expects(i, fs) && !st.news(i, fs) {

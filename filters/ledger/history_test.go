@@ -97,6 +97,13 @@ func TestHistoryRules(t *testing.T) {
 			{fields: fs("a", 1), match: -1, matchPull: -1, reflects: -1},
 			{fields: fs("a", 2), match: 0, matchPull: 0, holds: true, reflects: 0},
 		}},
+		{"an event of changed fields only is never a no-op write's echo (simulator seed 374)", func(st *State) {
+			st.ApplyAccept(&Accept{Fields: fs("t", 1), At: now})
+			st.ApplyWrite(&Write{Fields: fs("t", 1), At: now}) // no-op write-back
+			st.ApplyWrite(&Write{Fields: fs("t", 2), At: now})
+		}, []q{
+			{fields: fs("t", 1), match: 0, matchPull: 0, reflects: 0},
+		}},
 		{"a write that did not land forgets what the app holds of its fields", func(st *State) {
 			st.ApplyAccept(&Accept{Fields: fs("a", 1, "b", 1), At: now})
 			st.ApplyWrite(&Write{Fields: fs("a", 3), Unsent: true, At: now})
@@ -164,6 +171,9 @@ func TestHistoryRules(t *testing.T) {
 			for i, q := range c.qs {
 				if got := st.Match(q.fields, q.at, time.Time{}); got != q.matchPull {
 					t.Errorf("q%d Match = %d, want %d", i, got, q.matchPull)
+				}
+				if m := st.MatchChange(q.fields, q.at, time.Time{}); m >= 0 && st.Writes[m].NoOp {
+					t.Errorf("q%d MatchChange = %d, a no-op write", i, m)
 				}
 				if got := st.Holds(q.fields); got != q.holds {
 					t.Errorf("q%d Holds = %v, want %v", i, got, q.holds)

@@ -384,20 +384,29 @@ func (st *State) rewritten(j, k int, name string) bool {
 	return false
 }
 
-// Stale reports whether an event at provider time at is older than every
-// state the app holds of its fields: a newer state of each field already
-// reached the app (at 0, or any field without a known time: false).
+// Stale reports whether an event at provider time at carries nothing newer
+// than what the app holds: for each field a newer state already reached
+// the app, or the app holds the event's very value — and at least one
+// field is older (at 0, or a differing field without a known time: false).
+// A reordered echo of our earlier write, overtaken by our later write's
+// echo, is such an event (simulator seed 1117).
 func (st *State) Stale(fs []Field, at int64) bool {
 	if at == 0 || len(fs) == 0 {
 		return false
 	}
+	older := false
 	for _, f := range fs {
 		v, ok := st.AppValue(f.Name)
-		if !ok || v.At == 0 || v.At <= at {
+		switch {
+		case !ok:
+			return false
+		case v.At != 0 && v.At > at:
+			older = true
+		case v.Hash != f.Hash:
 			return false
 		}
 	}
-	return true
+	return older
 }
 
 // SentinelWrite returns the index of the unsettled write with the given

@@ -162,6 +162,16 @@ func TestHistoryRules(t *testing.T) {
 			{fields: fs("a", 4), at: 300, match: -1, matchPull: -1, reflects: -1},
 			{fields: fs("a", 4), at: 0, match: -1, matchPull: -1, reflects: -1},
 			{fields: fs("a", 4, "c", 1), at: 100, match: -1, matchPull: -1, reflects: -1},
+			// A field the app holds as the event has it adds nothing.
+			{fields: fs("a", 4, "b", 6), at: 100, match: -1, matchPull: -1, reflects: -1, stale: true},
+			{fields: fs("a", 4, "b", 6), at: 250, match: -1, matchPull: -1, holds: false, reflects: -1},
+		}},
+		{"a reordered echo overtaken by our later write's echo is stale (simulator seed 1117)", func(st *State) {
+			st.ApplyWrite(&Write{Fields: fs("a", 1, "p", 1), At: now})
+			st.ApplyWrite(&Write{Fields: fs("a", 2), At: now})
+			st.ApplyAccept(&Accept{Fields: fs("a", 2), ProviderAt: 6, Settle: 2})
+		}, []q{
+			{fields: fs("a", 1, "p", 1), at: 5, match: -1, matchPull: -1, reflects: -1, stale: true},
 		}},
 	}
 	for _, c := range cases {

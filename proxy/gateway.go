@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"sort"
@@ -21,9 +22,14 @@ import (
 // is needed.
 type Gateway struct {
 	routes []gwRoute
-	rp     *httputil.ReverseProxy
-	m      *Metrics
-	wr     *writer
+	// rp relays requests that switch protocols (Upgrade); the others go
+	// through forward (gateway_forward.go).
+	rp   *httputil.ReverseProxy
+	tr   http.RoundTripper
+	bufs *bufferPool
+	m    *Metrics
+	wr   *writer
+	log  zerolog.Logger
 	// pull filters the responses of matched read routes.
 	pull *puller
 }
@@ -45,7 +51,7 @@ type gwState struct {
 // NewGateway builds the gateway for every provider with a base_url. lim
 // bounds the bodies it buffers (nil: no bound).
 func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, lim *limits, m *Metrics, log zerolog.Logger) (*Gateway, error) {
-	g := &Gateway{m: m, wr: wr, pull: newPuller(e, m, log, wr.maxBody, lim.bodies())}
+	g := &Gateway{m: m, wr: wr, tr: tr, bufs: newBufferPool(), log: log, pull: newPuller(e, m, log, wr.maxBody, lim.bodies())}
 	for _, p := range e.Providers() {
 		if p.Profile.BaseURL == "" {
 			continue
@@ -60,7 +66,7 @@ func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, lim *limits
 	sort.Slice(g.routes, func(i, j int) bool { return len(g.routes[i].prefix) > len(g.routes[j].prefix) })
 	g.rp = &httputil.ReverseProxy{
 		Transport:  gwTransport{tr},
-		BufferPool: newBufferPool(),
+		BufferPool: g.bufs,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// ServeHTTP already set the API path (base path + the path
 			// after the prefix) and tagged the request.
@@ -76,21 +82,25 @@ func NewGateway(e *filters.Engine, tr http.RoundTripper, wr *writer, lim *limits
 			}
 			return nil
 		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if de, ok := egress.AsDenied(err); ok {
-				egress.WriteDenied(w, de) // logged and counted by the policy
-				return
-			}
-			if bodyTimedOut(r) && wr.limits != nil {
-				wr.limits.answerReadFailure(w, r, "", err)
-				return
-			}
-			log.Warn().Err(err).Str("path", r.URL.Path).Msg("gateway upstream error")
-			http.Error(w, "loopguard gateway: upstream error", statusForUpstreamError(err))
-		},
-		ErrorLog: nil,
+		ErrorHandler: g.upstreamError,
+		ErrorLog:     nil,
 	}
 	return g, nil
+}
+
+// upstreamError answers a request the upstream call failed for: the
+// egress refusal, the client's body timing out (408), else 502 or 504.
+func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if de, ok := egress.AsDenied(err); ok {
+		egress.WriteDenied(w, de) // logged and counted by the policy
+		return
+	}
+	if bodyTimedOut(r) && g.wr.limits != nil {
+		g.wr.limits.answerReadFailure(w, r, "", err)
+		return
+	}
+	g.log.Warn().Err(err).Str("path", r.URL.Path).Msg("gateway upstream error")
+	http.Error(w, "loopguard gateway: upstream error", statusForUpstreamError(err))
 }
 
 // gwTransport sends a buffered write's body as an in-memory reader (see
@@ -117,6 +127,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		g.m.Outbound.WithLabelValues(rt.p.Name, "gateway").Inc()
+		if !wantsUpgrade(r.Header) {
+			g.serve(w, r, rt, rest)
+			return
+		}
 		st := &gwState{route: rt}
 		r2 := r.Clone(context.WithValue(r.Context(), gwKey{}, st))
 		r2.URL.Path = strings.TrimSuffix(rt.target.Path, "/") + rest
@@ -143,6 +157,31 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Error(w, "loopguard: no provider gateway prefix matches "+r.URL.Path, http.StatusNotFound)
+}
+
+// serve tags or records one request through the gateway's own forwarder.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rt *gwRoute, rest string) {
+	st := &gwState{route: rt}
+	t1 := &gw1xx{w: w}
+	t1.trace.Got1xxResponse = t1.got
+	out := gwOutRequest(httptrace.WithClientTrace(r.Context(), &t1.trace), r, rt, rest)
+	oc, local := g.wr.begin(out, rt.p, rt.target.Host)
+	if local != nil {
+		writeResponse(w, local)
+		return
+	}
+	st.call = oc
+	if oc.write == nil {
+		st.pull = g.pull.begin(out, rt.p, rt.target.Host)
+	}
+	defer func() {
+		// The body's reservation is given back once the upstream call and
+		// the answer are done (also when the answer was cut).
+		if rb, ok := out.Body.(*releasingBody); ok {
+			rb.l.release()
+		}
+	}()
+	g.forward(w, out, st, t1)
 }
 
 // writeResponse writes a locally built response.

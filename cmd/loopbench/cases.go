@@ -81,6 +81,9 @@ type caseResult struct {
 	// idleInflight): a leak when above zero.
 	inflightGrowth float64
 	firstErr       string
+	// harnessSatCPU is this process's CPU (load generator and the fake
+	// servers) in the saturation phases.
+	harnessSatCPU float64
 }
 
 // nan is the value of a metric that was not measured.
@@ -191,6 +194,8 @@ type caseEnv struct {
 	// tp is the transparent-mode namespace (nil: skipped, see tpSkip).
 	tp     *transparentEnv
 	tpSkip string
+	// tunnels are the minimal CONNECT proxies (tunnelbase.go).
+	tunnels *tunnelBases
 }
 
 // buildCases lists every case, grouped so a group's baseline runs next to
@@ -247,7 +252,9 @@ func buildCases(e caseEnv) []*benchCase {
 	for _, c := range []*benchCase{connect, mitm, gw} {
 		c.procs, c.loopguard = lgProcs, true
 	}
-	cs = append(cs, direct, connect, mitm, gw)
+	cs = append(cs, direct, connect)
+	cs = append(cs, tunnelBaseCases(e)...)
+	cs = append(cs, mitm, gw)
 	tracker := "https://" + e.srv.trackerAddr
 	for _, g := range []struct {
 		group string

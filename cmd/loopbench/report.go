@@ -136,6 +136,7 @@ func (r *report) metrics() []metric {
 	add("errors_total", float64(r.errors()))
 	add("elapsed_s", r.elapsed.Seconds())
 	r.realMetrics(add)
+	r.tunnelBaseMetrics(add)
 	// The names issue 9 requires, last.
 	add("inbound_rps_ratio_direct", ratio(in.rps(), inD.rps()))
 	add("inbound_rps_ratio_nginx", ratio(in.rps(), inN.rps()))

@@ -127,6 +127,8 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 	} else {
 		defer cenv.gorp.stop()
 	}
+	cenv.tunnels = startTunnelBases(ctx)
+	defer cenv.tunnels.stop()
 	p.printf("transparent mode: a network namespace with iptables rules")
 	if cenv.tp, cenv.tpSkip = startTransparent(ctx, tpBin, dir, srv.api); cenv.tp != nil {
 		defer cenv.tp.close()
@@ -256,10 +258,10 @@ func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMa
 	if err != nil {
 		return fmt.Errorf("measure %s: %w", c.name, err)
 	}
-	cpu0 := cpuSeconds(pids)
+	cpu0, self0 := cpuSeconds(pids), cpuSeconds(harnessPID())
 	waitProf := prof.start(ctx, profName("sat"), o.Saturation)
 	cr := closedLoop(ctx, c.target, o.Conns, o.Saturation)
-	cpu1 := cpuSeconds(pids)
+	cpu1, self1 := cpuSeconds(pids), cpuSeconds(harnessPID())
 	if err := waitProf(); err != nil {
 		return fmt.Errorf("measure %s: %w", c.name, err)
 	}
@@ -282,6 +284,7 @@ func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMa
 	r.satReqs += cr.Requests
 	r.satErrs += cr.Errors
 	r.satCPU += cpu1 - cpu0
+	r.harnessSatCPU += self1 - self0
 	r.mallocs += max(s1.mallocs-s0.mallocs-scrapeMallocs, 0)
 	r.latencies = append(r.latencies, or.Latencies...)
 	r.rateReqs += or.Requests

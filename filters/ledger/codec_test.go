@@ -16,6 +16,24 @@ func sampleStates() map[string]State {
 				{Seq: 2, At: time.Unix(150, 0), Expected: []Field{{"a", 1}, {"b", 2}}, Written: 1, Nonce: 9, FP: 8, Created: true},
 				{Seq: 3, At: time.Unix(200, 7), Expected: []Field{{"a", 2}}, Written: 1, NoOp: true},
 			}},
+		// The shape of most records: one write of a few fields, the app
+		// holding what was written.
+		"one write": {NextSeq: 1, LastWrite: time.Unix(1764237600, 123456789),
+			App: []Value{{Name: "email", Hash: 11}, {Name: "name", Hash: 12}, {Name: "phone", Hash: 13}},
+			Writes: []Version{{Seq: 1, At: time.Unix(1764237600, 123456789), Written: 7,
+				Expected: []Field{{"email", 11}, {"name", 12}, {"phone", 13}}}}},
+		// Expected fields the app is not known to hold, values that differ
+		// from the app's, several writes, a write with no time, a name with
+		// the key separator and non-ASCII bytes, both clock times.
+		"rich": {NextSeq: 70000, LastWrite: time.Unix(1764237600, 5), LastSeen: time.Unix(1764237000, 999),
+			App: []Value{{Name: "a|b", Hash: 1, At: 1764237000123}, {Name: "stage", Hash: 2, At: -1}, {Name: "é", Hash: 0}},
+			Writes: []Version{
+				{Seq: 69998, Expected: []Field{{"a|b", 1}, {"owner", 9}}, Written: 2, Shown: true, ProviderAt: 77},
+				{Seq: 69999, At: time.Unix(1764237300, 0), Expected: []Field{{"a|b", 5}, {"owner", 9}, {"stage", 2}, {"zz", 3}},
+					Written: 9, Nonce: ^uint64(0), FP: 1, Created: true},
+				{Seq: 70000, At: time.Unix(1764237600, 5), Expected: []Field{{"é", 0}}, Written: ^uint64(0), NoOp: true, ProviderAt: -5},
+			}},
+		"seen only, old": {LastSeen: time.Unix(-100, 0), App: []Value{{Name: "x", Hash: 3, At: 1}}},
 	}
 }
 

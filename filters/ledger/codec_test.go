@@ -111,6 +111,9 @@ func FuzzDecodeState(f *testing.F) {
 	for _, st := range sampleStates() {
 		f.Add(Encode(nil, &st))
 	}
+	for _, b := range v3Fixtures(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var st State
 		if err := Decode(b, &st); err != nil {
@@ -125,4 +128,44 @@ func FuzzDecodeState(f *testing.F) {
 			t.Fatal("encoding is not stable")
 		}
 	})
+}
+
+// TestCodecSize pins the size of the typical entry (the ledger's memory per
+// record is mostly this; see README, Performance).
+func TestCodecSize(t *testing.T) {
+	st := sampleStates()["one write"]
+	if n := len(Encode(nil, &st)); n != 67 {
+		t.Fatalf("one write of three fields: %d bytes, want 67 (version 3: 111)", n)
+	}
+}
+
+func TestCodecCorruptV4(t *testing.T) {
+	// One write of one field "a": napp 1 (a, hash 1, at 0), no extra
+	// names, write seq 1, no time, no sentinel, providerAt 0, written 1.
+	entry := func(wf byte, back byte, ref ...byte) []byte {
+		b := []byte{codecVersion, 0, 1, 1, 1, 'a', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, back, wf, 0, 1, 1}
+		return append(b, ref...)
+	}
+	var st State
+	if err := Decode(entry(wNoTime, 0, 1), &st); err != nil || st.Writes[0].Expected[0] != (Field{"a", 1}) || st.Writes[0].Seq != 1 {
+		t.Fatalf("valid entry: %v %+v", err, st)
+	}
+	cases := map[string][]byte{
+		"same as a missing app value": entry(wNoTime, 0, 3),
+		"name index past the table":   entry(wNoTime, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0),
+		"seq past 32 bits":            append(entry(0, 0)[:17], 0x80, 0x80, 0x80, 0x80, 0x10, wNoTime, 0, 1, 1, 1),
+		"unknown write flag":          entry(wNoTime|0x40, 0, 1),
+		"time missing":                entry(0, 0, 1),
+	}
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := sampleStates()["history"]
+			if err := Decode(b, &st); err != errCorrupt {
+				t.Fatalf("Decode(%x) = %v, want errCorrupt", b, err)
+			}
+			if st.Known() {
+				t.Fatalf("a corrupt entry left state behind: %+v", st)
+			}
+		})
+	}
 }

@@ -14,33 +14,17 @@ import (
 // sample it was encoded from, and re-encoding it must decode to that State
 // again.
 func TestDecodeV3(t *testing.T) {
-	f, err := os.Open("testdata/codec_v3.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	samples := sampleStates()
-	seen := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, hx, ok := strings.Cut(line, "\t")
-		if !ok {
-			t.Fatalf("bad fixture line %q", line)
-		}
+	fixtures := v3Fixtures(t)
+	if len(fixtures) != len(samples) {
+		t.Fatalf("%d fixtures for %d sample states", len(fixtures), len(samples))
+	}
+	for name, b := range fixtures {
 		want, ok := samples[name]
 		if !ok {
 			t.Fatalf("fixture %q names no sample state", name)
 		}
-		seen++
 		t.Run(name, func(t *testing.T) {
-			b, err := hex.DecodeString(hx)
-			if err != nil {
-				t.Fatal(err)
-			}
 			if b[0] != 3 {
 				t.Fatalf("fixture is version %d, want 3", b[0])
 			}
@@ -57,10 +41,31 @@ func TestDecodeV3(t *testing.T) {
 			}
 		})
 	}
+}
+
+// v3Fixtures reads testdata/codec_v3.txt: sample state name → entry.
+func v3Fixtures(t testing.TB) map[string][]byte {
+	f, err := os.Open("testdata/codec_v3.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]byte{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, hx, ok := strings.Cut(line, "\t")
+		b, err := hex.DecodeString(hx)
+		if !ok || err != nil || len(b) == 0 {
+			t.Fatalf("bad fixture line %q", line)
+		}
+		out[name] = b
+	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if seen != len(samples) {
-		t.Fatalf("%d fixtures for %d sample states", seen, len(samples))
-	}
+	return out
 }

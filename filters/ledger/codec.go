@@ -51,7 +51,7 @@ const maxEncodedFields = 1 << 12
 
 // inlineNames is how many names past the app's an entry can hold without
 // the encoder or decoder allocating for them.
-const inlineNames = 16
+const inlineNames = 8
 
 var errCorrupt = errors.New("ledger: corrupt entry")
 
@@ -81,22 +81,24 @@ func Encode(dst []byte, st *State) []byte {
 		dst = binary.AppendVarint(dst, v.At)
 	}
 	var inline [inlineNames]string
-	extra := inline[:0]
+	nf := nameFinder{app: st.App, extra: inline[:0]}
 	for i := range st.Writes {
+		nf.j = 0
 		for _, f := range st.Writes[i].Expected {
-			if _, ok := nameIndex(st.App, extra, f.Name); !ok {
-				extra = append(extra, f.Name)
+			if _, ok := nf.find(f.Name); !ok {
+				nf.extra = append(nf.extra, f.Name)
 			}
 		}
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(extra)))
-	for _, n := range extra {
+	dst = binary.AppendUvarint(dst, uint64(len(nf.extra)))
+	for _, n := range nf.extra {
 		dst = appendName(dst, n)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(st.Writes)))
-	for _, w := range st.Writes {
+	for k := range st.Writes {
+		w := &st.Writes[k]
 		dst = binary.AppendUvarint(dst, uint64(st.NextSeq-w.Seq))
-		wf := writeFlags(&w)
+		wf := writeFlags(w)
 		at := unixNano(w.At)
 		if at == 0 {
 			wf |= wNoTime
@@ -112,8 +114,9 @@ func Encode(dst []byte, st *State) []byte {
 		dst = binary.AppendVarint(dst, w.ProviderAt)
 		dst = binary.AppendUvarint(dst, w.Written)
 		dst = binary.AppendUvarint(dst, uint64(len(w.Expected)))
+		nf.j = 0
 		for _, f := range w.Expected {
-			i, _ := nameIndex(st.App, extra, f.Name)
+			i, _ := nf.find(f.Name)
 			if i < len(st.App) && st.App[i].Hash == f.Hash {
 				dst = binary.AppendUvarint(dst, uint64(i)<<1|1)
 				continue
@@ -125,15 +128,29 @@ func Encode(dst []byte, st *State) []byte {
 	return dst
 }
 
-// nameIndex returns the index of name among the app's names followed by
-// extra; App is sorted by name (an unsorted App only costs a name stored
-// twice).
-func nameIndex(app []Value, extra []string, name string) (int, bool) {
-	if i, ok := slices.BinarySearchFunc(app, name, func(v Value, n string) int { return strings.Compare(v.Name, n) }); ok {
+// nameFinder finds the index of a name among the app's names followed by
+// extra. A write's expected fields and the app's values are both sorted by
+// name, so the names of one write are found in one merge walk (j; reset per
+// write); a name the walk passes by is looked up in full, so unsorted lists
+// only cost a name stored twice.
+type nameFinder struct {
+	app   []Value
+	extra []string
+	j     int
+}
+
+func (nf *nameFinder) find(name string) (int, bool) {
+	for nf.j < len(nf.app) && nf.app[nf.j].Name < name {
+		nf.j++
+	}
+	if nf.j < len(nf.app) && nf.app[nf.j].Name == name {
+		return nf.j, true
+	}
+	if i, ok := slices.BinarySearchFunc(nf.app, name, func(v Value, n string) int { return strings.Compare(v.Name, n) }); ok {
 		return i, true
 	}
-	if i := slices.Index(extra, name); i >= 0 {
-		return len(app) + i, true
+	if i := slices.Index(nf.extra, name); i >= 0 {
+		return len(nf.app) + i, true
 	}
 	return 0, false
 }

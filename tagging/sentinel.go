@@ -44,11 +44,20 @@ type Key struct {
 	pool sync.Pool
 }
 
+// macState is a pooled keyed MAC with its scratch buffers: buffers handed
+// to a hash.Hash (an interface) escape, so on the stack they would cost two
+// allocations per MAC.
+type macState struct {
+	h   hash.Hash
+	n   [16]byte
+	sum [sha256.Size]byte
+}
+
 // NewKey prepares key.
 func NewKey(key []byte) *Key {
 	k := &Key{}
 	key = bytes.Clone(key)
-	k.pool.New = func() any { return hmac.New(sha256.New, key) }
+	k.pool.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
 	return k
 }
 
@@ -75,11 +84,11 @@ func (k *Key) Verify(b Binding, macHexStr string) bool {
 }
 
 func (k *Key) mac(b Binding, out *[macHex / 2]byte) {
-	h := k.pool.Get().(hash.Hash)
-	defer k.pool.Put(h)
+	ms := k.pool.Get().(*macState)
+	defer k.pool.Put(ms)
+	h, n := ms.h, &ms.n
 	h.Reset()
 	h.Write(unsafeBytes(sentinelLabel)) // its own MAC domain under the deployment key
-	var n [16]byte
 	for _, s := range [...]string{b.Provider, b.Object, b.Record} {
 		binary.BigEndian.PutUint64(n[:8], uint64(len(s)))
 		h.Write(n[:8])
@@ -88,8 +97,7 @@ func (k *Key) mac(b Binding, out *[macHex / 2]byte) {
 	binary.BigEndian.PutUint64(n[:8], b.Nonce)
 	binary.BigEndian.PutUint64(n[8:], b.FP)
 	h.Write(n[:])
-	var sum [sha256.Size]byte
-	copy(out[:], h.Sum(sum[:0]))
+	copy(out[:], h.Sum(ms.sum[:0]))
 }
 
 // unsafeBytes views s as bytes for hashing (never written to).

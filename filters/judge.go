@@ -34,6 +34,7 @@ type Judge struct {
 	guard   *Guard
 	backlog Backlog
 	observe bool
+	newer   newerStates // see Superseded
 }
 
 // JudgeOptions configure NewJudge.
@@ -193,6 +194,7 @@ func (jg *Judge) judgeWebhook(ctx context.Context, j *Judgement) {
 			}
 		}
 		if ok {
+			jg.newer.forget(evs[i].Key())
 			holdDecision(&ds[i], w, p.Profile.HoldPolicy)
 			if !trusted {
 				ds[i].Detail += "; unverified: held untouched, replayed with its original signature"
@@ -207,6 +209,7 @@ func (jg *Judge) judgeWebhook(ctx context.Context, j *Judgement) {
 	if trusted {
 		// Echoes settle the writes they answer before anything is sent.
 		j.SettleErr = jg.engine.Settle(ctx, evs, ds)
+		jg.noteNewer(evs, ds)
 	}
 }
 

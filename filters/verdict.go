@@ -94,6 +94,10 @@ const (
 	// ReasonBusy: the process's in-flight body bytes were at
 	// limits.max_inflight_body_bytes; the body was not buffered.
 	ReasonBusy
+	// ReasonSuperseded: a held delivery whose every event is a whole
+	// state of its record that a newer state, decided after it was held,
+	// replaced at the app: not replayed (Judge.Superseded).
+	ReasonSuperseded
 )
 
 var reasonNames = [...]string{
@@ -126,6 +130,7 @@ var reasonNames = [...]string{
 	ReasonUnaccounted:       "unaccounted_values",
 	ReasonTooDeep:           "too_deep",
 	ReasonBusy:              "busy",
+	ReasonSuperseded:        "superseded",
 }
 
 func (r Reason) String() string {

@@ -222,6 +222,16 @@ func (h *holder) requeued(queue string) {
 // was recorded) goes with its original headers untouched — the app's own
 // verification judges it — and is never recorded as accepted.
 func (h *holder) Send(ctx context.Context, it spool.Item) (int, error) {
+	if h.inbound.superseded(it) {
+		// A newer state of the record replaced it at the app: handing
+		// the app the older one would restart what the hold stopped.
+		h.delivered(it)
+		h.m.Decisions.WithLabelValues(it.Provider, string(filters.SourceWebhook), "loop", filters.ReasonSuperseded.String(), filters.Drop.String()).Inc()
+		h.log.Info().Str("provider", it.Provider).Str("queue", it.Queue).Uint64("seq", it.Seq).Str("record", it.Record).
+			Time("held_at", it.HeldAt).Str("reason", filters.ReasonSuperseded.String()).
+			Msg("held delivery not replayed: a newer state of its record, decided after it was held, replaced it at the app")
+		return http.StatusNoContent, nil
+	}
 	u := *h.app
 	path, query, _ := strings.Cut(it.Path, "?")
 	u.Path = strings.TrimSuffix(h.app.Path, "/") + path

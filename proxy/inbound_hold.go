@@ -148,6 +148,21 @@ func (in *Inbound) byName(name string) *inProvider {
 	return nil
 }
 
+// superseded reports whether a held delivery need not be replayed (see
+// filters.Judge.Superseded).
+func (in *Inbound) superseded(it spool.Item) bool {
+	ip := in.byName(it.Provider)
+	if ip == nil {
+		return false
+	}
+	path, _, _ := strings.Cut(it.Path, "?")
+	rt, ok := ip.p.MatchWebhook(it.Method, path)
+	if !ok {
+		return false
+	}
+	return in.judge.Superseded(filters.Delivery{Provider: ip.p, Route: rt, Body: it.Body, Header: it.Header, Verification: it.Verification}, it.HeldAt)
+}
+
 // acceptReplayed records a replayed delivery's events as accepted (dedup
 // ids, last genuine state), as for a live delivery: through the judgement
 // step, which records nothing of an untrusted one (its signature did not

@@ -350,6 +350,16 @@ func (f *facts) staleWriteBack(aw *appWrite, r *provRec, set vals) bool {
 	return changes
 }
 
+// superseded: a held event is not replayed, a newer state of its record
+// having replaced it at the app (Judge.Superseded): for a person's change,
+// (b) as for a drop.
+func (f *facts) superseded(e *event) {
+	if e.cause.write != nil {
+		return
+	}
+	f.decided(e, verdict{action: Drop, why: "loop/superseded"})
+}
+
 // replayed: a held event reaches the app now; an echo among them is
 // judged blind or not as a forwarded one is (see decided).
 func (f *facts) replayed(e *event) {
@@ -364,6 +374,23 @@ func (f *facts) learned(e *event) {
 	for i, v := range e.vals {
 		if v != "" {
 			last[i] = v
+		}
+	}
+}
+
+// unlearned: the app's write of these fields of rec did not land; it keeps
+// its own edit, so what loopguard knew the app held of them no longer
+// holds (an echo carrying the provider's value of one is then blind).
+func (f *facts) unlearned(rec string, names []string) {
+	if rec == "" {
+		return
+	}
+	last := f.lastOf(rec)
+	for _, n := range names {
+		for i, fn := range fieldNames {
+			if fn == n {
+				last[i] = ""
+			}
 		}
 	}
 }

@@ -27,6 +27,7 @@ type heldItem struct {
 	queue  string
 	body   []byte
 	events []*event
+	at     time.Time // when it was held
 }
 
 // jsonHeader is the header of every delivery.
@@ -52,7 +53,7 @@ func (j *lgJudge) deliver(d *delivery) []verdict {
 	}
 	// holdEvents (hold_policy hold): each queue's part is appended.
 	for _, h := range jm.Holds {
-		it := heldItem{queue: h.Queue, body: jm.Part(h)}
+		it := heldItem{queue: h.Queue, body: jm.Part(h), at: j.w.now}
 		for _, i := range h.Events {
 			it.events = append(it.events, d.events[i])
 		}
@@ -136,6 +137,15 @@ func (j *lgJudge) release() *delivery {
 	for _, h := range j.held {
 		if ok, _ := j.ready(h.queue); !ok {
 			kept = append(kept, h)
+			continue
+		}
+		if j.judge.Superseded(filters.Delivery{Provider: j.p, Route: j.hook, Body: h.body, Header: jsonHeader, Verification: spool.Unsigned}, h.at) {
+			// As the replayer does: a newer state of the record replaced
+			// it at the app; it is not replayed.
+			for _, e := range h.events {
+				j.w.logf("loopguard drops held %s for %s (loop/superseded)", e.label(), e.rec)
+				j.w.facts.superseded(e)
+			}
 			continue
 		}
 		d.events = append(d.events, h.events...)

@@ -181,6 +181,11 @@ func (j *lgJudge) unsent(fw *filters.Write) {
 	if err := j.eng.Unsent(j.ctx, fw); err != nil {
 		j.w.facts.storeError(err)
 	}
+	names := make([]string, len(fw.Fields))
+	for i, f := range fw.Fields {
+		names[i] = f.Name
+	}
+	j.w.facts.unlearned(fw.Record, names)
 }
 
 func (j *lgJudge) unsentAll(ws []*filters.Write) {

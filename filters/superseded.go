@@ -1,0 +1,110 @@
+package filters
+
+import (
+	"sync"
+	"time"
+
+	"github.com/loopguard/loopguard/filters/ledger"
+)
+
+// Held events can be overtaken by the record itself: while a record's
+// events wait (quarantine, open breaker), a later event of the record that
+// is decided without waiting — dropped as our echo, or as values the app
+// already holds — shows a newer whole state of the record that the app
+// holds. Replaying the older, held state after it would hand the app a
+// state the record has left, and its write-back would start the
+// ping-pong again (simulator seed 2203). newerStates remembers, for
+// records with held events only, the newest such state; Judge.Superseded
+// asks it before a held delivery is replayed.
+
+// maxNewer bounds the records remembered; past it the memory is dropped
+// (held deliveries are then replayed as they are: a bounded loop at
+// worst, never a lost change).
+const maxNewer = 1 << 14
+
+type newerStates struct {
+	mu sync.Mutex
+	m  map[ledger.Key]newerState
+}
+
+type newerState struct {
+	at         time.Time // when it was decided (the engine's clock)
+	providerAt int64     // its provider time or sequence (0: unknown)
+}
+
+func (n *newerStates) note(k ledger.Key, at time.Time, providerAt int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.m == nil || len(n.m) >= maxNewer {
+		n.m = make(map[ledger.Key]newerState)
+	}
+	n.m[k] = newerState{at: at, providerAt: providerAt}
+}
+
+// forget drops what is remembered of k: an event of k is being held now,
+// and a state noted before it says nothing of it (it may be newer).
+func (n *newerStates) forget(k ledger.Key) {
+	n.mu.Lock()
+	delete(n.m, k)
+	n.mu.Unlock()
+}
+
+// after reports whether a newer whole state of k was decided after a
+// delivery held at heldAt whose event has provider time providerAt: not
+// before it by the engine's clock (a hold after the note erased it: see
+// forget) and, where the held event has a provider time, later by the
+// provider's too (events reordered within a delivery window).
+func (n *newerStates) after(k ledger.Key, heldAt time.Time, providerAt int64) bool {
+	n.mu.Lock()
+	s, ok := n.m[k]
+	n.mu.Unlock()
+	if !ok || s.at.Before(heldAt) {
+		return false
+	}
+	if providerAt != 0 {
+		return s.providerAt > providerAt
+	}
+	return true
+}
+
+// noteNewer remembers the events of a judged delivery that show a newer
+// whole state of a record with held events (see newerStates).
+func (jg *Judge) noteNewer(evs []Event, ds []Decision) {
+	if jg.guard == nil || jg.backlog == nil || jg.backlog.Idle() {
+		return
+	}
+	for i := range evs {
+		ev, d := &evs[i], &ds[i]
+		if d.Action != Drop || d.Observed || ev.Partial || ev.Record == "" || len(ev.Fields) == 0 ||
+			d.Reason == ReasonRedelivery || d.Reason == ReasonStale {
+			continue
+		}
+		if _, behind := jg.backlog.Behind(jg.guard.queuesFor(ev)...); behind {
+			jg.newer.note(ev.Key(), d.Time, ev.ProviderAt)
+		}
+	}
+}
+
+// Superseded reports whether a held delivery need not be replayed: every
+// event it carries is a whole state of its record (not a change list)
+// that a newer state, decided after the delivery was held at heldAt,
+// replaced at the app. An untrusted delivery never is (it is replayed as
+// it came); one that cannot be split into events never is.
+func (jg *Judge) Superseded(d Delivery, heldAt time.Time) bool {
+	if !d.Verification.Trusted() || heldAt.IsZero() {
+		return false
+	}
+	d.Source = SourceWebhook
+	j := &Judgement{d: d, ex: d.Provider}
+	evs, err := j.extract(d.Route, d.Body)
+	if err != nil || len(evs) == 0 {
+		return false
+	}
+	for i := range evs {
+		ev := &evs[i]
+		if ev.Partial || ev.Record == "" || len(ev.Fields) == 0 || !jg.newer.after(ev.Key(), heldAt, ev.ProviderAt) {
+			return false
+		}
+	}
+	return true
+}

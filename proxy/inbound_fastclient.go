@@ -91,7 +91,9 @@ func (c *appClient) RoundTrip(r *http.Request) (*http.Response, error) {
 	req.Header.SetHost(host)
 	for k, vs := range r.Header {
 		switch k {
-		case "Host", "Content-Length", "Transfer-Encoding", "Connection":
+		case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Expect":
+			// Framing is fasthttp's; the body is in hand, so there is no
+			// 100-continue to wait for.
 			continue
 		case "User-Agent":
 			// ReverseProxy sets an empty one so that none is sent.

@@ -146,7 +146,7 @@ func New(l *configs.Loaded, log zerolog.Logger, opts ...Option) (_ *Sidecar, err
 		return nil, fmt.Errorf("app_url: %w", err)
 	}
 	appTr := newAppTransport(c.Inbound)
-	s.Inbound, err = NewInbound(s.Engine, appTr, s.Metrics, log, InboundOptions{
+	s.Inbound, err = NewInbound(s.Engine, newAppClient(app, c.Inbound.AppTimeout.D(), appTr), s.Metrics, log, InboundOptions{
 		AppURL: app, MaxBody: int64(c.Inbound.MaxBodyBytes), Ring: s.Ring, Observe: c.Observe,
 		guard: s.guard, limits: s.limits,
 		hold: &holdOptions{spool: st.spool, app: app, tr: appTr, ready: s.guard.Ready, cfg: c.Spool},

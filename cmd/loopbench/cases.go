@@ -35,6 +35,7 @@ const (
 	viaNginx     = "nginx"
 	viaLoopguard = "loopguard"
 	viaGoRP      = "go_rp"
+	viaFastRP    = "fast_rp"
 	viaConnect   = "connect"
 	viaMITM      = "mitm"
 	viaGateway   = "gateway"
@@ -191,6 +192,9 @@ type caseEnv struct {
 	// gorpSkip).
 	gorp     *goRPProc
 	gorpSkip string
+	// fastrp is the plain fasthttp reverse proxy baseline (nil: skipped).
+	fastrp     *goRPProc
+	fastrpSkip string
 	// tp is the transparent-mode namespace (nil: skipped, see tpSkip).
 	tp     *transparentEnv
 	tpSkip string
@@ -242,7 +246,17 @@ func buildCases(e caseEnv) []*benchCase {
 		}
 		lg := mk(g.group+"_loopguard", g.group, viaLoopguard, g.rate, plain(), g.reqs(inb))
 		lg.procs, lg.loopguard = lgProcs, true
-		cs = append(cs, direct, ngx, gorp, lg)
+		cs = append(cs, direct, ngx, gorp)
+		if g.group != groupBatch {
+			fast := mk(g.group+"_fast_rp", g.group, viaFastRP, g.rate, plain(), nil)
+			if e.fastrp != nil {
+				fast.target.next, fast.procs = g.reqs("http://"+e.fastrp.addr), e.fastrp.pids
+			} else {
+				fast.skip = e.fastrpSkip
+			}
+			cs = append(cs, fast)
+		}
+		cs = append(cs, lg)
 	}
 	api, tunnel := "https://"+e.srv.apiAddr, "https://"+e.srv.tunnelAddr
 	direct := mk("outbound_direct", groupOutbound, viaDirect, o.Rate, newClient(o.Conns, nil, e.srv.certPool), e.w.writeRequests(api))

@@ -71,19 +71,25 @@ type goRPProc struct {
 
 // startGoRP starts the baseline in front of app and waits until it proxies.
 func startGoRP(ctx context.Context, app string) (*goRPProc, error) {
+	return startBaselineProxy(ctx, goRPEnv, "go reverse proxy", app)
+}
+
+// startBaselineProxy starts this binary in the baseline role env selects,
+// in front of app, and waits until it proxies.
+func startBaselineProxy(ctx context.Context, env, what, app string) (*goRPProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("go reverse proxy: find own binary: %w", err)
+		return nil, fmt.Errorf("%s: find own binary: %w", what, err)
 	}
 	ports, err := freeAddrs(1)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), goRPEnv+"="+ports[0]+"=http://"+app)
+	cmd.Env = append(os.Environ(), env+"="+ports[0]+"=http://"+app)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("go reverse proxy: start: %w", err)
+		return nil, fmt.Errorf("%s: start: %w", what, err)
 	}
 	g := &goRPProc{cmd: cmd, addr: ports[0], done: make(chan error, 1)}
 	go func() { g.done <- cmd.Wait() }()
@@ -93,7 +99,7 @@ func startGoRP(ctx context.Context, app string) (*goRPProc, error) {
 		select {
 		case err := <-g.done:
 			g.done <- err
-			return nil, fmt.Errorf("go reverse proxy exited before ready: %v", err)
+			return nil, fmt.Errorf("%s exited before ready: %v", what, err)
 		default:
 		}
 		if resp, err := c.Get("http://" + g.addr + "/ready"); err == nil {
@@ -105,7 +111,7 @@ func startGoRP(ctx context.Context, app string) (*goRPProc, error) {
 		time.Sleep(readyPoll)
 	}
 	g.stop()
-	return nil, fmt.Errorf("go reverse proxy not ready after %s", readyTimeout)
+	return nil, fmt.Errorf("%s not ready after %s", what, readyTimeout)
 }
 
 // pids is the baseline's process.

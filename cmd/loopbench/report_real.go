@@ -11,6 +11,9 @@ func (r *report) realMetrics(add func(name string, v float64)) {
 	add("inbound_real_rps_ratio_go_rp", ratio(in.rps(), inG.rps()))
 	add("inbound_real_nginx_rps_ratio_direct", ratio(inN.rps(), inD.rps()))
 	add("inbound_real_go_rp_rps_ratio_nginx", ratio(inG.rps(), inN.rps()))
+	inF := r.caseOf(groupInboundReal, viaFastRP)
+	add("inbound_real_fast_rp_rps_ratio_nginx", ratio(inF.rps(), inN.rps()))
+	add("inbound_real_rps_ratio_fast_rp", ratio(in.rps(), inF.rps()))
 	add("inbound_real_sat_cpu_s_per_1k", per1k(in.res.satCPU, in.res.satReqs))
 	add("inbound_real_allocs_per_req", in.allocsPerReq())
 	// Every delivery is a genuine change: none dropped, all forwarded as

@@ -129,6 +129,12 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 	}
 	cenv.tunnels = startTunnelBases(ctx)
 	defer cenv.tunnels.stop()
+	if cenv.fastrp, err = startFastRP(ctx, srv.appAddr); err != nil {
+		cenv.fastrpSkip = firstLine(err.Error())
+		rep.notes = append(rep.notes, "fasthttp reverse proxy baseline skipped: "+cenv.fastrpSkip)
+	} else {
+		defer cenv.fastrp.stop()
+	}
 	p.printf("transparent mode: a network namespace with iptables rules")
 	if cenv.tp, cenv.tpSkip = startTransparent(ctx, tpBin, dir, srv.api); cenv.tp != nil {
 		defer cenv.tp.close()

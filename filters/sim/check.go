@@ -85,9 +85,12 @@ type facts struct {
 	fwdEchoes map[string][]fwdEcho
 	polls     []Polled
 	// lgLast is, per record, the last value loopguard learned for each
-	// field: from events the app accepted, from the app's writes and, when
-	// write responses show the record, from them.
+	// field: from events the app accepted and from the app's writes that
+	// landed.
 	lgLast map[string]*vals
+	// inflight are the events of the delivery being judged: one of them
+	// may be the round trip that makes loopguard quarantine a record.
+	inflight []*event
 	// storeErr is the first store error: the ledger could not answer, so
 	// the history says nothing about the decision model.
 	storeErr error
@@ -416,6 +419,13 @@ func (f *facts) quarantined(rec string, window time.Duration, threshold int, rea
 	for _, e := range f.fwdEchoes[rec] {
 		if f.w.now.Sub(e.at) < window {
 			n, chain = n+1, max(chain, e.chain)
+		}
+	}
+	// The echo being judged is a round trip too: the one that reached the
+	// threshold is held, not forwarded.
+	for _, e := range f.inflight {
+		if e.rec == rec && e.cause.write != nil {
+			n, chain = n+1, max(chain, e.cause.write.chain.hops+1)
 		}
 	}
 	f.w.logf("loopguard quarantines %s: %s", rec, reason)

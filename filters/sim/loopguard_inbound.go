@@ -36,8 +36,10 @@ var jsonHeader = http.Header{"Content-Type": {"application/json"}}
 // deliver is Inbound.ServeHTTP: judge, report, hold what must wait.
 func (j *lgJudge) deliver(d *delivery) []verdict {
 	j.deliveries++
+	j.w.facts.inflight = d.events
 	jm := j.judge.Judge(j.ctx, filters.Delivery{Provider: j.p, Route: j.hook, Body: d.body, Header: jsonHeader,
 		Verification: spool.Unsigned, ID: "d" + strconv.Itoa(j.deliveries)})
+	j.w.facts.inflight = nil
 	if jm.Err != nil || len(jm.Events) != len(d.events) {
 		panic(fmt.Sprintf("sim: extract %s: %v (%d events for %d)", d.body, jm.Err, len(jm.Events), len(d.events)))
 	}

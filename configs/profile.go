@@ -222,6 +222,14 @@ type WebhookRoute struct {
 	// for fields the change did not touch, as Salesforce change events do):
 	// such fields are left out of the event.
 	Nulls string `yaml:"nulls"`
+	// Unordered says the provider may deliver a record's events out of
+	// order (its docs promise no order). An event with a provider time is
+	// then never taken for the echo of a write of ours that a later write
+	// of ours set otherwise, unless that later write's provider time is
+	// known (from its answer): the event may be the earlier write's echo
+	// overtaking the later one's, or a person's return to the earlier
+	// value after the later write. Default false (in order).
+	Unordered bool `yaml:"unordered"`
 	// PropertyName and PropertyValue are value specs for per-property events
 	// (HubSpot propertyName/propertyValue).
 	PropertyName  string `yaml:"property_name"`

@@ -41,6 +41,9 @@ type Event struct {
 	// nulls mean "unchanged"): a write that changed nothing cannot be its
 	// echo.
 	Partial bool
+	// Unordered: the provider may deliver the record's events out of
+	// order (the route's unordered).
+	Unordered bool
 	// Untouched: the event names the record's tracked fields, all null on
 	// a route whose nulls mean "unchanged": no tracked field changed.
 	Untouched bool
@@ -116,8 +119,5 @@ func (e *Event) Key() ledger.Key {
 // ledger.State.Match): an event of changed fields only is never a no-op
 // write's echo.
 func (e *Event) match(st *ledger.State, since time.Time) int {
-	if e.Partial {
-		return st.MatchChange(e.Fields, e.ProviderAt, since)
-	}
-	return st.Match(e.Fields, e.ProviderAt, since)
+	return st.MatchWith(e.Fields, e.ProviderAt, since, ledger.MatchOpts{Changes: e.Partial, Unordered: e.Unordered})
 }

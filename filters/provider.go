@@ -76,6 +76,8 @@ type WebhookRoute struct {
 	group []*WebhookRoute
 	// nullsUnchanged: a null tracked value means "not changed" (left out).
 	nullsUnchanged bool
+	// unordered: events may arrive out of order (configs Unordered).
+	unordered bool
 	eventID        compositeSpec
 	record         compositeSpec
 	object         valueSpec
@@ -221,7 +223,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 			Method: h.Method, Tpl: tpl, source: SourceWebhook, batch: h.Batch, formField: formFieldOf(h.Body),
 			eventID: compileComposite(h.EventID), record: compileComposite(h.RecordID),
 			object: compileSpec(h.ObjectType), account: compileSpec(h.Account), actor: compileSpec(h.Actor),
-			occurred: compileSpec(h.OccurredAt), recPath: compileSpec(h.Record), partial: h.Partial, nullsUnchanged: h.Nulls == "unchanged",
+			occurred: compileSpec(h.OccurredAt), recPath: compileSpec(h.Record), partial: h.Partial, nullsUnchanged: h.Nulls == "unchanged", unordered: h.Unordered,
 			propName: compileSpec(h.PropertyName), propVal: compileSpec(h.PropertyValue),
 			sentinel: h.Sentinel,
 		}

@@ -172,26 +172,38 @@ func (st *State) Holds(fs []Field) bool {
 // person's edit just before ours) that the app has not seen, and an event
 // carrying it is news for the app, not an echo.
 func (st *State) Match(fs []Field, at int64, since time.Time) int {
-	return st.match(fs, at, since, true)
+	return st.MatchWith(fs, at, since, MatchOpts{})
 }
 
 // MatchChange is Match for an event whose values are only the fields that
 // changed (null for the rest, a change list): a write that changed nothing
 // has no such echo, so it is never matched.
 func (st *State) MatchChange(fs []Field, at int64, since time.Time) int {
-	return st.match(fs, at, since, false)
+	return st.MatchWith(fs, at, since, MatchOpts{Changes: true})
 }
 
-func (st *State) match(fs []Field, at int64, since time.Time, noops bool) int {
+// MatchOpts say what is known of the event's provider (see MatchWith).
+type MatchOpts struct {
+	// Changes: the event's values are only the fields that changed, so a
+	// write that changed nothing has no such echo.
+	Changes bool
+	// Unordered: the provider may deliver events out of order (see
+	// overwrittenUntimed).
+	Unordered bool
+}
+
+// MatchWith is Match with what is known of the event's provider.
+func (st *State) MatchWith(fs []Field, at int64, since time.Time, o MatchOpts) int {
 	if len(fs) == 0 {
 		return -1
 	}
+	noops := !o.Changes
 	// A write that changed something first: an event carrying few fields
 	// (null for unchanged ones) also fits the no-op writes around it.
 	noop := -1
 	for i := range st.Writes {
 		w := &st.Writes[i]
-		if (w.NoOp && (!noops || noop >= 0 || !st.movedAfter(i))) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) || st.newerThanLater(i, at) || w.At.Before(since) {
+		if (w.NoOp && (!noops || noop >= 0 || !st.movedAfter(i))) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) || st.newerThanLater(i, at) || (o.Unordered && st.overwrittenUntimed(i, fs, at)) || w.At.Before(since) {
 			continue
 		}
 		if st.expects(i, fs) && !st.news(i, fs) {
@@ -215,6 +227,30 @@ func (st *State) newerThanLater(i int, at int64) bool {
 	for k := i + 1; k < len(st.Writes); k++ {
 		if p := st.Writes[k].ProviderAt; p != 0 && at > p {
 			return true
+		}
+	}
+	return false
+}
+
+// overwrittenUntimed reports whether a later write of ours, whose provider
+// time is unknown, set a field of fs to another value, while the event has
+// a time and its provider may deliver out of order: the event is write i's
+// echo overtaking the later write's, or a person's return to i's value
+// after the later write — nothing tells them apart, so it is not taken for
+// i's echo (simulator seed 11849). In order, i's echo comes first.
+func (st *State) overwrittenUntimed(i int, fs []Field, at int64) bool {
+	if at == 0 {
+		return false
+	}
+	for k := i + 1; k < len(st.Writes); k++ {
+		w := &st.Writes[k]
+		if w.ProviderAt != 0 || w.NoOp {
+			continue
+		}
+		for _, f := range fs {
+			if w.wrote(f.Name) && !w.expects(f) {
+				return true
+			}
 		}
 	}
 	return false

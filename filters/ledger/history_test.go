@@ -232,3 +232,28 @@ func TestOlderEventDoesNotSettleByCoincidence(t *testing.T) {
 		t.Fatalf("writes left %d, want 0 (an event showing both applied settles both)", len(st.Writes))
 	}
 }
+
+// TestMatchUnordered: on a provider that may deliver out of order, an event
+// with a time that a later write of ours (time unknown) contradicts is not
+// taken for the earlier write's echo (simulator seed 11849); in order it is.
+func TestMatchUnordered(t *testing.T) {
+	now := newFakeClock().Now()
+	var st State
+	st.ApplyWrite(&Write{Fields: fs("a", 1, "t", 1), At: now})
+	st.ApplyWrite(&Write{Fields: fs("a", 1, "t", 2), At: now})
+	if got := st.MatchWith(fs("t", 1), 5, time.Time{}, MatchOpts{}); got != 0 {
+		t.Fatalf("in order: Match = %d, want 0", got)
+	}
+	if got := st.MatchWith(fs("t", 1), 5, time.Time{}, MatchOpts{Unordered: true}); got != -1 {
+		t.Fatalf("unordered: Match = %d, want -1", got)
+	}
+	if got := st.MatchWith(fs("t", 1), 0, time.Time{}, MatchOpts{Unordered: true}); got != 0 {
+		t.Fatalf("unordered, no time: Match = %d, want 0", got)
+	}
+	// The later write's time known: the event older than it is the
+	// earlier write's echo.
+	st.Writes[1].ProviderAt = 9
+	if got := st.MatchWith(fs("t", 1), 5, time.Time{}, MatchOpts{Unordered: true}); got != 0 {
+		t.Fatalf("unordered, later write's time known: Match = %d, want 0", got)
+	}
+}

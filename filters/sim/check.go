@@ -88,6 +88,9 @@ type facts struct {
 	// field: from events the app accepted and from the app's writes that
 	// landed.
 	lgLast map[string]*vals
+	// landedWrites are the app's writes that reached the provider, per
+	// record, in order.
+	landedWrites map[string][]*appWrite
 	// inflight are the events of the delivery being judged: one of them
 	// may be the round trip that makes loopguard quarantine a record.
 	inflight []*event
@@ -110,7 +113,7 @@ type fwdEcho struct {
 }
 
 func newFacts(w *world) *facts {
-	return &facts{w: w, known: map[string]*[nF]int{}, edits: map[string][]time.Time{}, fwdEchoes: map[string][]fwdEcho{}, lgLast: map[string]*vals{}}
+	return &facts{w: w, known: map[string]*[nF]int{}, edits: map[string][]time.Time{}, fwdEchoes: map[string][]fwdEcho{}, lgLast: map[string]*vals{}, landedWrites: map[string][]*appWrite{}}
 }
 
 // violate records a violation and traces it.
@@ -147,6 +150,7 @@ func (f *facts) received(e *event) {
 // landed: the app's write reached the provider, whose record r is now at
 // r.ver with the written values.
 func (f *facts) landed(aw *appWrite, r *provRec) {
+	f.landedWrites[r.id] = append(f.landedWrites[r.id], aw)
 	k, last := f.knownOf(r.id), f.lastOf(r.id)
 	for i, v := range aw.set {
 		if v != "" {
@@ -315,13 +319,37 @@ func (f *facts) blind(e *event, k Evidence) bool {
 	if k == EvActor || k == EvMarker {
 		return false
 	}
-	if e.cause.write.stale {
+	if e.cause.write.stale || f.overtaking(e) {
 		return true
 	}
 	last := f.lgLast[e.rec]
 	for i, v := range e.vals {
 		if v != "" && e.cause.write.set[i] == "" && (last == nil || last[i] != v) {
 			return true
+		}
+	}
+	return false
+}
+
+// overtaking reports an echo that may have overtaken the echo of a later
+// write of the app that set one of its fields otherwise, on a provider
+// that reorders events and whose write answers carry no time: to any
+// judge it is that or a person's return to this write's value after the
+// later write.
+func (f *facts) overtaking(e *event) bool {
+	b := f.w.b
+	if !b.Reorder || (b.ResponseRecord && b.Time) {
+		return false
+	}
+	w := e.cause.write
+	for _, aw := range f.landedWrites[e.rec] {
+		if aw.n <= w.n {
+			continue
+		}
+		for i, v := range aw.set {
+			if v != "" && e.vals[i] != "" && v != e.vals[i] {
+				return true
+			}
 		}
 	}
 	return false

@@ -130,6 +130,9 @@ func profileYAML(b Behaviour) string {
 	if b.NullUnchanged {
 		s.WriteString("        nulls: unchanged\n") // what the profile of such a provider says
 	}
+	if b.Reorder {
+		s.WriteString("        unordered: true\n") // its docs promise no order
+	}
 	s.WriteString("    reads:\n      - {path: /v1/issues, method: GET, list: issues, record_id: id, object_type: \"=issues\"}\n")
 	s.WriteString("    hold_policy: hold\n")
 	return s.String()

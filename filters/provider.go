@@ -78,18 +78,18 @@ type WebhookRoute struct {
 	nullsUnchanged bool
 	// unordered: events may arrive out of order (configs Unordered).
 	unordered bool
-	eventID        compositeSpec
-	record         compositeSpec
-	object         valueSpec
-	account        valueSpec
-	actor          valueSpec
-	occurred       valueSpec
-	recPath        valueSpec
-	partial        bool
-	propName       valueSpec
-	propVal        valueSpec
-	sentinel       string
-	markers        []marker
+	eventID   compositeSpec
+	record    compositeSpec
+	object    valueSpec
+	account   valueSpec
+	actor     valueSpec
+	occurred  valueSpec
+	recPath   valueSpec
+	partial   bool
+	propName  valueSpec
+	propVal   valueSpec
+	sentinel  string
+	markers   []marker
 	// source is what the route's events are: webhook, or pull for a read.
 	source Source
 	// objParam names the path parameter that is the object type (reads

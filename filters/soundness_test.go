@@ -196,3 +196,22 @@ func TestPolledWriteBackRule(t *testing.T) {
 	_, _, ds = h.pull("GET", "/v1/contacts", page)
 	wantDecision(t, ds[1], Drop, "actor", ReasonIntegrationUser)
 }
+
+// An app's edit made while an event's offer is still fresh is not a
+// write-back of it: a field loopguard knows nothing of is taken for the
+// app's copy only when the write carries every field of the event
+// (simulator seed 3905: the edit was taken for a no-op, its echo looked
+// new, and the app wrote it back).
+func TestEditAfterOfferIsNotNoOp(t *testing.T) {
+	h := newHarness(t, "generic", harnessOpts{})
+	for _, id := range []string{"c1", "c2"} {
+		evs, ds := h.deliver("/webhooks/generic", genericEvent(t, map[string]any{"id": "e-" + id, "record": rawJSON(`{"id":"` + id + `","name":"Grace"}`)}), nil)
+		h.accept(evs, ds)
+	}
+	if w := h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"email":"g@example.com"}`); w.NoOp {
+		t.Fatal("an edit of a field the event did not carry was taken for a no-op write-back")
+	}
+	if w := h.write("PATCH", "/v1/contacts/c2", jsonCT, `{"name":"Grace","email":"g@example.com"}`); !w.NoOp {
+		t.Fatal("the write-back of the event with the rest of the app's copy was not taken for a no-op")
+	}
+}

@@ -22,7 +22,7 @@ import (
 //	  (value i's name is name i)
 //	nextra(uvarint), per name: nameLen(uvarint) name (names napp, napp+1, …)
 //	nwrites(uvarint), per write: nextSeq-seq(uvarint, uint32 arithmetic) wflags(1: bit0 noop,
-//	bit1 created, bit2 sentinel, bit3 shown, bit4 no time) [at(varint, minus
+//	bit1 created, bit2 sentinel, bit3 shown, bit4 no time, bit5 rebased) [at(varint, minus
 //	base)] [nonce(8) fp(8)] providerAt(varint) written(uvarint)
 //	nexpected(uvarint), per field: ref(uvarint: name index<<1 | 1 when the
 //	hash is that of app value index) [hash(8) when ref&1 == 0]
@@ -42,7 +42,8 @@ const (
 	wCreated
 	wSentinel
 	wShown
-	wNoTime // version 4: the write has no time
+	wNoTime  // version 4: the write has no time
+	wRebased // version 4: Version.Rebased
 )
 
 // maxEncodedFields bounds a decoded list (a corrupt entry must not make a
@@ -169,6 +170,9 @@ func writeFlags(w *Version) byte {
 	if w.Shown {
 		wf |= wShown
 	}
+	if w.Rebased {
+		wf |= wRebased
+	}
 	return wf
 }
 
@@ -248,10 +252,10 @@ func decodeV4(d *decoder, flags byte, st *State) error {
 		}
 		w.Seq = st.NextSeq - uint32(back)
 		wf := d.byte1()
-		if wf&^(wNoOp|wCreated|wSentinel|wShown|wNoTime) != 0 {
+		if wf&^(wNoOp|wCreated|wSentinel|wShown|wNoTime|wRebased) != 0 {
 			d.bad = true
 		}
-		w.NoOp, w.Created, w.Shown = wf&wNoOp != 0, wf&wCreated != 0, wf&wShown != 0
+		w.NoOp, w.Created, w.Shown, w.Rebased = wf&wNoOp != 0, wf&wCreated != 0, wf&wShown != 0, wf&wRebased != 0
 		w.At = time.Time{}
 		if wf&wNoTime == 0 {
 			w.At = fromNano(undelta(d.varint(), base))

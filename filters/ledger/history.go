@@ -65,6 +65,12 @@ type Version struct {
 	// from the response (0: unknown). An event older than it is not its
 	// echo.
 	ProviderAt int64
+	// Rebased: the expected state was rebased onto a genuine event that
+	// had a provider time (see rebase). On a provider that delivers out of
+	// order the write may as well be older than that event, so a timed
+	// event is not matched against the rebased state unless the write's
+	// own time is known (simulator seed 18140).
+	Rebased bool
 }
 
 // Value is what the app holds of one tracked field.
@@ -203,7 +209,7 @@ func (st *State) MatchWith(fs []Field, at int64, since time.Time, o MatchOpts) i
 	noop := -1
 	for i := range st.Writes {
 		w := &st.Writes[i]
-		if (w.NoOp && (!noops || noop >= 0 || !st.movedAfter(i))) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) || st.newerThanLater(i, at) || (o.Unordered && st.overwrittenUntimed(i, fs, at)) || w.At.Before(since) {
+		if (w.NoOp && (!noops || noop >= 0 || !st.movedAfter(i))) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) || st.newerThanLater(i, at) || (o.Unordered && (st.overwrittenUntimed(i, fs, at) || (at != 0 && w.Rebased && w.ProviderAt == 0))) || w.At.Before(since) {
 			continue
 		}
 		if st.expects(i, fs) && !st.news(i, fs) {
@@ -570,7 +576,7 @@ func (st *State) ApplyAccept(a *Accept) {
 			break
 		}
 	}
-	st.rebase(a.Fields)
+	st.rebase(a.Fields, a.ProviderAt)
 	for _, f := range a.Fields {
 		st.setApp(f, a.ProviderAt, false)
 	}
@@ -583,7 +589,7 @@ func (st *State) ApplyAccept(a *Accept) {
 // they carry no time. Each write's expected state becomes fs overlaid with
 // the fields written by it and by the writes before it; a write whose
 // response showed the record keeps the provider's account.
-func (st *State) rebase(fs []Field) {
+func (st *State) rebase(fs []Field, at int64) {
 	if len(st.Writes) == 0 {
 		return
 	}
@@ -597,8 +603,8 @@ func (st *State) rebase(fs []Field) {
 				cur = overlay(cur, []Field{f})
 			}
 		}
-		if !w.Shown {
-			w.learn(cur)
+		if !w.Shown && w.learn(cur) && at != 0 && !w.NoOp {
+			w.Rebased = true
 		}
 	}
 }
@@ -608,15 +614,17 @@ func (st *State) rebase(fs []Field) {
 // not seen) are added, and for a write that changed something the others
 // are replaced. A no-op write only gains fields it did not know: it wrote
 // what the app held, possibly before fs.
-func (w *Version) learn(fs []Field) {
+func (w *Version) learn(fs []Field) (changed bool) {
 	for _, f := range fs {
 		i, ok := findField(w.Expected, f.Name)
 		if ok {
-			if !w.NoOp && w.Written&(1<<min(i, 63)) == 0 {
+			if !w.NoOp && w.Written&(1<<min(i, 63)) == 0 && w.Expected[i].Hash != f.Hash {
 				w.Expected[i].Hash = f.Hash
+				changed = true
 			}
 			continue
 		}
+		changed = true
 		w.Expected = slices.Insert(w.Expected, i, f)
 		switch {
 		case len(w.Expected) > 64:
@@ -626,6 +634,7 @@ func (w *Version) learn(fs []Field) {
 			w.Written = low | (w.Written&^(1<<i-1))<<1
 		}
 	}
+	return changed
 }
 
 func (st *State) settle(seq uint32) {

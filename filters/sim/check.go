@@ -189,6 +189,9 @@ func (f *facts) decided(e *event, v verdict) {
 		switch v.action {
 		case Drop:
 			ec.Dropped++
+			// The app holding the echo's values is at that version of
+			// them, as for a dropped change (seed 2831).
+			f.holdsAlready(e)
 		case Hold:
 			ec.Held++
 		case Forward:

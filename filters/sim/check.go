@@ -91,6 +91,10 @@ type facts struct {
 	// landedWrites are the app's writes that reached the provider, per
 	// record, in order.
 	landedWrites map[string][]*appWrite
+	// landedAt is when each landed write reached the provider;
+	// receivedAt, per record, when the app got an event of it.
+	landedAt   map[*appWrite]time.Time
+	receivedAt map[string][]received
 	// inflight are the events of the delivery being judged: one of them
 	// may be the round trip that makes loopguard quarantine a record.
 	inflight []*event
@@ -113,7 +117,8 @@ type fwdEcho struct {
 }
 
 func newFacts(w *world) *facts {
-	return &facts{w: w, known: map[string]*[nF]int{}, edits: map[string][]time.Time{}, fwdEchoes: map[string][]fwdEcho{}, lgLast: map[string]*vals{}, landedWrites: map[string][]*appWrite{}}
+	return &facts{w: w, known: map[string]*[nF]int{}, edits: map[string][]time.Time{}, fwdEchoes: map[string][]fwdEcho{}, lgLast: map[string]*vals{}, landedWrites: map[string][]*appWrite{},
+		landedAt: map[*appWrite]time.Time{}, receivedAt: map[string][]received{}}
 }
 
 // violate records a violation and traces it.
@@ -139,6 +144,7 @@ func (f *facts) personEdited(rec string) { f.edits[rec] = append(f.edits[rec], f
 
 // received: the app got e (forwarded or replayed).
 func (f *facts) received(e *event) {
+	f.receivedAt[e.rec] = append(f.receivedAt[e.rec], received{at: f.w.now, seq: e.seq})
 	k := f.knownOf(e.rec)
 	for i, v := range e.vals {
 		if v != "" {
@@ -151,6 +157,7 @@ func (f *facts) received(e *event) {
 // r.ver with the written values.
 func (f *facts) landed(aw *appWrite, r *provRec) {
 	f.landedWrites[r.id] = append(f.landedWrites[r.id], aw)
+	f.landedAt[aw] = f.w.now
 	k, last := f.knownOf(r.id), f.lastOf(r.id)
 	for i, v := range aw.set {
 		if v != "" {
@@ -322,7 +329,7 @@ func (f *facts) blind(e *event, k Evidence) bool {
 	if k == EvActor || k == EvMarker {
 		return false
 	}
-	if e.cause.write.stale || f.overtaking(e) {
+	if e.cause.write.stale || f.overtaking(e) || f.rebasedUnordered(e) {
 		return true
 	}
 	last := f.lgLast[e.rec]
@@ -353,6 +360,35 @@ func (f *facts) overtaking(e *event) bool {
 			if v != "" && e.vals[i] != "" && v != e.vals[i] {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// received is an event of a record the app got: when, and its version.
+type received struct {
+	at  time.Time
+	seq int
+}
+
+// rebasedUnordered reports an echo of a write after which, before the echo
+// came, the app got an event of the record with a time but possibly older
+// than the write, on a provider that reorders events and whose write
+// answers carry no time: whether the write came before or after that event
+// is unknown to any judge, so its echo and a person's return to its state
+// are the same.
+func (f *facts) rebasedUnordered(e *event) bool {
+	b := f.w.b
+	if !b.Reorder || !b.Time || b.ResponseRecord {
+		return false
+	}
+	at, ok := f.landedAt[e.cause.write]
+	if !ok {
+		return false
+	}
+	for _, r := range f.receivedAt[e.rec] {
+		if !r.at.Before(at) && r.seq < e.seq {
+			return true
 		}
 	}
 	return false

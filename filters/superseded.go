@@ -87,24 +87,72 @@ func (jg *Judge) noteNewer(evs []Event, ds []Decision) {
 
 // Superseded reports whether a held delivery need not be replayed: every
 // event it carries is a whole state of its record (not a change list)
-// that a newer state, decided after the delivery was held at heldAt,
-// replaced at the app. An untrusted delivery never is (it is replayed as
-// it came); one that cannot be split into events never is.
-func (jg *Judge) Superseded(d Delivery, heldAt time.Time) bool {
+// that a newer whole state replaced — one decided after the delivery was
+// held at heldAt (the app holds it), or one in a delivery held after it
+// in the same queue (later; replayed next, so the app gets the newest
+// state, not each older one in turn, whose write-backs would restart the
+// loop the hold stopped: simulator seed 11098). An untrusted delivery
+// never is (it is replayed as it came); one that cannot be split into
+// events never is.
+func (jg *Judge) Superseded(d Delivery, heldAt time.Time, later ...Delivery) bool {
 	if !d.Verification.Trusted() || heldAt.IsZero() {
 		return false
 	}
-	d.Source = SourceWebhook
-	j := &Judgement{d: d, ex: d.Provider}
-	evs, err := j.extract(d.Route, d.Body)
-	if err != nil || len(evs) == 0 {
+	evs := heldEvents(d)
+	if len(evs) == 0 {
 		return false
+	}
+	var newer []Event
+	for _, l := range later {
+		if l.Verification.Trusted() {
+			newer = append(newer, heldEvents(l)...)
+		}
 	}
 	for i := range evs {
 		ev := &evs[i]
-		if ev.Partial || ev.Record == "" || len(ev.Fields) == 0 || !jg.newer.after(ev.Key(), heldAt, ev.ProviderAt) {
+		if ev.Partial || ev.Record == "" || len(ev.Fields) == 0 {
+			return false
+		}
+		if !jg.newer.after(ev.Key(), heldAt, ev.ProviderAt) && !replacedBy(ev, newer) {
 			return false
 		}
 	}
 	return true
+}
+
+// heldEvents extracts a held delivery's events (none when it cannot be
+// split).
+func heldEvents(d Delivery) []Event {
+	d.Source = SourceWebhook
+	j := &Judgement{d: d, ex: d.Provider}
+	evs, err := j.extract(d.Route, d.Body)
+	if err != nil {
+		return nil
+	}
+	return evs
+}
+
+// replacedBy reports whether a later held event is a newer whole state of
+// ev's record: newer by the provider's times where both have one, else by
+// hold order — only where the provider delivers in order and the later
+// event has no id (one with an id may be a redelivery of an older event:
+// simulator seed 3237).
+func replacedBy(ev *Event, later []Event) bool {
+	k := ev.Key()
+	for i := range later {
+		l := &later[i]
+		if l.Partial || len(l.Fields) == 0 || l.Key() != k {
+			continue
+		}
+		if ev.ProviderAt != 0 && l.ProviderAt != 0 {
+			if l.ProviderAt > ev.ProviderAt {
+				return true
+			}
+			continue
+		}
+		if !ev.Unordered && l.ID == "" && ev.ProviderAt == 0 && l.ProviderAt == 0 {
+			return true
+		}
+	}
+	return false
 }

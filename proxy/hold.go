@@ -214,6 +214,26 @@ func (h *holder) requeued(queue string) {
 	h.replayer.Kick()
 }
 
+// coalesceLookahead is how many held items after the one being replayed
+// are read to see whether a newer whole state of its record follows.
+const coalesceLookahead = 16
+
+// heldAfter returns the items held after it in its queue (up to
+// coalesceLookahead; none when the spool cannot say).
+func (h *holder) heldAfter(it spool.Item) []spool.Item {
+	items, err := h.spool.Peek(it.Queue, coalesceLookahead+1)
+	if err != nil {
+		return nil
+	}
+	out := items[:0]
+	for _, x := range items {
+		if x.Seq > it.Seq {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // Send replays one held delivery to the app (spool.Sender). A trusted
 // delivery is re-signed with the current time, since the original
 // signature's timestamp may be past the app's tolerance by now, and once
@@ -222,14 +242,14 @@ func (h *holder) requeued(queue string) {
 // was recorded) goes with its original headers untouched — the app's own
 // verification judges it — and is never recorded as accepted.
 func (h *holder) Send(ctx context.Context, it spool.Item) (int, error) {
-	if h.inbound.superseded(it) {
+	if h.inbound.superseded(it, h.heldAfter(it)) {
 		// A newer state of the record replaced it at the app: handing
 		// the app the older one would restart what the hold stopped.
 		h.delivered(it)
 		h.m.Decisions.WithLabelValues(it.Provider, string(filters.SourceWebhook), "loop", filters.ReasonSuperseded.String(), filters.Drop.String()).Inc()
 		h.log.Info().Str("provider", it.Provider).Str("queue", it.Queue).Uint64("seq", it.Seq).Str("record", it.Record).
 			Time("held_at", it.HeldAt).Str("reason", filters.ReasonSuperseded.String()).
-			Msg("held delivery not replayed: a newer state of its record, decided after it was held, replaced it at the app")
+			Msg("held delivery not replayed: a newer whole state of its record replaced it (decided after it was held, or held after it and replayed next)")
 		return http.StatusNoContent, nil
 	}
 	u := *h.app

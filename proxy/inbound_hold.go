@@ -150,17 +150,32 @@ func (in *Inbound) byName(name string) *inProvider {
 
 // superseded reports whether a held delivery need not be replayed (see
 // filters.Judge.Superseded).
-func (in *Inbound) superseded(it spool.Item) bool {
+func (in *Inbound) superseded(it spool.Item, later []spool.Item) bool {
+	d, ok := in.heldDelivery(it)
+	if !ok {
+		return false
+	}
+	var ls []filters.Delivery
+	for _, l := range later {
+		if ld, ok := in.heldDelivery(l); ok && l.Provider == it.Provider {
+			ls = append(ls, ld)
+		}
+	}
+	return in.judge.Superseded(d, it.HeldAt, ls...)
+}
+
+// heldDelivery is a held item as the judgement step sees it.
+func (in *Inbound) heldDelivery(it spool.Item) (filters.Delivery, bool) {
 	ip := in.byName(it.Provider)
 	if ip == nil {
-		return false
+		return filters.Delivery{}, false
 	}
 	path, _, _ := strings.Cut(it.Path, "?")
 	rt, ok := ip.p.MatchWebhook(it.Method, path)
 	if !ok {
-		return false
+		return filters.Delivery{}, false
 	}
-	return in.judge.Superseded(filters.Delivery{Provider: ip.p, Route: rt, Body: it.Body, Header: it.Header, Verification: it.Verification}, it.HeldAt)
+	return filters.Delivery{Provider: ip.p, Route: rt, Body: it.Body, Header: it.Header, Verification: it.Verification}, true
 }
 
 // acceptReplayed records a replayed delivery's events as accepted (dedup

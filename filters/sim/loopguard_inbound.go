@@ -136,25 +136,34 @@ func (j *lgJudge) release() *delivery {
 	var d delivery
 	var items []heldItem
 	kept := j.held[:0]
-	for _, h := range j.held {
+	held := j.held
+	for x, h := range held {
 		if ok, _ := j.ready(h.queue); !ok {
 			kept = append(kept, h)
 			continue
 		}
-		if j.judge.Superseded(filters.Delivery{Provider: j.p, Route: j.hook, Body: h.body, Header: jsonHeader, Verification: spool.Unsigned}, h.at) {
-			// As the replayer does: a newer state of the record replaced
-			// it at the app; it is not replayed.
+		// As the replayer does: a newer whole state of the record replaced
+		// it (decided since, or held after it in its queue); it is not
+		// replayed. The simulator judges the drop once the release is
+		// delivered.
+		var later []filters.Delivery
+		for _, l := range held[x+1:] {
+			if l.queue == h.queue && len(later) < 16 {
+				later = append(later, filters.Delivery{Provider: j.p, Route: j.hook, Body: l.body, Header: jsonHeader, Verification: spool.Unsigned})
+			}
+		}
+		if j.judge.Superseded(filters.Delivery{Provider: j.p, Route: j.hook, Body: h.body, Header: jsonHeader, Verification: spool.Unsigned}, h.at, later...) {
 			for _, e := range h.events {
 				j.w.logf("loopguard drops held %s for %s (loop/superseded)", e.label(), e.rec)
-				j.w.facts.superseded(e)
 			}
+			d.superseded = append(d.superseded, h.events...)
 			continue
 		}
 		d.events = append(d.events, h.events...)
 		items = append(items, h)
 	}
 	j.held = kept
-	if len(items) == 0 {
+	if len(items) == 0 && len(d.superseded) == 0 {
 		return nil
 	}
 	d.judged = items

@@ -127,6 +127,9 @@ type delivery struct {
 	events []*event
 	body   []byte
 	judged any // the judge's per-delivery state between deliver and accept
+	// superseded are held events a release did not replay (a newer whole
+	// state of their record replaced them).
+	superseded []*event
 }
 
 // chain is what led to an app write: the forwarded echoes before it (0 for
@@ -334,8 +337,13 @@ func (w *world) scheduleRelease() {
 				w.facts.replayed(e)
 				w.app.receive(e)
 			}
+			for _, e := range d.superseded {
+				w.facts.superseded(e)
+			}
 			w.app.release()
-			w.app.answered(d, d.events)
+			if len(d.events) > 0 {
+				w.app.answered(d, d.events)
+			}
 		}
 	})
 }

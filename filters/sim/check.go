@@ -254,6 +254,11 @@ func changedVals(e *event) vals {
 func (f *facts) lost(e *event) string {
 	a := f.w.app.recs[e.rec]
 	if a == nil {
+		if e.changed == 0 && !e.created {
+			// A change that changed nothing carries nothing to lose; the
+			// record itself comes with its create event (seed 59466).
+			return ""
+		}
 		return "the app does not have " + e.rec
 	}
 	k := f.knownOf(e.rec)

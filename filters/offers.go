@@ -32,6 +32,12 @@ type offer struct {
 const (
 	offerTTL = 30 * time.Second
 	offerMax = 10000
+	// offerFresh is how long after an event was handed to the app a write
+	// carrying fields loopguard never saw is still taken for its
+	// write-back (those fields then the app's unchanged copy): an app
+	// writes an event back inside its handler or right after answering; a
+	// write seconds later is an edit (simulator seeds 3905, 12146).
+	offerFresh = 5 * time.Second
 )
 
 func newOffers(now func() time.Time) *offers {
@@ -68,16 +74,24 @@ func (o *offers) add(k ledger.Key, fs []ledger.Field) {
 
 // get returns the record's current offer (nil: none).
 func (o *offers) get(k ledger.Key) []ledger.Field {
+	fs, _ := o.getFresh(k)
+	return fs
+}
+
+// getFresh returns the record's current offer (nil: none) and whether it
+// is fresh (see offerFresh).
+func (o *offers) getFresh(k ledger.Key) ([]ledger.Field, bool) {
 	if o == nil {
-		return nil
+		return nil, false
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	cur, ok := o.m[k]
-	if !ok || o.now().Sub(cur.at) > offerTTL {
-		return nil
+	age := o.now().Sub(cur.at)
+	if !ok || age > offerTTL {
+		return nil, false
 	}
-	return cur.fields
+	return cur.fields, age <= offerFresh
 }
 
 func findField(fs []ledger.Field, name string) (int, bool) {

@@ -182,10 +182,11 @@ func (p *Provider) holds(ctx context.Context, w *Write) bool {
 	if err != nil {
 		return false
 	}
-	offered := p.offers.get(w.Key())
+	offered, fresh := p.offers.getFresh(w.Key())
 	// A write-back writes the whole event back (or at least every field
-	// it carried); an edit that leaves one of them out is not one.
-	writeBack := offered != nil
+	// it carried), at once; an edit that leaves one of them out, or comes
+	// seconds later, is not one.
+	writeBack := offered != nil && fresh
 	for _, o := range offered {
 		if _, ok := findField(w.Fields, o.Name); !ok {
 			writeBack = false

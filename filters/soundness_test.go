@@ -204,7 +204,7 @@ func TestPolledWriteBackRule(t *testing.T) {
 // new, and the app wrote it back).
 func TestEditAfterOfferIsNotNoOp(t *testing.T) {
 	h := newHarness(t, "generic", harnessOpts{})
-	for _, id := range []string{"c1", "c2"} {
+	for _, id := range []string{"c1", "c2", "c3"} {
 		evs, ds := h.deliver("/webhooks/generic", genericEvent(t, map[string]any{"id": "e-" + id, "record": rawJSON(`{"id":"` + id + `","name":"Grace"}`)}), nil)
 		h.accept(evs, ds)
 	}
@@ -213,5 +213,10 @@ func TestEditAfterOfferIsNotNoOp(t *testing.T) {
 	}
 	if w := h.write("PATCH", "/v1/contacts/c2", jsonCT, `{"name":"Grace","email":"g@example.com"}`); !w.NoOp {
 		t.Fatal("the write-back of the event with the rest of the app's copy was not taken for a no-op")
+	}
+	// The same write seconds later is an edit (simulator seed 12146).
+	h.clock.Advance(10 * time.Second)
+	if w := h.write("PATCH", "/v1/contacts/c3", jsonCT, `{"name":"Grace","email":"g@example.com"}`); w.NoOp {
+		t.Fatal("a write seconds after the event, with fields loopguard never saw, was taken for a no-op write-back")
 	}
 }

@@ -73,6 +73,9 @@ func RedisStore(c redis.UniversalClient, prefix string) StoreFactory {
 func profileYAML(b Behaviour) string {
 	var s strings.Builder
 	s.WriteString("agent: " + agent + "\nloops: {threshold: 5, window: 60s, quarantine: 15m, trip_account: 3}\n")
+	// As the README advises: the echo window is the provider's worst
+	// delivery delay (its delay, batching, and a margin).
+	s.WriteString("ledger: {echo_window: " + (b.MaxDelay + 5*time.Second).String() + "}\n")
 	s.WriteString("providers:\n  - use: generic\n    name: tracker\n    hosts: [" + apiHost + "]\n")
 	s.WriteString("    account: {from: static, value: acme}\n")
 	s.WriteString("    tracked_fields: [" + strings.Join(fieldNames[:], ", ") + "]\n")

@@ -72,12 +72,6 @@ func (o *offers) add(k ledger.Key, fs []ledger.Field) {
 	o.m[k] = offer{fields: merged, at: now}
 }
 
-// get returns the record's current offer (nil: none).
-func (o *offers) get(k ledger.Key) []ledger.Field {
-	fs, _ := o.getFresh(k)
-	return fs
-}
-
 // getFresh returns the record's current offer (nil: none) and whether it
 // is fresh (see offerFresh).
 func (o *offers) getFresh(k ledger.Key) ([]ledger.Field, bool) {

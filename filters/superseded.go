@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -94,7 +95,11 @@ func (jg *Judge) noteNewer(evs []Event, ds []Decision) {
 // loop the hold stopped: simulator seed 11098). An untrusted delivery
 // never is (it is replayed as it came); one that cannot be split into
 // events never is.
-func (jg *Judge) Superseded(d Delivery, heldAt time.Time, later ...Delivery) bool {
+//
+// When it is, the events' ids are marked for dedup, as for a dropped echo:
+// a redelivery of a replaced state must not hand the app that older state
+// later.
+func (jg *Judge) Superseded(ctx context.Context, d Delivery, heldAt time.Time, later ...Delivery) bool {
 	if !d.Verification.Trusted() || heldAt.IsZero() {
 		return false
 	}
@@ -115,6 +120,13 @@ func (jg *Judge) Superseded(d Delivery, heldAt time.Time, later ...Delivery) boo
 		}
 		if !jg.newer.after(ev.Key(), heldAt, ev.ProviderAt) && !replacedBy(ev, newer) {
 			return false
+		}
+	}
+	for i := range evs {
+		if evs[i].ID != "" {
+			// Best effort: a failed mark only lets a redelivery be judged
+			// again.
+			_ = jg.engine.store.MarkEvent(ctx, evs[i].dedupKey())
 		}
 	}
 	return true

@@ -40,14 +40,22 @@ func TestSupersededByLaterHeld(t *testing.T) {
 		{"nothing later", noID("A", "2026-11-27T10:00:00Z"), nil, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := jg.Superseded(c.held, now, c.later...); got != c.want {
+			if got := jg.Superseded(t.Context(), c.held, now, c.later...); got != c.want {
 				t.Fatalf("Superseded = %v, want %v", got, c.want)
 			}
 		})
 	}
+	// A replaced event's id is marked: its redelivery is a duplicate.
+	withID := ev(map[string]any{"id": "evt_old", "record.name": "A", "occurred_at": "2026-11-27T10:00:00Z"})
+	if !jg.Superseded(t.Context(), withID, now, noID("B", "2026-11-27T10:00:05Z")) {
+		t.Fatal("not superseded")
+	}
+	if seen, err := h.eng.Store().EventSeen(t.Context(), DedupKey(h.p.Name, "evt_old")); err != nil || !seen {
+		t.Fatalf("the replaced event's id is not marked for dedup (%v)", err)
+	}
 	held := noID("A", "2026-11-27T10:00:00Z")
 	held.Verification = spool.Unverified
-	if jg.Superseded(held, now, noID("B", "2026-11-27T10:00:05Z")) {
+	if jg.Superseded(t.Context(), held, now, noID("B", "2026-11-27T10:00:05Z")) {
 		t.Fatal("an untrusted held delivery was superseded")
 	}
 }

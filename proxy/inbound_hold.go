@@ -150,7 +150,7 @@ func (in *Inbound) byName(name string) *inProvider {
 
 // superseded reports whether a held delivery need not be replayed (see
 // filters.Judge.Superseded).
-func (in *Inbound) superseded(it spool.Item, later []spool.Item) bool {
+func (in *Inbound) superseded(ctx context.Context, it spool.Item, later []spool.Item) bool {
 	d, ok := in.heldDelivery(it)
 	if !ok {
 		return false
@@ -161,7 +161,7 @@ func (in *Inbound) superseded(it spool.Item, later []spool.Item) bool {
 			ls = append(ls, ld)
 		}
 	}
-	return in.judge.Superseded(d, it.HeldAt, ls...)
+	return in.judge.Superseded(ctx, d, it.HeldAt, ls...)
 }
 
 // heldDelivery is a held item as the judgement step sees it.

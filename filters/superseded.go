@@ -118,7 +118,7 @@ func (jg *Judge) Superseded(ctx context.Context, d Delivery, heldAt time.Time, l
 		if ev.Partial || ev.Record == "" || len(ev.Fields) == 0 {
 			return false
 		}
-		if !jg.newer.after(ev.Key(), heldAt, ev.ProviderAt) && !replacedBy(ev, newer) {
+		if !jg.newer.after(ev.Key(), heldAt, ev.ProviderAt) && !jg.replacedBy(ctx, ev, newer) {
 			return false
 		}
 	}
@@ -146,10 +146,11 @@ func heldEvents(d Delivery) []Event {
 
 // replacedBy reports whether a later held event is a newer whole state of
 // ev's record: newer by the provider's times where both have one, else by
-// hold order — only where the provider delivers in order and the later
-// event has no id (one with an id may be a redelivery of an older event:
-// simulator seed 3237).
-func replacedBy(ev *Event, later []Event) bool {
+// hold order on a provider that delivers in order. A later event with ev's
+// own id, or one whose id was already handled (accepted, dropped, or
+// replaced — a redelivery of an older event), says nothing of order
+// (simulator seed 3237).
+func (jg *Judge) replacedBy(ctx context.Context, ev *Event, later []Event) bool {
 	k := ev.Key()
 	for i := range later {
 		l := &later[i]
@@ -162,9 +163,18 @@ func replacedBy(ev *Event, later []Event) bool {
 			}
 			continue
 		}
-		if !ev.Unordered && l.ID == "" && ev.ProviderAt == 0 && l.ProviderAt == 0 {
-			return true
+		if ev.Unordered || ev.ProviderAt != 0 || l.ProviderAt != 0 {
+			continue
 		}
+		if l.ID != "" {
+			if l.ID == ev.ID {
+				continue
+			}
+			if seen, err := jg.engine.store.EventSeen(ctx, l.dedupKey()); err != nil || seen {
+				continue
+			}
+		}
+		return true
 	}
 	return false
 }

@@ -9,9 +9,9 @@ import (
 // TestSupersededByLaterHeld: a held whole-record state is not replayed when
 // a delivery held after it in its queue carries a newer whole state of the
 // same record — newer by provider times where both have one, else by hold
-// order, and then only when the later event has no id (a redelivery of an
-// older event keeps its id: simulator seed 3237) and the provider delivers
-// in order. A change list is never replaced; an untrusted delivery never is.
+// order on a provider that delivers in order, and then not for a later
+// event that is a redelivery (its id the held one's, or already handled:
+// simulator seed 3237). A change list is never replaced; an untrusted delivery never is.
 func TestSupersededByLaterHeld(t *testing.T) {
 	h := newHarness(t, "generic", harnessOpts{})
 	jg := NewJudge(h.eng, JudgeOptions{})
@@ -26,6 +26,9 @@ func TestSupersededByLaterHeld(t *testing.T) {
 		return ev(map[string]any{"id": nil, "record.name": name, "occurred_at": at})
 	}
 	now := h.clock.Now()
+	if err := h.eng.Store().MarkEvent(t.Context(), DedupKey(h.p.Name, "evt_handled")); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name  string
 		held  Delivery
@@ -35,7 +38,9 @@ func TestSupersededByLaterHeld(t *testing.T) {
 		{"newer by time", noID("A", "2026-11-27T10:00:00Z"), []Delivery{noID("B", "2026-11-27T10:00:05Z")}, true},
 		{"older by time", noID("A", "2026-11-27T10:00:05Z"), []Delivery{noID("B", "2026-11-27T10:00:00Z")}, false},
 		{"another record", noID("A", "2026-11-27T10:00:00Z"), []Delivery{ev(map[string]any{"id": nil, "record.id": "c2", "occurred_at": "2026-11-27T10:00:05Z"})}, false},
-		{"later has an id, no times", ev(map[string]any{"id": nil, "occurred_at": nil}), []Delivery{ev(map[string]any{"occurred_at": nil})}, false},
+		{"later has a new id, no times: hold order", ev(map[string]any{"id": nil, "occurred_at": nil}), []Delivery{ev(map[string]any{"id": "evt_new", "occurred_at": nil})}, true},
+		{"later is a redelivery of the held one", ev(map[string]any{"id": "evt_same", "occurred_at": nil}), []Delivery{ev(map[string]any{"id": "evt_same", "occurred_at": nil, "record.name": "B"})}, false},
+		{"later is a redelivery of a handled event", ev(map[string]any{"id": nil, "occurred_at": nil}), []Delivery{ev(map[string]any{"id": "evt_handled", "occurred_at": nil})}, false},
 		{"no ids, no times: hold order", ev(map[string]any{"id": nil, "occurred_at": nil}), []Delivery{ev(map[string]any{"id": nil, "occurred_at": nil, "record.name": "B"})}, true},
 		{"nothing later", noID("A", "2026-11-27T10:00:00Z"), nil, false},
 	} {

@@ -2,6 +2,7 @@ package filters
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,8 +100,13 @@ func (jg *Judge) noteNewer(evs []Event, ds []Decision) {
 // When it is, the events' ids are marked for dedup, as for a dropped echo:
 // a redelivery of a replaced state must not hand the app that older state
 // later.
-func (jg *Judge) Superseded(ctx context.Context, d Delivery, heldAt time.Time, later ...Delivery) bool {
-	if !d.Verification.Trusted() || heldAt.IsZero() {
+//
+// Only a quarantined record's queue is coalesced: what a loop held back is
+// states of one record bouncing; deliveries held while the app was down or
+// an account's breaker was open are replayed as they came, every one, in
+// order (the app may want each event: a create before its updates).
+func (jg *Judge) Superseded(ctx context.Context, queue string, d Delivery, heldAt time.Time, later ...Delivery) bool {
+	if !strings.HasPrefix(queue, QueueRecord+":") || !d.Verification.Trusted() || heldAt.IsZero() {
 		return false
 	}
 	evs := heldEvents(d)

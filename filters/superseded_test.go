@@ -6,7 +6,8 @@ import (
 	"github.com/loopguard/loopguard/filters/spool"
 )
 
-// TestSupersededByLaterHeld: a held whole-record state is not replayed when
+// TestSupersededByLaterHeld: in a quarantined record's queue, a held
+// whole-record state is not replayed when
 // a delivery held after it in its queue carries a newer whole state of the
 // same record — newer by provider times where both have one, else by hold
 // order on a provider that delivers in order, and then not for a later
@@ -26,6 +27,10 @@ func TestSupersededByLaterHeld(t *testing.T) {
 		return ev(map[string]any{"id": nil, "record.name": name, "occurred_at": at})
 	}
 	now := h.clock.Now()
+	recQ := QueueRecord + ":generic/globex/contacts/c1"
+	if jg.Superseded(t.Context(), QueueApp+":generic/*", noID("A", "2026-11-27T10:00:00Z"), now, noID("B", "2026-11-27T10:00:05Z")) {
+		t.Fatal("a delivery held while the app was down was coalesced: only a quarantined record's queue is")
+	}
 	if err := h.eng.Store().MarkEvent(t.Context(), DedupKey(h.p.Name, "evt_handled")); err != nil {
 		t.Fatal(err)
 	}
@@ -45,14 +50,14 @@ func TestSupersededByLaterHeld(t *testing.T) {
 		{"nothing later", noID("A", "2026-11-27T10:00:00Z"), nil, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := jg.Superseded(t.Context(), c.held, now, c.later...); got != c.want {
+			if got := jg.Superseded(t.Context(), recQ, c.held, now, c.later...); got != c.want {
 				t.Fatalf("Superseded = %v, want %v", got, c.want)
 			}
 		})
 	}
 	// A replaced event's id is marked: its redelivery is a duplicate.
 	withID := ev(map[string]any{"id": "evt_old", "record.name": "A", "occurred_at": "2026-11-27T10:00:00Z"})
-	if !jg.Superseded(t.Context(), withID, now, noID("B", "2026-11-27T10:00:05Z")) {
+	if !jg.Superseded(t.Context(), recQ, withID, now, noID("B", "2026-11-27T10:00:05Z")) {
 		t.Fatal("not superseded")
 	}
 	if seen, err := h.eng.Store().EventSeen(t.Context(), DedupKey(h.p.Name, "evt_old")); err != nil || !seen {
@@ -60,7 +65,7 @@ func TestSupersededByLaterHeld(t *testing.T) {
 	}
 	held := noID("A", "2026-11-27T10:00:00Z")
 	held.Verification = spool.Unverified
-	if jg.Superseded(t.Context(), held, now, noID("B", "2026-11-27T10:00:05Z")) {
+	if jg.Superseded(t.Context(), recQ, held, now, noID("B", "2026-11-27T10:00:05Z")) {
 		t.Fatal("an untrusted held delivery was superseded")
 	}
 }

@@ -161,7 +161,7 @@ func (in *Inbound) superseded(ctx context.Context, it spool.Item, later []spool.
 			ls = append(ls, ld)
 		}
 	}
-	return in.judge.Superseded(ctx, d, it.HeldAt, ls...)
+	return in.judge.Superseded(ctx, it.Queue, d, it.HeldAt, ls...)
 }
 
 // heldDelivery is a held item as the judgement step sees it.

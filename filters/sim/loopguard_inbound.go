@@ -152,7 +152,7 @@ func (j *lgJudge) release() *delivery {
 				later = append(later, filters.Delivery{Provider: j.p, Route: j.hook, Body: l.body, Header: jsonHeader, Verification: spool.Unsigned})
 			}
 		}
-		if j.judge.Superseded(j.ctx, filters.Delivery{Provider: j.p, Route: j.hook, Body: h.body, Header: jsonHeader, Verification: spool.Unsigned}, h.at, later...) {
+		if j.judge.Superseded(j.ctx, h.queue, filters.Delivery{Provider: j.p, Route: j.hook, Body: h.body, Header: jsonHeader, Verification: spool.Unsigned}, h.at, later...) {
 			for _, e := range h.events {
 				j.w.logf("loopguard drops held %s for %s (loop/superseded)", e.label(), e.rec)
 			}

@@ -170,13 +170,16 @@ func (st *State) Holds(fs []Field) bool {
 // no event for it, and its echo on the others carries what the app already
 // holds (see Holds) — so it cannot turn a later genuine event, such as a
 // person's return to those values, into an "echo". Where both times are
-// known, an event older (at) than the write's state is not its echo.
+// known, an event older (at) than the write's state is not its echo, nor
+// is one newer than the state a later write of ours left (see
+// newerThanLater).
 //
 // A value the write did not itself write (it came from the write's
-// response) must also be one the app holds, or one loopguard knows nothing
-// of: a response can show a provider-side change (an automation, a
-// person's edit just before ours) that the app has not seen, and an event
-// carrying it is news for the app, not an echo.
+// response, or the write never knew the field) must also be one the app
+// is known to hold (see news): a response shows a provider-side change (an
+// automation, a person's edit just before ours) exactly as it shows the
+// untouched rest, and an event carrying such a value may be that change —
+// news for the app, not an echo.
 func (st *State) Match(fs []Field, at int64, since time.Time) int {
 	return st.MatchWith(fs, at, since, MatchOpts{})
 }

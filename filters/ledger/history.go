@@ -544,10 +544,11 @@ func (st *State) ApplyWrite(w *Write) {
 //   - an echo of write k (Settle = k's Seq) settles k and every earlier
 //     write; the app's values keep their hashes and learn the echo's
 //     provider time;
-//   - a genuine event the app accepted settles the newest write (decided
-//     before it) that the event shows applied, and every earlier one, and
-//     becomes what the app holds (a field is not moved back by an event
-//     older than the state held).
+//   - a genuine event the app accepted settles the write whose verified
+//     sentinel it carries (Shows) and the newest write (decided before it)
+//     that it shows applied, each with every earlier one; the writes left
+//     are rebased onto it (see rebase), and it becomes what the app holds
+//     (a field is not moved back by an event older than the state held).
 func (st *State) ApplyAccept(a *Accept) {
 	if a.Settle != 0 {
 		for _, f := range a.Fields {

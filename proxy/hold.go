@@ -242,7 +242,9 @@ func (h *holder) heldAfter(it spool.Item) []spool.Item {
 // was recorded) goes with its original headers untouched — the app's own
 // verification judges it — and is never recorded as accepted.
 func (h *holder) Send(ctx context.Context, it spool.Item) (int, error) {
-	if h.inbound.superseded(ctx, it, h.heldAfter(it)) {
+	// Only a quarantined record's queue is coalesced (filters.Judge.
+	// Superseded): other queues replay without reading ahead.
+	if strings.HasPrefix(it.Queue, filters.QueueRecord+":") && h.inbound.superseded(ctx, it, h.heldAfter(it)) {
 		// A newer state of the record replaced it at the app: handing
 		// the app the older one would restart what the hold stopped.
 		h.delivered(it)

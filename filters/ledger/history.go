@@ -62,14 +62,17 @@ type Version struct {
 	// provider's own account of the state after the write.
 	Shown bool
 	// ProviderAt is the provider's time or version of the written state,
-	// from the response (0: unknown). An event older than it is not its
-	// echo.
+	// from the response (0: unknown). An event at another time is not its
+	// echo: the echo carries the state's own time (an older event is a
+	// state before the write, a newer one a state after it, such as a
+	// person's return to its values; seed 54164).
 	ProviderAt int64
-	// Rebased: the expected state was rebased onto a genuine event that
-	// had a provider time (see rebase). On a provider that delivers out of
-	// order the write may as well be older than that event, so a timed
-	// event is not matched against the rebased state unless the write's
-	// own time is known (simulator seed 18140).
+	// Rebased: a genuine event with a provider time was accepted after the
+	// write, and the write's own time is unknown (see rebase). On a
+	// provider that delivers out of order the write may as well be older
+	// or newer than that event, so a timed event is not matched against
+	// the write's state: it is the write's echo or a person's return to
+	// its values after that event (simulator seeds 18140, 51161).
 	Rebased bool
 }
 
@@ -170,7 +173,7 @@ func (st *State) Holds(fs []Field) bool {
 // no event for it, and its echo on the others carries what the app already
 // holds (see Holds) — so it cannot turn a later genuine event, such as a
 // person's return to those values, into an "echo". Where both times are
-// known, an event older (at) than the write's state is not its echo, nor
+// known, an event at another time (at) than the write's state is not its echo, nor
 // is one newer than the state a later write of ours left (see
 // newerThanLater).
 //
@@ -212,7 +215,7 @@ func (st *State) MatchWith(fs []Field, at int64, since time.Time, o MatchOpts) i
 	noop := -1
 	for i := range st.Writes {
 		w := &st.Writes[i]
-		if (w.NoOp && (!noops || noop >= 0 || !st.movedAfter(i))) || (at != 0 && w.ProviderAt != 0 && at < w.ProviderAt) || st.newerThanLater(i, at) || (o.Unordered && (st.overwrittenUntimed(i, fs, at) || (at != 0 && w.Rebased && w.ProviderAt == 0))) || w.At.Before(since) {
+		if (w.NoOp && (!noops || noop >= 0 || !st.movedAfter(i))) || (at != 0 && w.ProviderAt != 0 && at != w.ProviderAt) || st.newerThanLater(i, at) || (o.Unordered && (st.overwrittenUntimed(i, fs, at) || (at != 0 && w.Rebased && w.ProviderAt == 0))) || w.At.Before(since) {
 			continue
 		}
 		if st.expects(i, fs) && !st.news(i, fs) {
@@ -607,7 +610,10 @@ func (st *State) rebase(fs []Field, at int64) {
 				cur = overlay(cur, []Field{f})
 			}
 		}
-		if !w.Shown && w.learn(cur) && at != 0 && !w.NoOp {
+		// A write that learned nothing (it wrote every field) is as
+		// unordered against a timed event as one that did (seed 51161).
+		learned := w.learn(cur)
+		if !w.Shown && at != 0 && !w.NoOp && (learned || w.ProviderAt == 0) {
 			w.Rebased = true
 		}
 	}

@@ -282,3 +282,54 @@ func TestMatchUnorderedRebased(t *testing.T) {
 		t.Fatalf("unordered: Match = %d, want -1 (a person's undo after the change)", got)
 	}
 }
+
+// TestMatchNotOwnTime: where both times are known, an event whose provider
+// time is not the write's own is not its echo — an echo carries the state's
+// own time, so a newer event with the write's values is a person's return
+// to them (simulator seed 54164).
+func TestMatchNotOwnTime(t *testing.T) {
+	now := newFakeClock().Now()
+	var st State
+	st.ApplyAccept(&Accept{Fields: fs("a", 1, "d", 1), ProviderAt: 2, At: now})
+	st.ApplyWrite(&Write{Fields: fs("d", 3), At: now, ProviderAt: 5})
+	if got := st.Match(fs("a", 1, "d", 3), 5, time.Time{}); got != 0 {
+		t.Fatalf("echo at the write's own time: Match = %d, want 0", got)
+	}
+	for _, at := range []int64{4, 6} {
+		if got := st.Match(fs("a", 1, "d", 3), at, time.Time{}); got != -1 {
+			t.Fatalf("event at %d, write at 5: Match = %d, want -1", at, got)
+		}
+	}
+	if got := st.Match(fs("a", 1, "d", 3), 0, time.Time{}); got != 0 {
+		t.Fatalf("event without a time: Match = %d, want 0", got)
+	}
+}
+
+// TestMatchUnorderedRebasedFull: a write whose every field it wrote itself
+// learns nothing from the timed genuine event after it, yet its order
+// against that event is just as unknown on an unordered provider: it is
+// marked rebased and not matched by a timed event (simulator seed 51161).
+func TestMatchUnorderedRebasedFull(t *testing.T) {
+	now := newFakeClock().Now()
+	var st State
+	st.ApplyAccept(&Accept{Fields: fs("a", 1, "d", 1), ProviderAt: 2, At: now})
+	st.ApplyWrite(&Write{Fields: fs("a", 2, "d", 2), At: now})
+	st.ApplyAccept(&Accept{Fields: fs("a", 3, "d", 2), ProviderAt: 4, At: now}) // a person's change of a, before or after the write
+	if len(st.Writes) != 1 || !st.Writes[0].Rebased {
+		t.Fatalf("writes %+v: want the write kept and marked rebased", st.Writes)
+	}
+	if got := st.MatchWith(fs("a", 2, "d", 2), 5, time.Time{}, MatchOpts{Unordered: true}); got != -1 {
+		t.Fatalf("unordered: Match = %d, want -1 (the person's undo after the change)", got)
+	}
+	if got := st.MatchWith(fs("a", 2, "d", 2), 5, time.Time{}, MatchOpts{}); got != 0 {
+		t.Fatalf("in order: Match = %d, want 0", got)
+	}
+	// A write whose own time is known is not marked: its echo carries it.
+	var known State
+	known.ApplyAccept(&Accept{Fields: fs("a", 1, "d", 1), ProviderAt: 2, At: now})
+	known.ApplyWrite(&Write{Fields: fs("a", 2, "d", 2), At: now, ProviderAt: 3})
+	known.ApplyAccept(&Accept{Fields: fs("a", 3, "d", 2), ProviderAt: 4, At: now})
+	if len(known.Writes) == 1 && known.Writes[0].Rebased {
+		t.Fatal("a write with its own provider time was marked rebased")
+	}
+}

@@ -76,7 +76,7 @@ func (s *Sweep) Summary() string {
 	fmt.Fprintf(&b, "%d histories, %d with a violation\n", s.Histories, s.FailedHistories())
 	for _, k := range s.Kinds() {
 		seeds := s.Failing[k]
-		fmt.Fprintf(&b, "  %-70s %5d histories, seeds %v\n", k, len(seeds), seeds[:min(len(seeds), 8)])
+		fmt.Fprintf(&b, "  %-70s %5d histories, seeds %v\n", k, len(seeds), seeds[:min(len(seeds), 24)])
 	}
 	return b.String()
 }

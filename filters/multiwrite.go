@@ -179,6 +179,7 @@ type MultiOutcome struct {
 // as the response shows it (missing: none) and at its provider time (0:
 // unknown).
 func (e *Engine) recordOne(ctx context.Context, w *Write, res gjson.Result, at int64, out *MultiOutcome) {
+	e.offers.supersede(w.Key(), w.Fields)
 	lw := ledger.Write{Fields: w.Fields, At: e.now(), FP: w.FP, Nonce: w.Nonce, Created: w.Created, NoOp: w.NoOp, ProviderAt: at}
 	if res.IsObject() {
 		if fs := w.Provider.FP.FromJSON(nil, res); len(fs) > 0 {

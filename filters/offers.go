@@ -72,6 +72,37 @@ func (o *offers) add(k ledger.Key, fs []ledger.Field) {
 	o.m[k] = offer{fields: merged, at: now}
 }
 
+// supersede forgets what the record's offer says of the fields fs writes
+// with another value: the app's own write of a field is newer than what an
+// earlier event handed it, so the offer no longer says what the app holds
+// (simulator seed 13022: a person's value offered seconds before the app's
+// own PUT overwrote it made the app's later write of that value look like
+// a no-op write-back).
+func (o *offers) supersede(k ledger.Key, fs []ledger.Field) {
+	if o == nil || k.Record == "" || len(fs) == 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	cur, ok := o.m[k]
+	if !ok {
+		return
+	}
+	kept := cur.fields[:0:0]
+	for _, f := range cur.fields {
+		if i, wrote := findField(fs, f.Name); wrote && fs[i].Hash != f.Hash {
+			continue
+		}
+		kept = append(kept, f)
+	}
+	if len(kept) == 0 {
+		delete(o.m, k)
+		return
+	}
+	cur.fields = kept
+	o.m[k] = cur
+}
+
 // getFresh returns the record's current offer (nil: none) and whether it
 // is fresh (see offerFresh).
 func (o *offers) getFresh(k ledger.Key) ([]ledger.Field, bool) {

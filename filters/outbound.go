@@ -274,6 +274,7 @@ func (e *Engine) RecordWrite(ctx context.Context, w *Write, resp []byte) error {
 	if w.Record == "" || len(w.Fields) == 0 {
 		return nil
 	}
+	e.offers.supersede(w.Key(), w.Fields)
 	lw := ledger.Write{Fields: w.Fields, At: e.now(), FP: w.FP, Nonce: w.Nonce, Created: w.Created, NoOp: w.NoOp}
 	if r := w.Route.Response; r != "-" && len(resp) > 0 && !w.Provider.tooDeep(resp) && gjson.ValidBytes(resp) {
 		root := gjson.ParseBytes(resp)
@@ -304,6 +305,7 @@ func (e *Engine) Unsent(ctx context.Context, w *Write) error {
 	if w == nil || w.Record == "" || len(w.Fields) == 0 {
 		return nil
 	}
+	e.offers.supersede(w.Key(), w.Fields)
 	return e.store.RecordWrite(ctx, w.Key(), ledger.Write{Fields: w.Fields, At: e.now(), Unsent: true})
 }
 

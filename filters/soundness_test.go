@@ -220,3 +220,26 @@ func TestEditAfterOfferIsNotNoOp(t *testing.T) {
 		t.Fatal("a write seconds after the event, with fields loopguard never saw, was taken for a no-op write-back")
 	}
 }
+
+// An event's offer says what the app holds only until the app writes
+// another value of that field: the app's later write of the offered value
+// again is an edit, not a no-op write-back (simulator seed 13022: the app's
+// PUT overwrote a person's offered value; its next PATCH back to that value
+// was taken for a no-op, never matched, and the echo was written back in a
+// ping-pong).
+func TestOfferSupersededByAppWrite(t *testing.T) {
+	h := newHarness(t, "generic", harnessOpts{})
+	evs, ds := h.deliver("/webhooks/generic", genericEvent(t, map[string]any{"id": "e1", "record": rawJSON(`{"id":"c1","name":"Grace","email":"g@example.com"}`)}), nil)
+	h.accept(evs, ds)
+	if w := h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"name":"Ada"}`); w.NoOp {
+		t.Fatal("the app's change of an offered field was taken for a no-op")
+	}
+	h.clock.Advance(2 * time.Second)
+	if w := h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"name":"Grace"}`); w.NoOp {
+		t.Fatal("the app's write back to the offered value, after its own change, was taken for a no-op write-back")
+	}
+	// The offer still speaks for the fields the app did not write.
+	if w := h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"email":"g@example.com"}`); !w.NoOp {
+		t.Fatal("a write of the offered value of a field the app never rewrote was not taken for a no-op")
+	}
+}

@@ -115,7 +115,7 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 	}
 	lk := e.lookups.Get().(*lookup)
 	lk.reset(e.store, ev.Key())
-	lk.floor = ev.floor
+	lk.earlier = ev.earlier
 	if e.echoWindow > 0 {
 		lk.since = d.Time.Add(-e.echoWindow)
 	}
@@ -125,8 +125,9 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 		// into them.
 		lk.loaded, lk.known, lk.err = true, pre.known, pre.err
 		lk.st = *pre.state
-		if ev.floor != 0 {
-			lk.st.Writes = slices.DeleteFunc(slices.Clone(lk.st.Writes), func(w ledger.Version) bool { return w.Seq <= ev.floor })
+		if len(ev.earlier) > 0 && pre.err == nil {
+			lk.st.Writes, lk.st.App = slices.Clone(lk.st.Writes), slices.Clone(lk.st.App)
+			lk.applyEarlier()
 		}
 		defer func() { lk.st = ledger.State{}; e.lookups.Put(lk) }()
 	} else {

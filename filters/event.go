@@ -65,9 +65,10 @@ type Event struct {
 	inForm bool
 	dedup  string // DedupKey(Provider, ID), built once on first use
 	pre    *prefetched
-	// floor: an earlier event of the same delivery and record settled
-	// our writes up to this Seq (see After).
-	floor uint32
+	// earlier are the echoes of our writes that earlier events of the
+	// same delivery and record were (see After), applied in order to the
+	// record's state before this event is judged.
+	earlier []ledger.Accept
 }
 
 // After tells the events of a delivery that follow evs[i] what its
@@ -81,9 +82,10 @@ func After(evs []Event, i int, d *Decision) {
 		return
 	}
 	k := evs[i].Key()
+	a := ledger.Accept{Fields: evs[i].Fields, ProviderAt: evs[i].ProviderAt, Settle: d.Settle}
 	for j := i + 1; j < len(evs); j++ {
 		if evs[j].Record != "" && evs[j].Key() == k {
-			evs[j].floor = max(evs[j].floor, d.Settle)
+			evs[j].earlier = append(evs[j].earlier, a)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package filters
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -369,17 +368,27 @@ type lookup struct {
 	loaded bool
 	known  bool
 	err    error
-	// floor: writes up to this Seq were settled by an earlier event of
-	// the same delivery (see Event.After).
-	floor uint32
+	// earlier: echoes judged in the same delivery before this event (see
+	// After), applied to the state when it is loaded.
+	earlier []ledger.Accept
 	// since is the start of the echo window: writes recorded before it
 	// are no longer matched by their values (zero: no window).
 	since time.Time
 }
 
+// applyEarlier applies the echoes judged before this event in its delivery:
+// they settled our writes up to theirs, and the app's values they carried
+// are at their provider time (simulator seed 64546: a resent, older echo
+// batched after a newer one was not seen as stale).
+func (l *lookup) applyEarlier() {
+	for i := range l.earlier {
+		l.st.ApplyAccept(&l.earlier[i])
+	}
+}
+
 // reset prepares a pooled lookup for one event, keeping st's slices.
 func (l *lookup) reset(store ledger.Store, key ledger.Key) {
-	l.store, l.key, l.loaded, l.known, l.err, l.floor, l.since = store, key, false, false, nil, 0, time.Time{}
+	l.store, l.key, l.loaded, l.known, l.err, l.earlier, l.since = store, key, false, false, nil, nil, time.Time{}
 }
 
 func (l *lookup) state(ctx context.Context) (*ledger.State, bool, error) {
@@ -389,8 +398,8 @@ func (l *lookup) state(ctx context.Context) (*ledger.State, bool, error) {
 			return &l.st, false, nil
 		}
 		l.known, l.err = l.store.Get(ctx, l.key, &l.st)
-		if l.floor != 0 && l.err == nil {
-			l.st.Writes = slices.DeleteFunc(l.st.Writes, func(w ledger.Version) bool { return w.Seq <= l.floor })
+		if l.err == nil {
+			l.applyEarlier()
 		}
 	}
 	return &l.st, l.known, l.err

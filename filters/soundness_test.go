@@ -3,6 +3,7 @@ package filters
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -242,4 +243,24 @@ func TestOfferSupersededByAppWrite(t *testing.T) {
 	if w := h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"email":"g@example.com"}`); !w.NoOp {
 		t.Fatal("a write of the offered value of a field the app never rewrote was not taken for a no-op")
 	}
+}
+
+// An echo judged earlier in the same delivery teaches the later events of
+// its record what it settled and the provider time of the values it
+// carried: a resent, older echo batched after the newer one is stale, not
+// news (simulator seed 64546: it was forwarded and written back).
+func TestBatchEarlierEchoTimesLaterEvents(t *testing.T) {
+	h := newHarness(t, "hubspotlike", harnessOpts{})
+	h.write("PATCH", "/crm/v3/objects/contacts/501", jsonCT, `{"properties":{"firstname":"Ada"}}`)
+	h.clock.Advance(time.Second)
+	h.write("PATCH", "/crm/v3/objects/contacts/501", jsonCT, `{"properties":{"firstname":"Bo"}}`)
+	h.clock.Advance(time.Second)
+	ev := func(id int, at int64, value string) string {
+		return `{"eventId":` + strconv.Itoa(id) + `,"subscriptionId":1,"portalId":62515,"occurredAt":` + strconv.FormatInt(at, 10) +
+			`,"subscriptionType":"contact.propertyChange","objectId":501,"propertyName":"firstname","propertyValue":"` + value + `"}`
+	}
+	body := []byte("[" + ev(21, 1764237602000, "Bo") + "," + ev(22, 1764237601000, "Ada") + "]")
+	_, ds := h.deliver("/webhooks/hubspot", body, nil)
+	wantDecision(t, ds[0], Drop, "fingerprint", ReasonPendingWrite)
+	wantDecision(t, ds[1], Drop, "fingerprint", ReasonStale)
 }

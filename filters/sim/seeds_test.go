@@ -88,6 +88,7 @@ var failingSeedsNow = []failingSeed{
 	{93122, "the same with two people: a person's undo of another's change back to the app's PUT, both overtaking the PUT's echo, was dropped"},
 	{54164, "reordered events with times, write answers with them: a person's undo back to the app's partial write, newer than the write's own provider time, was dropped as its echo (now: an event whose time is not the write's own is not its echo)"},
 	{13022, "a person's value handed to the app, then overwritten by the app's own PUT, still counted as what the app held: the app's later PATCH back to it was taken for a no-op write-back, never matched, its echo forwarded and written back in a ping-pong (now: the app's write of another value supersedes the offer of that field)"},
+	{64546, "a resent echo without id (older provider time) batched after the newer echo that settled both writes: later events of the delivery learned only what it settled, not its time, so the older echo was not stale and was written back (now: earlier echoes of the delivery are applied whole)"},
 	{43420, "a person's return to the values of the app's write the provider sent no event for, after another person's change overtook it: dropped as that write's echo (fixed with 51161)"},
 }
 

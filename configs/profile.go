@@ -230,6 +230,16 @@ type WebhookRoute struct {
 	// overtaking the later one's, or a person's return to the earlier
 	// value after the later write. Default false (in order).
 	Unordered bool `yaml:"unordered"`
+	// EveryWrite says the provider sends an event for every write it
+	// accepts, even one that changes nothing (its docs say so, or it was
+	// observed): a write of ours that changed nothing for the app then has
+	// an echo too, coming in order, so it is matched like any write — the
+	// app's stale write-back of an overtaken event (which is a change on
+	// the provider) is then recognised instead of ping-ponging. Set it
+	// only when true: on an API that sends nothing for a no-op write, a
+	// person's later return to those values would be taken for its echo.
+	// Ignored with unordered. Default false.
+	EveryWrite bool `yaml:"every_write"`
 	// PropertyName and PropertyValue are value specs for per-property events
 	// (HubSpot propertyName/propertyValue).
 	PropertyName  string `yaml:"property_name"`

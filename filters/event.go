@@ -44,6 +44,9 @@ type Event struct {
 	// Unordered: the provider may deliver the record's events out of
 	// order (the route's unordered).
 	Unordered bool
+	// EveryWrite: the provider sends an event for every write, in order
+	// (the route's every_write): no-op writes of ours have echoes too.
+	EveryWrite bool
 	// Untouched: the event names the record's tracked fields, all null on
 	// a route whose nulls mean "unchanged": no tracked field changed.
 	Untouched bool
@@ -121,5 +124,5 @@ func (e *Event) Key() ledger.Key {
 // ledger.State.Match): an event of changed fields only is never a no-op
 // write's echo.
 func (e *Event) match(st *ledger.State, since time.Time) int {
-	return st.MatchWith(e.Fields, e.ProviderAt, since, ledger.MatchOpts{Changes: e.Partial, Unordered: e.Unordered})
+	return st.MatchWith(e.Fields, e.ProviderAt, since, ledger.MatchOpts{Changes: e.Partial, Unordered: e.Unordered, EveryWrite: e.EveryWrite})
 }

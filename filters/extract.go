@@ -145,7 +145,7 @@ func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) 
 			e.Marks[i] = m.from.str(ev, root, h)
 		}
 	}
-	e.Unordered = r.unordered
+	e.Unordered, e.EveryWrite = r.unordered, r.everyWrite
 	switch {
 	case r.recPath.kind != specNone:
 		rec := r.recPath.result(ev, root, h)

@@ -78,18 +78,20 @@ type WebhookRoute struct {
 	nullsUnchanged bool
 	// unordered: events may arrive out of order (configs Unordered).
 	unordered bool
-	eventID   compositeSpec
-	record    compositeSpec
-	object    valueSpec
-	account   valueSpec
-	actor     valueSpec
-	occurred  valueSpec
-	recPath   valueSpec
-	partial   bool
-	propName  valueSpec
-	propVal   valueSpec
-	sentinel  string
-	markers   []marker
+	// everyWrite: every accepted write has an event (configs EveryWrite).
+	everyWrite bool
+	eventID    compositeSpec
+	record     compositeSpec
+	object     valueSpec
+	account    valueSpec
+	actor      valueSpec
+	occurred   valueSpec
+	recPath    valueSpec
+	partial    bool
+	propName   valueSpec
+	propVal    valueSpec
+	sentinel   string
+	markers    []marker
 	// source is what the route's events are: webhook, or pull for a read.
 	source Source
 	// objParam names the path parameter that is the object type (reads
@@ -223,7 +225,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 			Method: h.Method, Tpl: tpl, source: SourceWebhook, batch: h.Batch, formField: formFieldOf(h.Body),
 			eventID: compileComposite(h.EventID), record: compileComposite(h.RecordID),
 			object: compileSpec(h.ObjectType), account: compileSpec(h.Account), actor: compileSpec(h.Actor),
-			occurred: compileSpec(h.OccurredAt), recPath: compileSpec(h.Record), partial: h.Partial, nullsUnchanged: h.Nulls == "unchanged", unordered: h.Unordered,
+			occurred: compileSpec(h.OccurredAt), recPath: compileSpec(h.Record), partial: h.Partial, nullsUnchanged: h.Nulls == "unchanged", unordered: h.Unordered, everyWrite: h.EveryWrite && !h.Unordered,
 			propName: compileSpec(h.PropertyName), propVal: compileSpec(h.PropertyValue),
 			sentinel: h.Sentinel,
 		}

@@ -202,6 +202,11 @@ type MatchOpts struct {
 	// Unordered: the provider may deliver events out of order (see
 	// overwrittenUntimed).
 	Unordered bool
+	// EveryWrite: the provider sends an event for every write it accepts,
+	// in order, so a write that changed nothing has an echo as well: it
+	// is matched like the others, oldest first (an event of changed fields
+	// only still never matches it).
+	EveryWrite bool
 }
 
 // MatchWith is Match with what is known of the event's provider.
@@ -215,11 +220,11 @@ func (st *State) MatchWith(fs []Field, at int64, since time.Time, o MatchOpts) i
 	noop := -1
 	for i := range st.Writes {
 		w := &st.Writes[i]
-		if (w.NoOp && (!noops || noop >= 0 || !st.movedAfter(i))) || (at != 0 && w.ProviderAt != 0 && at != w.ProviderAt) || st.newerThanLater(i, at) || (o.Unordered && (st.overwrittenUntimed(i, fs, at) || (at != 0 && w.Rebased && w.ProviderAt == 0))) || w.At.Before(since) {
+		if (w.NoOp && (!noops || noop >= 0 || !(o.EveryWrite || st.movedAfter(i)))) || (at != 0 && w.ProviderAt != 0 && at != w.ProviderAt) || st.newerThanLater(i, at) || (o.Unordered && (st.overwrittenUntimed(i, fs, at) || (at != 0 && w.Rebased && w.ProviderAt == 0))) || w.At.Before(since) {
 			continue
 		}
 		if st.expects(i, fs) && !st.news(i, fs) {
-			if !w.NoOp {
+			if !w.NoOp || o.EveryWrite {
 				return i
 			}
 			noop = i

@@ -333,3 +333,32 @@ func TestMatchUnorderedRebasedFull(t *testing.T) {
 		t.Fatal("a write with its own provider time was marked rebased")
 	}
 }
+
+// TestMatchEveryWrite: on a provider that sends an event for every write,
+// in order, the app's stale write-back of an overtaken event — a no-op for
+// the app, a change on the provider — is matched by its echo, oldest write
+// first, instead of looking like a person's change (simulator seed 69309);
+// without the profile's every_write it is not (a person's return to those
+// values, issue 13 case 1), and an event of changed fields only never
+// matches it.
+func TestMatchEveryWrite(t *testing.T) {
+	now := newFakeClock().Now()
+	var st State
+	st.ApplyAccept(&Accept{Fields: fs("a", 1, "s", 1), At: now}) // a person's first edit, handed to the app
+	st.ApplyWrite(&Write{Fields: fs("a", 1, "s", 1), At: now})   // the app writes it back: a no-op for it
+	st.ApplyAccept(&Accept{Fields: fs("a", 2, "s", 1), At: now}) // the person's second edit, already made
+	st.ApplyWrite(&Write{Fields: fs("a", 2, "s", 1), At: now})   // written back too
+	if !st.Writes[0].NoOp || !st.Writes[1].NoOp {
+		t.Fatalf("write-backs not known as no-ops: %+v", st.Writes)
+	}
+	echo := fs("a", 1, "s", 1) // the first write-back's echo: it landed over the second edit
+	if got := st.MatchWith(echo, 0, time.Time{}, MatchOpts{EveryWrite: true}); got != 0 {
+		t.Fatalf("every write: Match = %d, want 0", got)
+	}
+	if got := st.MatchWith(echo, 0, time.Time{}, MatchOpts{}); got != -1 {
+		t.Fatalf("no event for no-op writes: Match = %d, want -1", got)
+	}
+	if got := st.MatchWith(fs("a", 1), 0, time.Time{}, MatchOpts{EveryWrite: true, Changes: true}); got != -1 {
+		t.Fatalf("changed fields only: Match = %d, want -1", got)
+	}
+}

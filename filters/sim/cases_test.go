@@ -92,8 +92,9 @@ func TestPartialWriteEchoIsDropped(t *testing.T) {
 // TestUnseenRecordEchoBounded: the echo of a one-field PATCH of a record
 // loopguard never saw, with nothing but the write's response and a
 // whole-record event to go on, is forwarded; the app's write-back of it
-// changes nothing and its echo (on an API with an event for every write)
-// is dropped as no news: one extra round trip, no loop.
+// changes nothing and its echo (on an API with an event for every write,
+// declared by the profile's every_write) is dropped as that write's echo:
+// one extra round trip, no loop.
 func TestUnseenRecordEchoBounded(t *testing.T) {
 	b := linear
 	b.EveryWrite, b.WriteBack = true, WriteBackFull
@@ -102,7 +103,7 @@ func TestUnseenRecordEchoBounded(t *testing.T) {
 		run(t)
 	c := res.Stats.Echoes[EvLedger] // echoes outside chains: the PATCH's
 	trace := strings.Join(res.Trace, "\n")
-	if res.Failed() || c.Forwarded != 1 || res.Stats.AppWrites != 2 || !strings.Contains(trace, "loopguard drops e2 for r1 (fingerprint/app_holds_values)") {
+	if res.Failed() || c.Forwarded != 1 || res.Stats.AppWrites != 2 || !strings.Contains(trace, "loopguard drops e2 for r1 (fingerprint/matches_our_write)") {
 		t.Fatalf("echoes %+v, app writes %d; want the first forwarded, the write-back's dropped, 2 writes\n%s", c, res.Stats.AppWrites, Format(res))
 	}
 }

@@ -89,6 +89,11 @@ var failingSeedsNow = []failingSeed{
 	{54164, "reordered events with times, write answers with them: a person's undo back to the app's partial write, newer than the write's own provider time, was dropped as its echo (now: an event whose time is not the write's own is not its echo)"},
 	{13022, "a person's value handed to the app, then overwritten by the app's own PUT, still counted as what the app held: the app's later PATCH back to it was taken for a no-op write-back, never matched, its echo forwarded and written back in a ping-pong (now: the app's write of another value supersedes the offer of that field)"},
 	{64546, "a resent echo without id (older provider time) batched after the newer echo that settled both writes: later events of the delivery learned only what it settled, not its time, so the older echo was not stale and was written back (now: earlier echoes of the delivery are applied whole)"},
+	{69309, "event on every write: a person's two quick edits, each written back by the app after the next was made; the stale write-back (a no-op for the app, a change on the provider) was never matched — no-op writes were taken to have no echo — and the two states ping-ponged until quarantine (now: a profile's every_write makes no-op writes matchable, oldest first)"},
+	{18537, "event on every write: the blind echo of a partial write of a record loopguard never saw, written back; that write-back's echo ping-ponged with the next (fixed with 69309)"},
+	{67798, "event on every write, two people: a stale write-back ping-pong (fixed with 69309)"},
+	{90828, "event on every write: the write-back of a blind echo ping-ponged (fixed with 69309)"},
+	{38781, "a partial write's blind echo arrived after the app's full PUT and moved the app back; the app's next edit's expected state was built on what the app then held, not on the PUT, so its echo looked new (fixed with 69309 and 13022)"},
 	{43420, "a person's return to the values of the app's write the provider sent no event for, after another person's change overtook it: dropped as that write's echo (fixed with 51161)"},
 }
 

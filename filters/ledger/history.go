@@ -218,19 +218,45 @@ func (st *State) MatchWith(fs []Field, at int64, since time.Time, o MatchOpts) i
 	// A write that changed something first: an event carrying few fields
 	// (null for unchanged ones) also fits the no-op writes around it.
 	noop := -1
-	for i := range st.Writes {
+	skip := func(i int) bool {
 		w := &st.Writes[i]
-		if (w.NoOp && (!noops || noop >= 0 || !(o.EveryWrite || st.movedAfter(i)))) || (at != 0 && w.ProviderAt != 0 && at != w.ProviderAt) || st.newerThanLater(i, at) || (o.Unordered && (st.overwrittenUntimed(i, fs, at) || (at != 0 && w.Rebased && w.ProviderAt == 0))) || w.At.Before(since) {
+		return (w.NoOp && (!noops || noop >= 0 || !(o.EveryWrite || st.movedAfter(i)))) || (at != 0 && w.ProviderAt != 0 && at != w.ProviderAt) || st.newerThanLater(i, at) || (o.Unordered && (st.overwrittenUntimed(i, fs, at) || (at != 0 && w.Rebased && w.ProviderAt == 0))) || w.At.Before(since)
+	}
+	for i := range st.Writes {
+		if skip(i) {
 			continue
 		}
 		if st.expects(i, fs) && !st.news(i, fs) {
-			if !w.NoOp || o.EveryWrite {
+			if !st.Writes[i].NoOp {
+				return st.earliestEcho(i, fs, o, skip)
+			}
+			if o.EveryWrite {
 				return i
 			}
 			noop = i
 		}
 	}
 	return noop
+}
+
+// earliestEcho returns, on a provider with an event for every write (in
+// order), the oldest unsettled write before k whose expected state the
+// event fits, fields it did not know aside, or k: that write's echo comes
+// before k's, and it is still unsettled, so the event is its echo — its
+// fields that write never knew (a record loopguard had not seen, or whose
+// values a refused write made it forget) are what the provider held then.
+// Taking it for k's would settle both, and k's own echo would then look
+// new (simulator seed 62346).
+func (st *State) earliestEcho(k int, fs []Field, o MatchOpts, skip func(int) bool) int {
+	if !o.EveryWrite {
+		return k
+	}
+	for j := 0; j < k; j++ {
+		if !skip(j) && !st.Writes[j].NoOp && st.expects(j, fs) {
+			return j
+		}
+	}
+	return k
 }
 
 // newerThanLater reports whether an event at provider time at is newer than

@@ -362,3 +362,23 @@ func TestMatchEveryWrite(t *testing.T) {
 		t.Fatalf("changed fields only: Match = %d, want -1", got)
 	}
 }
+
+// TestMatchEveryWriteEarliest: on a provider with an event for every write,
+// in order, an event that fits a later write exactly and an earlier,
+// unsettled one but for fields that earlier write never knew is the earlier
+// write's echo: taking it for the later one's would settle both, and the
+// later write's own echo would then look new (simulator seed 62346).
+func TestMatchEveryWriteEarliest(t *testing.T) {
+	now := newFakeClock().Now()
+	var st State
+	st.ApplyWrite(&Write{Fields: fs("p", 2, "t", 3), At: now})                 // a partial write of a record loopguard does not know
+	st.ApplyWrite(&Write{Fields: fs("a", 1, "d", 1, "p", 2, "t", 3), At: now}) // then the app's full write of the same state
+	st.ApplyWrite(&Write{Fields: fs("d", 4), At: now})                         // and another edit
+	echo := fs("a", 1, "d", 1, "p", 2, "t", 3)
+	if got := st.MatchWith(echo, 0, time.Time{}, MatchOpts{EveryWrite: true}); got != 0 {
+		t.Fatalf("every write: Match = %d, want 0 (the first write's echo comes first)", got)
+	}
+	if got := st.MatchWith(echo, 0, time.Time{}, MatchOpts{}); got != 1 {
+		t.Fatalf("no event for no-op writes: Match = %d, want 1", got)
+	}
+}

@@ -124,5 +124,10 @@ func (e *Event) Key() ledger.Key {
 // ledger.State.Match): an event of changed fields only is never a no-op
 // write's echo.
 func (e *Event) match(st *ledger.State, since time.Time) int {
-	return st.MatchWith(e.Fields, e.ProviderAt, since, ledger.MatchOpts{Changes: e.Partial, Unordered: e.Unordered, EveryWrite: e.EveryWrite})
+	return st.MatchWith(e.Fields, e.ProviderAt, since, e.matchOpts())
+}
+
+// matchOpts is what the event's route says of its provider's events.
+func (e *Event) matchOpts() ledger.MatchOpts {
+	return ledger.MatchOpts{Changes: e.Partial, Unordered: e.Unordered, EveryWrite: e.EveryWrite}
 }

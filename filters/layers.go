@@ -245,6 +245,11 @@ func (l *sentinelLayer) Check(ctx context.Context, ev *Event, lk *lookup) Verdic
 		v.Shows = w.Seq
 		return v
 	}
+	if st.Unplaced(i, ev.Fields, ev.ProviderAt, ev.matchOpts()) {
+		v := abstain(ReasonSentinelStale, "the event's provider time or order does not place it at the write that stamped the sentinel")
+		v.Shows = w.Seq
+		return v
+	}
 	if w.At.Before(lk.since) {
 		// A stored sentinel rides along on every later event of the
 		// record: past the echo window it says who wrote the field, not

@@ -2,6 +2,7 @@ package filters
 
 import (
 	"context"
+	"github.com/loopguard/loopguard/configs"
 	"net/http"
 	"strconv"
 	"testing"
@@ -263,4 +264,39 @@ func TestBatchEarlierEchoTimesLaterEvents(t *testing.T) {
 	_, ds := h.deliver("/webhooks/hubspot", body, nil)
 	wantDecision(t, ds[0], Drop, "fingerprint", ReasonPendingWrite)
 	wantDecision(t, ds[1], Drop, "fingerprint", ReasonStale)
+}
+
+// A stored sentinel rides along on later states of the record: on a
+// provider that delivers out of order, an event carrying it, with a time,
+// after a timed genuine event was accepted past the write that stamped it
+// (whose own time is unknown), may be a person's return to that write's
+// state — the sentinel is no evidence then, as the values are not
+// (simulator seed 141390: dropped as sentinel_match).
+func TestStoredSentinelUnplacedOnUnorderedProvider(t *testing.T) {
+	h := newHarness(t, "generic", harnessOpts{mutate: func(t testing.TB, ps []*configs.Provider) {
+		for _, p := range ps {
+			if p.Name == "generic" {
+				p.Webhooks[0].Unordered = true
+			}
+		}
+	}})
+	event := func(id, at, rec string) []byte {
+		return genericEvent(t, map[string]any{"id": id, "occurred_at": at, "record": rawJSON(rec)})
+	}
+	evs, ds := h.deliver("/webhooks/generic", event("e1", "2026-11-27T10:00:00Z", `{"id":"c1","name":"Ada","email":"a@example.com"}`), nil)
+	h.accept(evs, ds)
+	w := h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"name":"Bo"}`)
+	s := sentinelOf(w)
+	if s == "" {
+		t.Fatalf("the write carries no sentinel: %s", w.Body)
+	}
+	// A person's change, before or after the write: nothing says which.
+	evs, ds = h.deliver("/webhooks/generic", event("e2", "2026-11-27T10:00:02Z", `{"id":"c1","name":"Ada","email":"c@example.com"}`), nil)
+	wantDecision(t, ds[0], Forward, "fingerprint", ReasonNewValue)
+	h.accept(evs, ds)
+	// Another person's edit to the write's state, carrying the stored sentinel.
+	_, ds = h.deliver("/webhooks/generic", event("e3", "2026-11-27T10:00:04Z", `{"id":"c1","name":"Bo","email":"c@example.com","sync_source":"`+s+`"}`), nil)
+	if ds[0].Action == Drop {
+		t.Fatalf("a timed event after the write's rebase was dropped on its stored sentinel: %+v", ds[0])
+	}
 }

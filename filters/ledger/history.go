@@ -220,7 +220,7 @@ func (st *State) MatchWith(fs []Field, at int64, since time.Time, o MatchOpts) i
 	noop := -1
 	skip := func(i int) bool {
 		w := &st.Writes[i]
-		return (w.NoOp && (!noops || noop >= 0 || !(o.EveryWrite || st.movedAfter(i)))) || (at != 0 && w.ProviderAt != 0 && at != w.ProviderAt) || st.newerThanLater(i, at) || (o.Unordered && (st.overwrittenUntimed(i, fs, at) || (at != 0 && w.Rebased && w.ProviderAt == 0))) || w.At.Before(since)
+		return (w.NoOp && (!noops || noop >= 0 || !(o.EveryWrite || st.movedAfter(i)))) || st.Unplaced(i, fs, at, o) || w.At.Before(since)
 	}
 	for i := range st.Writes {
 		if skip(i) {
@@ -237,6 +237,21 @@ func (st *State) MatchWith(fs []Field, at int64, since time.Time, o MatchOpts) i
 		}
 	}
 	return noop
+}
+
+// Unplaced reports whether the provider's times or order say that an event
+// at provider time at, with values fs, is not write i's echo, or cannot
+// say whether it is: its time is not the write's own, or is newer than a
+// later write's state (newerThanLater); or, on a provider that delivers
+// out of order, a later write of ours of unknown time set one of its
+// fields otherwise (overwrittenUntimed), or a timed genuine event was
+// accepted after the write, whose own time is unknown (Rebased). The same
+// rules hold for an event carrying the write's stored sentinel: it rides
+// along on later states of the record (simulator seed 141390).
+func (st *State) Unplaced(i int, fs []Field, at int64, o MatchOpts) bool {
+	w := &st.Writes[i]
+	return (at != 0 && w.ProviderAt != 0 && at != w.ProviderAt) || st.newerThanLater(i, at) ||
+		(o.Unordered && (st.overwrittenUntimed(i, fs, at) || (at != 0 && w.Rebased && w.ProviderAt == 0)))
 }
 
 // earliestEcho returns, on a provider with an event for every write (in

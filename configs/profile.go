@@ -233,12 +233,14 @@ type WebhookRoute struct {
 	// EveryWrite says the provider sends an event for every write it
 	// accepts, even one that changes nothing (its docs say so, or it was
 	// observed): a write of ours that changed nothing for the app then has
-	// an echo too, coming in order, so it is matched like any write — the
-	// app's stale write-back of an overtaken event (which is a change on
-	// the provider) is then recognised instead of ping-ponging. Set it
-	// only when true: on an API that sends nothing for a no-op write, a
+	// an echo too, so it is matched like any write (in order, oldest
+	// first; with unordered, once a later write of ours changed
+	// something) — the app's stale write-back of an overtaken event (which
+	// is a change on the provider) is then recognised instead of
+	// ping-ponging. Without it such a write is never matched. Set it only
+	// when true: on an API that sends nothing for a no-op write, a
 	// person's later return to those values would be taken for its echo.
-	// Ignored with unordered. Default false.
+	// Default false.
 	EveryWrite bool `yaml:"every_write"`
 	// PropertyName and PropertyValue are value specs for per-property events
 	// (HubSpot propertyName/propertyValue).

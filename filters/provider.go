@@ -225,7 +225,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 			Method: h.Method, Tpl: tpl, source: SourceWebhook, batch: h.Batch, formField: formFieldOf(h.Body),
 			eventID: compileComposite(h.EventID), record: compileComposite(h.RecordID),
 			object: compileSpec(h.ObjectType), account: compileSpec(h.Account), actor: compileSpec(h.Actor),
-			occurred: compileSpec(h.OccurredAt), recPath: compileSpec(h.Record), partial: h.Partial, nullsUnchanged: h.Nulls == "unchanged", unordered: h.Unordered, everyWrite: h.EveryWrite && !h.Unordered,
+			occurred: compileSpec(h.OccurredAt), recPath: compileSpec(h.Record), partial: h.Partial, nullsUnchanged: h.Nulls == "unchanged", unordered: h.Unordered, everyWrite: h.EveryWrite,
 			propName: compileSpec(h.PropertyName), propVal: compileSpec(h.PropertyValue),
 			sentinel: h.Sentinel,
 		}

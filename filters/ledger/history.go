@@ -202,10 +202,14 @@ type MatchOpts struct {
 	// Unordered: the provider may deliver events out of order (see
 	// overwrittenUntimed).
 	Unordered bool
-	// EveryWrite: the provider sends an event for every write it accepts,
-	// in order, so a write that changed nothing has an echo as well: it
-	// is matched like the others, oldest first (an event of changed fields
-	// only still never matches it).
+	// EveryWrite: the provider sends an event for every write it
+	// accepts, so a write that changed nothing has an echo as well. In
+	// order, it is matched like the others, oldest first; out of order,
+	// only once a later write of ours changed something (its echo may then
+	// still be on its way). Without it a write that changed nothing is
+	// never matched: an API that sends nothing for it would make a
+	// person's later return to those values its "echo" (seed 166522). An
+	// event of changed fields only never matches it.
 	EveryWrite bool
 }
 
@@ -220,7 +224,7 @@ func (st *State) MatchWith(fs []Field, at int64, since time.Time, o MatchOpts) i
 	noop := -1
 	skip := func(i int) bool {
 		w := &st.Writes[i]
-		return (w.NoOp && (!noops || noop >= 0 || !(o.EveryWrite || st.movedAfter(i)))) || st.Unplaced(i, fs, at, o) || w.At.Before(since)
+		return (w.NoOp && (!noops || noop >= 0 || !o.EveryWrite || (o.Unordered && !st.movedAfter(i)))) || st.Unplaced(i, fs, at, o) || w.At.Before(since)
 	}
 	for i := range st.Writes {
 		if skip(i) {
@@ -230,7 +234,7 @@ func (st *State) MatchWith(fs []Field, at int64, since time.Time, o MatchOpts) i
 			if !st.Writes[i].NoOp {
 				return st.earliestEcho(i, fs, o, skip)
 			}
-			if o.EveryWrite {
+			if o.EveryWrite && !o.Unordered {
 				return i
 			}
 			noop = i
@@ -263,7 +267,7 @@ func (st *State) Unplaced(i int, fs []Field, at int64, o MatchOpts) bool {
 // Taking it for k's would settle both, and k's own echo would then look
 // new (simulator seed 62346).
 func (st *State) earliestEcho(k int, fs []Field, o MatchOpts, skip func(int) bool) int {
-	if !o.EveryWrite {
+	if !o.EveryWrite || o.Unordered {
 		return k
 	}
 	for j := 0; j < k; j++ {
@@ -583,8 +587,17 @@ func (st *State) ApplyWrite(w *Write) {
 	if n := len(st.Writes); n > MaxWrites {
 		st.Writes = slices.Delete(st.Writes, 0, n-MaxWrites) // zeroes the tail: no two slots share an array
 	}
+	// Without the write's own time, the written values are at least as new
+	// as every state the app has seen of the record: the app wrote them
+	// after it. An older event then does not move them back (simulator
+	// seed 34665: a reordered older event the app ignored was taken to
+	// have replaced our write's value).
+	at := w.ProviderAt
+	if at == 0 {
+		at = st.newestAt()
+	}
 	for _, f := range w.Fields {
-		st.setApp(f, w.ProviderAt, true)
+		st.setApp(f, at, true)
 	}
 	st.LastWrite = w.At
 }
@@ -631,9 +644,35 @@ func (st *State) ApplyAccept(a *Accept) {
 	}
 	st.rebase(a.Fields, a.ProviderAt)
 	for _, f := range a.Fields {
+		if st.writtenAfter(before, f) {
+			// The app wrote this field after it was handed the event (its
+			// write-back, made before it answered): it holds what it wrote
+			// (simulator seed 179076).
+			continue
+		}
 		st.setApp(f, a.ProviderAt, false)
 	}
 	st.LastSeen = a.At
+}
+
+// newestAt is the newest provider time of what the app holds (0: none).
+func (st *State) newestAt() int64 {
+	var n int64
+	for _, v := range st.App {
+		n = max(n, v.At)
+	}
+	return n
+}
+
+// writtenAfter reports whether an unsettled write recorded after the event
+// was decided (not before) wrote another value of f's field.
+func (st *State) writtenAfter(before func(*Version) bool, f Field) bool {
+	for i := range st.Writes {
+		if w := &st.Writes[i]; !before(w) && w.wrote(f.Name) && !w.expects(f) {
+			return true
+		}
+	}
+	return false
 }
 
 // rebase moves the unsettled writes onto the state fs of a genuine event:

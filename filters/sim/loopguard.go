@@ -135,7 +135,8 @@ func profileYAML(b Behaviour) string {
 	}
 	if b.Reorder {
 		s.WriteString("        unordered: true\n") // its docs promise no order
-	} else if b.EveryWrite {
+	}
+	if b.EveryWrite {
 		s.WriteString("        every_write: true\n") // what the profile of such a provider says
 	}
 	s.WriteString("    reads:\n      - {path: /v1/issues, method: GET, list: issues, record_id: id, object_type: \"=issues\"}\n")

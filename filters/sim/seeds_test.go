@@ -97,6 +97,10 @@ var failingSeedsNow = []failingSeed{
 	{62346, "event on every write, a batch item failed and retried as a PUT: the first echo fitted both the partial write before the PUT (but for fields loopguard had forgotten) and the PUT; taken for the PUT's, it settled both, and the PUT's own echo looked new (now: on every_write, the oldest unsettled write the event fits is the one it echoes)"},
 	// Found in seeds 100,001–200,000 after the first sweep of 1–100,000 passed.
 	{141390, "unordered provider with times and a stored sentinel: a person's return to the state of the app's write, after another person's change was accepted past that write, carried the write's sentinel and was dropped as sentinel_match (now: the sentinel layer applies the same time and order rules as the values)"},
+	{166522, "a provider with an event only on real change: the app's no-op write-back was matched once its next write changed something, and a person's return to the write-back's state was dropped as its echo (now: a no-op write is matched only where the profile declares every_write)"},
+	{174629, "the same class, with a redelivery dropped as dedup after it (fixed with 166522)"},
+	{179076, "null-unchanged events with times: a resent older event was accepted after the app's write-back made inside its handler; the ledger took the event's value for what the app held, and a person's return to it was dropped as no news (now: a field the app wrote after it was handed the event keeps the app's value)"},
+	{34665, "reordered events with times: an older person's event (a paste), delivered after the app's full PUT, was taken to have replaced the PUT's values in the app (the app's own write had no time); the person's next change of one field was then dropped as stale (now: our write without a time is at least as new as every state the app had seen)"},
 	{43420, "a person's return to the values of the app's write the provider sent no event for, after another person's change overtook it: dropped as that write's echo (fixed with 51161)"},
 }
 

@@ -255,7 +255,7 @@ func (e *Engine) Settle(ctx context.Context, evs []Event, ds []Decision) error {
 		}
 		// A dropped event's redelivery is the same event: dropped by dedup,
 		// it cannot come back as news once its write is settled.
-		if ds[i].Action == Drop && ds[i].Layer != "dedup" && evs[i].ID != "" && ds[i].Source != SourcePull {
+		if ds[i].Action == Drop && ds[i].Layer != "dedup" && evs[i].dedupable() && ds[i].Source != SourcePull {
 			dropped = append(dropped, evs[i].dedupKey())
 		}
 	}
@@ -309,7 +309,7 @@ func (e *Engine) apply(ctx context.Context, evs []Event, ds []Decision, sel func
 			continue
 		}
 		ev := &evs[i]
-		if genuine && ev.ID != "" {
+		if genuine && ev.dedupable() {
 			// An unverified delivery never gets here: a forged event id
 			// must not make the genuine event a "redelivery".
 			if batch {
@@ -321,7 +321,7 @@ func (e *Engine) apply(ctx context.Context, evs []Event, ds []Decision, sel func
 		if ev.Record == "" || (genuine && (d.Observed || len(ev.Fields) == 0)) {
 			continue
 		}
-		a := ledger.Accept{Fields: ev.Fields, At: at, ProviderAt: ev.ProviderAt, Upto: d.Upto}
+		a := ledger.Accept{Fields: ev.Fields, At: at, ProviderAt: ev.ProviderAt, Upto: d.Upto, EveryWrite: ev.EveryWrite && !ev.Unordered}
 		if !d.Time.IsZero() && d.Time.Before(at) {
 			a.At = d.Time // when the event was decided
 		}

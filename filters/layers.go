@@ -87,7 +87,7 @@ type dedupLayer struct {
 func (l *dedupLayer) Name() string { return "dedup" }
 
 func (l *dedupLayer) Check(ctx context.Context, ev *Event, _ *lookup) Verdict {
-	if ev.ID == "" {
+	if !ev.dedupable() {
 		return abstain(ReasonNone, "no event id")
 	}
 	if ev.pre != nil && ev.pre.seenErr != nil {

@@ -42,7 +42,7 @@ func (e *Engine) Prefetch(ctx context.Context, evs []Event) {
 	for i := range evs {
 		ev := &evs[i]
 		ev.pre = &pre[i]
-		if ev.ID != "" && ev.Source != SourcePull {
+		if ev.dedupable() && ev.Source != SourcePull {
 			ids = append(ids, ev.dedupKey())
 			idOf = append(idOf, i)
 		}

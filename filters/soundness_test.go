@@ -300,3 +300,25 @@ func TestStoredSentinelUnplacedOnUnorderedProvider(t *testing.T) {
 		t.Fatalf("a timed event after the write's rebase was dropped on its stored sentinel: %+v", ds[0])
 	}
 }
+
+// An event without an id is known by its record, provider time and values:
+// a resend of a state already decided (dropped as our echo, or accepted) is
+// a redelivery (simulator seeds 130639, 156298: a resend batched after our
+// next write was forwarded and written back).
+func TestResendWithoutIDIsRedelivery(t *testing.T) {
+	h := newHarness(t, "generic", harnessOpts{})
+	event := func(actor, at, rec string) []byte {
+		return genericEvent(t, map[string]any{"id": nil, "actor": actor, "occurred_at": at, "record": rawJSON(rec)})
+	}
+	h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"name":"Ada"}`)
+	echo := event("u_integration", "2026-11-27T10:00:01Z", `{"id":"c1","name":"Ada"}`)
+	evs, ds := h.deliver("/webhooks/generic", echo, nil)
+	wantDecision(t, ds[0], Drop, "actor", ReasonIntegrationUser)
+	h.accept(evs, ds)
+	h.write("PATCH", "/v1/contacts/c1", jsonCT, `{"name":"Bo"}`)
+	_, ds = h.deliver("/webhooks/generic", echo, nil)
+	wantDecision(t, ds[0], Drop, "dedup", ReasonRedelivery)
+	// A person's change to the same values at another time is another event.
+	_, ds = h.deliver("/webhooks/generic", event("user_42", "2026-11-27T10:00:03Z", `{"id":"c1","name":"Ada"}`), nil)
+	wantDecision(t, ds[0], Forward, "fingerprint", ReasonNewValue)
+}

@@ -129,7 +129,7 @@ func (jg *Judge) Superseded(ctx context.Context, queue string, d Delivery, heldA
 		}
 	}
 	for i := range evs {
-		if evs[i].ID != "" {
+		if evs[i].dedupable() {
 			// Best effort: a failed mark only lets a redelivery be judged
 			// again.
 			_ = jg.engine.store.MarkEvent(ctx, evs[i].dedupKey())

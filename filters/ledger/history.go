@@ -131,6 +131,12 @@ type Accept struct {
 	// carries (verified by the caller): the event is a state at or after
 	// that write, so it and every earlier write are settled (0: none).
 	Shows uint32
+	// EveryWrite: the event's provider sends an event for every write, in
+	// order (the route's every_write). A genuine event showing our writes
+	// applied then settles the oldest it shows, not the newest: a later
+	// write's own echo is still to come (an event before it can show its
+	// values when that write changed nothing there; seed 176302).
+	EveryWrite bool
 }
 
 // Known reports whether the state holds anything.
@@ -551,6 +557,13 @@ func (st *State) ApplyWrite(w *Write) {
 	for _, v := range st.App {
 		exp = append(exp, Field{Name: v.Name, Hash: v.Hash})
 	}
+	if last := st.lastChange(); last != nil {
+		// The provider applies our writes in order: this one lands on the
+		// state the last unsettled one left (rebased onto every genuine
+		// event since), which the app may not hold — an older event it
+		// accepted moved it back (simulator seed 175714).
+		exp = overlay(exp, last.Expected)
+	}
 	exp = overlay(exp, w.Fields)
 	exp = overlay(exp, w.Response)
 	noop := w.NoOp || (len(w.Fields) > 0 && st.Holds(w.Fields))
@@ -602,6 +615,17 @@ func (st *State) ApplyWrite(w *Write) {
 	st.LastWrite = w.At
 }
 
+// lastChange returns the newest unsettled write that changed something
+// (nil: none).
+func (st *State) lastChange() *Version {
+	for i := len(st.Writes) - 1; i >= 0; i-- {
+		if !st.Writes[i].NoOp {
+			return &st.Writes[i]
+		}
+	}
+	return nil
+}
+
 // ApplyAccept moves the history after an event:
 //   - an echo of write k (Settle = k's Seq) settles k and every earlier
 //     write; the app's values keep their hashes and learn the echo's
@@ -636,7 +660,11 @@ func (st *State) ApplyAccept(a *Accept) {
 	if a.Shows != 0 {
 		st.settle(a.Shows)
 	}
-	for i := len(st.Writes) - 1; i >= 0; i-- {
+	for n := range st.Writes {
+		i := len(st.Writes) - 1 - n
+		if a.EveryWrite {
+			i = n
+		}
 		if w := &st.Writes[i]; before(w) && st.reflectedUpTo(i, a.Fields) {
 			st.settle(w.Seq)
 			break

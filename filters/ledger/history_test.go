@@ -438,3 +438,41 @@ func TestWriteNewerThanSeenStates(t *testing.T) {
 		t.Fatalf("an older event moved our write's value back: %+v", v)
 	}
 }
+
+// TestWriteLandsOnLastWrite: our write's expected state is built on the
+// state our last unsettled write left — the provider applies them in
+// order — not on what the app holds after an older event moved it back
+// (simulator seed 175714).
+func TestWriteLandsOnLastWrite(t *testing.T) {
+	now := newFakeClock().Now()
+	var st State
+	st.ApplyWrite(&Write{Fields: fs("t", 1), At: now})
+	st.ApplyWrite(&Write{Fields: fs("a", 2, "t", 3), At: now})
+	st.ApplyAccept(&Accept{Fields: fs("a", 1, "d", 1, "t", 1), At: now}) // the first write's echo, taken as news: the app moves back
+	st.ApplyWrite(&Write{Fields: fs("d", 4), At: now})
+	last := st.Writes[len(st.Writes)-1]
+	if !last.Expects(fs("a", 2, "d", 4, "t", 3)) {
+		t.Fatalf("expected state %+v, want the second write's state with d=4", last.Expected)
+	}
+}
+
+// TestAcceptSettlesOldestOnEveryWrite: on a provider with an event for
+// every write, in order, a genuine event showing two of our writes applied
+// settles the oldest: the later write's own echo is still to come
+// (simulator seed 176302); elsewhere it settles the newest.
+func TestAcceptSettlesOldestOnEveryWrite(t *testing.T) {
+	now := newFakeClock().Now()
+	for _, every := range []bool{true, false} {
+		var st State
+		st.ApplyWrite(&Write{Fields: fs("s", 1), At: now})
+		st.ApplyWrite(&Write{Fields: fs("a", 1), At: now}) // changed nothing on the provider: same value
+		st.ApplyAccept(&Accept{Fields: fs("a", 1, "s", 1), At: now.Add(time.Second), EveryWrite: every})
+		want := 1
+		if !every {
+			want = 0
+		}
+		if len(st.Writes) != want {
+			t.Fatalf("every_write %v: %d writes left, want %d", every, len(st.Writes), want)
+		}
+	}
+}

@@ -407,11 +407,25 @@ func (f *facts) rebasedUnordered(e *event) bool {
 // so no judge without the provider's order (a time, a sequence, a marker)
 // can tell them apart: it is forwarded, and the write-back it causes is
 // excused (the loop detector bounds the ping-pong).
+//
+// An edit of the app that writes only values loopguard knows it holds is
+// the same write to any judge (a no-op, seed 183500): when the provider
+// moved on meanwhile, it is stale as well.
 func (f *facts) staleWriteBack(aw *appWrite, r *provRec, set vals) bool {
-	if aw.back == nil {
-		return false
-	}
 	last := f.lastOf(r.id)
+	if aw.back == nil {
+		changes := false
+		for i, v := range set {
+			if v == "" {
+				continue
+			}
+			if last[i] != v {
+				return false
+			}
+			changes = changes || r.vals[i] != v
+		}
+		return changes
+	}
 	changes := false
 	for i, v := range set {
 		if v == "" {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 )
@@ -213,17 +214,36 @@ func namedIn(conn []string, k string) bool {
 func (f *directForward) answerHeader(h http.Header, resp *fasthttp.Response) int64 {
 	n := int64(resp.Header.ContentLength())
 	var conn []string
+	count, size := 0, 0
 	for k, v := range resp.Header.All() {
 		if strings.EqualFold(string(k), "Connection") {
 			conn = append(conn, string(v))
 		}
+		count++
+		size += len(v)
 	}
+	// One string holds every value and one array every value slice (capped,
+	// so that a later Add copies rather than overwrites its neighbour).
+	vals := make([]string, 0, count)
+	buf := make([]byte, 0, size)
+	for _, v := range resp.Header.All() {
+		buf = append(buf, v...)
+	}
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
+	off := 0
 	for k, v := range resp.Header.All() {
+		val := all[off : off+len(v)]
+		off += len(v)
 		key := canonicalKey(k)
 		if hopByHop(key) || (len(conn) > 0 && namedIn(conn, key)) || (n < 0 && key == "Content-Length") {
 			continue
 		}
-		h[key] = append(h[key], string(v))
+		if cur, ok := h[key]; ok {
+			h[key] = append(cur, val)
+			continue
+		}
+		vals = append(vals, val)
+		h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	if n < 0 {
 		return -1

@@ -125,8 +125,16 @@ func (in *Inbound) forwardDirect(w http.ResponseWriter, r *http.Request, d *deli
 	w.WriteHeader(status)
 	flush := n < 0 || eventStream(w.Header().Get("Content-Type"))
 	if err := f.copyAnswer(w, body, flush); err != nil {
-		in.log.Warn().Err(err).Str(fieldProvider, d.ip.p.Name).Msg("app's answer cut short; the provider's connection is aborted")
-		panic(http.ErrAbortHandler)
+		// As ReverseProxy: the answer is streaming, so all that is left is
+		// to abort the provider's connection (when there is one: a test
+		// calling ServeHTTP directly has none).
+		var rerr appReadError
+		if errors.As(err, &rerr) {
+			in.log.Warn().Err(rerr.err).Str(fieldProvider, d.ip.p.Name).Msg("reading the app's answer failed midway; the provider's connection is aborted")
+		}
+		if r.Context().Value(http.ServerContextKey) != nil {
+			panic(http.ErrAbortHandler)
+		}
 	}
 	return d.outcome
 }
@@ -348,7 +356,14 @@ func (f *directForward) copyAnswer(w http.ResponseWriter, src io.Reader, flush b
 			if rerr == io.EOF {
 				return nil
 			}
-			return rerr
+			return appReadError{rerr}
 		}
 	}
 }
+
+// appReadError is a failure to read the app's answer (not to write it to
+// the provider).
+type appReadError struct{ err error }
+
+func (e appReadError) Error() string { return "read the app's answer: " + e.err.Error() }
+func (e appReadError) Unwrap() error { return e.err }

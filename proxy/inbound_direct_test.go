@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,5 +97,33 @@ func TestInboundDirectMatchesReverseProxy(t *testing.T) {
 		if got[0] != got[1] {
 			t.Errorf("request %d differs\ndirect:\n%s\nReverseProxy:\n%s", i, got[0], got[1])
 		}
+	}
+}
+
+// An app answer that stops short of its Content-Length aborts the
+// provider's connection, on the direct path as through ReverseProxy: the
+// provider sees the answer cut, never a complete-looking one.
+func TestInboundDirectAbortsShortAnswer(t *testing.T) {
+	t.Parallel()
+	for _, direct := range []bool{true, false} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) {
+			t.Parallel()
+			app := newRawApp(t, func(int) string { return "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b" })
+			s := inboundSidecarVia(t, app.url(), direct)
+			body := `[{"eventId":7,"subscriptionId":1,"objectId":7,"subscriptionType":"contact.propertyChange","propertyName":"name","propertyValue":"A","sourceId":"userId:9"}]`
+			c, err := net.Dial("tcp", s.Addr("inbound"))
+			must(t, err)
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			_, err = fmt.Fprintf(c, "POST /webhooks/hub HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			must(t, err)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				return // aborted before the head left loopguard's buffer
+			}
+			if got, err := io.ReadAll(resp.Body); err == nil {
+				t.Fatalf("provider read a complete answer %d %q; want the connection aborted", resp.StatusCode, got)
+			}
+		})
 	}
 }

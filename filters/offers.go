@@ -60,7 +60,8 @@ func (o *offers) add(k ledger.Key, fs []ledger.Field) {
 	if now.Sub(cur.at) > offerTTL {
 		cur.fields = nil
 	}
-	merged := slices.Clone(cur.fields)
+	merged := make([]ledger.Field, len(cur.fields), len(cur.fields)+len(fs)) // one allocation for the inserts below
+	copy(merged, cur.fields)
 	for _, f := range fs {
 		i, ok := findField(merged, f.Name)
 		if ok {

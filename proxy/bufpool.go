@@ -26,3 +26,9 @@ func (bp *bufferPool) Put(b []byte) {
 		bp.p.Put(&b)
 	}
 }
+
+// get is a pooled buffer of copyBufferSize bytes; put gives it back
+// (without the allocation Put makes to pool a slice).
+func (bp *bufferPool) get() *[]byte { return bp.p.Get().(*[]byte) }
+
+func (bp *bufferPool) put(b *[]byte) { bp.p.Put(b) }

@@ -38,7 +38,8 @@ type Inbound struct {
 	maxBody    int64
 	holder     *holder // nil: nothing is held
 	latency    *observers
-	limits     *limits // nil: no in-flight bound (tests)
+	limits     *limits        // nil: no in-flight bound (tests)
+	direct     *directForward // nil: deliveries go through rp
 }
 
 type inProvider struct {
@@ -106,6 +107,8 @@ func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog
 		in.providers = append(in.providers, ip)
 	}
 	target := opts.AppURL
+	bufs := newBufferPool()
+	in.direct = newDirectForward(tr, target, bufs)
 	in.rp = &httputil.ReverseProxy{
 		Transport: tr,
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -118,7 +121,7 @@ func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog
 		// 0: no periodic flushing of small webhook answers; ReverseProxy
 		// still flushes at once for streamed (unknown-length) responses.
 		FlushInterval: 0,
-		BufferPool:    newBufferPool(),
+		BufferPool:    bufs,
 	}
 	jo := filters.JudgeOptions{Observe: opts.Observe, Guard: opts.guard}
 	if h := opts.hold; h != nil {
@@ -268,13 +271,18 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 		if in.holdsForApp(d.ip) && in.holdBehindApp(w, d) {
 			return d.outcome
 		}
+	}
+	setContentLength(r.Header, len(body))
+	if d != nil {
+		if in.direct.takes(r, d) {
+			return in.forwardDirect(w, r, d)
+		}
 		ctx = context.WithValue(ctx, inKey{}, d)
 	}
 	r2 := r.WithContext(ctx)
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 	r2.ContentLength = int64(len(body))
 	r2.TransferEncoding = nil
-	r2.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	in.rp.ServeHTTP(w, r2)
 	if d == nil {
 		return ""
@@ -282,33 +290,54 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	return d.outcome
 }
 
-// modifyResponse records, once the app accepted a delivery, what it now
-// knows (dedup ids, last genuine state). A 5xx of a hold-policy provider's
-// delivery is held instead of passed on (the provider would not redeliver).
+// setContentLength sets h's Content-Length to n (without allocating when
+// it already says so).
+func setContentLength(h http.Header, n int) {
+	var buf [20]byte
+	v := strconv.AppendInt(buf[:0], int64(n), 10)
+	if cur := h["Content-Length"]; len(cur) == 1 && cur[0] == string(v) {
+		return
+	}
+	h.Set("Content-Length", string(v))
+}
+
+// modifyResponse is appAnswered for ReverseProxy.
 func (in *Inbound) modifyResponse(resp *http.Response) error {
 	d, ok := resp.Request.Context().Value(inKey{}).(*delivery)
-	if ok && resp.StatusCode >= 500 && in.holdsForApp(d.ip) {
-		status := resp.StatusCode
-		_ = resp.Body.Close()
-		if err := in.holdForApp(d); err != nil {
-			in.holdFailed(&d.outcome, d.ip.p.Name, "app answered "+strconv.Itoa(status), err)
-			holdFailedAnswer(err).into(resp)
-			return nil
-		}
-		in.counted(&d.outcome, d.ip.p.Name, "app_error_held")
-		d.held().into(resp)
+	if !ok {
 		return nil
 	}
-	if !ok || resp.StatusCode < 200 || resp.StatusCode > 299 {
-		if ok {
-			in.counted(&d.outcome, d.ip.p.Name, "app_rejected")
+	if a := in.appAnswered(resp.Request.Context(), d, resp.StatusCode, resp.Body); a != nil {
+		a.into(resp)
+	}
+	return nil
+}
+
+// appAnswered records, once the app accepted a delivery, what it now
+// knows (dedup ids, last genuine state). A 5xx of a hold-policy provider's
+// delivery is held instead of passed on (the provider would not
+// redeliver): it returns the answer to give in the app's place then (the
+// app's, body, is closed first), nil to pass the app's on.
+func (in *Inbound) appAnswered(ctx context.Context, d *delivery, status int, body io.Closer) *localAnswer {
+	if status >= 500 && in.holdsForApp(d.ip) {
+		_ = body.Close()
+		if err := in.holdForApp(d); err != nil {
+			in.holdFailed(&d.outcome, d.ip.p.Name, "app answered "+strconv.Itoa(status), err)
+			a := holdFailedAnswer(err)
+			return &a
 		}
+		in.counted(&d.outcome, d.ip.p.Name, "app_error_held")
+		a := d.held()
+		return &a
+	}
+	if status < 200 || status > 299 {
+		in.counted(&d.outcome, d.ip.p.Name, "app_rejected")
 		return nil
 	}
 	if d.j == nil || len(d.j.Events) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(resp.Request.Context()), storeTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err := in.judge.Accept(ctx, d.j); err != nil {
 		in.log.Warn().Err(err).Str(fieldProvider, d.ip.p.Name).Msg("record accepted delivery failed")
@@ -321,6 +350,14 @@ func (in *Inbound) modifyResponse(resp *http.Response) error {
 const storeTimeout = 2 * time.Second
 
 func (in *Inbound) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	d, _ := r.Context().Value(inKey{}).(*delivery)
+	in.appFailed(w, r, d, err)
+}
+
+// appFailed answers a request (of delivery d; nil: not a delivery) that
+// the app could not be asked: it is held when its provider's policy says
+// so.
+func (in *Inbound) appFailed(w http.ResponseWriter, r *http.Request, d *delivery, err error) {
 	if bodyTimedOut(r) && in.limits != nil {
 		// The provider's body stopped at the read deadline; the app is
 		// not to blame (and nothing is held: the delivery is incomplete).
@@ -329,7 +366,7 @@ func (in *Inbound) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	}
 	status := statusForUpstreamError(err)
 	name := ""
-	if d, ok := r.Context().Value(inKey{}).(*delivery); ok {
+	if d != nil {
 		name = d.ip.p.Name
 		in.counted(&d.outcome, name, "app_error")
 		if in.holdsForApp(d.ip) {

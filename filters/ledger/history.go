@@ -557,12 +557,21 @@ func (st *State) ApplyWrite(w *Write) {
 	for _, v := range st.App {
 		exp = append(exp, Field{Name: v.Name, Hash: v.Hash})
 	}
-	if last := st.lastChange(); last != nil {
+	if last := st.lastChange(); last >= 0 {
 		// The provider applies our writes in order: this one lands on the
 		// state the last unsettled one left (rebased onto every genuine
 		// event since), which the app may not hold — an older event it
-		// accepted moved it back (simulator seed 175714).
-		exp = overlay(exp, last.Expected)
+		// accepted moved it back (simulator seed 175714) — with what the
+		// no-op writes after it wrote (seed 120771).
+		exp = overlay(exp, st.Writes[last].Expected)
+		for k := last + 1; k < len(st.Writes); k++ {
+			w := &st.Writes[k]
+			for j, f := range w.Expected {
+				if w.Written&(1<<min(j, 63)) != 0 {
+					exp = overlay(exp, []Field{f})
+				}
+			}
+		}
 	}
 	exp = overlay(exp, w.Fields)
 	exp = overlay(exp, w.Response)
@@ -615,15 +624,15 @@ func (st *State) ApplyWrite(w *Write) {
 	st.LastWrite = w.At
 }
 
-// lastChange returns the newest unsettled write that changed something
-// (nil: none).
-func (st *State) lastChange() *Version {
+// lastChange returns the index of the newest unsettled write that changed
+// something (-1: none).
+func (st *State) lastChange() int {
 	for i := len(st.Writes) - 1; i >= 0; i-- {
 		if !st.Writes[i].NoOp {
-			return &st.Writes[i]
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
 // ApplyAccept moves the history after an event:

@@ -476,3 +476,23 @@ func TestAcceptSettlesOldestOnEveryWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteLandsAfterNoOpWrites: the no-op writes after our last unsettled
+// change land too: a later write's expected state carries what they wrote
+// (simulator seed 120771: a person's undo to the older write's value then
+// matched through a stored sentinel).
+func TestWriteLandsAfterNoOpWrites(t *testing.T) {
+	now := newFakeClock().Now()
+	var st State
+	st.ApplyAccept(&Accept{Fields: fs("p", 1, "t", 1), At: now})
+	st.ApplyWrite(&Write{Fields: fs("t", 2), At: now})
+	st.ApplyAccept(&Accept{Fields: fs("p", 1, "t", 3), At: now, Upto: st.NextSeq + 1}) // an older event, accepted: the app holds t=3
+	st.ApplyWrite(&Write{Fields: fs("t", 3), At: now})                                 // its write-back: a no-op
+	if !st.Writes[len(st.Writes)-1].NoOp {
+		t.Fatalf("the write-back is not a no-op: %+v", st.Writes)
+	}
+	st.ApplyWrite(&Write{Fields: fs("p", 4), At: now})
+	if last := st.Writes[len(st.Writes)-1]; !last.Expects(fs("p", 4, "t", 3)) {
+		t.Fatalf("expected state %+v, want t=3 (the no-op write-back landed last)", last.Expected)
+	}
+}

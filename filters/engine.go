@@ -198,11 +198,22 @@ func (e *Engine) Decide(ctx context.Context, p *Provider, ev *Event) Decision {
 // settles is the sequence number of the unsettled write whose expected
 // state an echo carries (0: none, or unknown).
 func settles(ctx context.Context, ev *Event, lk *lookup) uint32 {
-	if len(ev.Fields) == 0 {
+	if len(ev.Fields) == 0 && !(ev.Untouched && ev.EveryWrite && !ev.Unordered) {
 		return 0
 	}
 	st, known, err := lk.state(ctx)
 	if err != nil || !known {
+		return 0
+	}
+	if len(ev.Fields) == 0 {
+		// An echo that changed nothing, on a provider with an event for
+		// every write, in order: the echo of our oldest unsettled write,
+		// which changed nothing there (left unsettled, a write that changed
+		// nothing for the app would match a person's later one-field
+		// change; seeds 170910, 480, 39355).
+		if len(st.Writes) > 0 && !st.Writes[0].At.Before(lk.since) {
+			return st.Writes[0].Seq
+		}
 		return 0
 	}
 	if i := ev.match(st, lk.since); i >= 0 {

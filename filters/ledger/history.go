@@ -224,7 +224,12 @@ func (st *State) MatchWith(fs []Field, at int64, since time.Time, o MatchOpts) i
 	if len(fs) == 0 {
 		return -1
 	}
-	noops := !o.Changes
+	// An event of changed fields only never matches a write that changed
+	// nothing for the app — unless the provider sends an event for every
+	// write, in order: such a write that changed something there (a stale
+	// write-back) has that echo, and one that changed nothing there was
+	// settled by its all-unchanged echo (seed 170910).
+	noops := !o.Changes || (o.EveryWrite && !o.Unordered)
 	// A write that changed something first: an event carrying few fields
 	// (null for unchanged ones) also fits the no-op writes around it.
 	noop := -1

@@ -339,8 +339,7 @@ func TestMatchUnorderedRebasedFull(t *testing.T) {
 // the app, a change on the provider — is matched by its echo, oldest write
 // first, instead of looking like a person's change (simulator seed 69309);
 // without the profile's every_write it is not (a person's return to those
-// values, issue 13 case 1), and an event of changed fields only never
-// matches it.
+// values, issue 13 case 1).
 func TestMatchEveryWrite(t *testing.T) {
 	now := newFakeClock().Now()
 	var st State
@@ -358,8 +357,17 @@ func TestMatchEveryWrite(t *testing.T) {
 	if got := st.MatchWith(echo, 0, time.Time{}, MatchOpts{}); got != -1 {
 		t.Fatalf("no event for no-op writes: Match = %d, want -1", got)
 	}
-	if got := st.MatchWith(fs("a", 1), 0, time.Time{}, MatchOpts{EveryWrite: true, Changes: true}); got != -1 {
-		t.Fatalf("changed fields only: Match = %d, want -1", got)
+	// Its echo naming only what it changed at the provider (null for the
+	// rest) is matched too, in order (simulator seed 170910)…
+	if got := st.MatchWith(fs("a", 1), 0, time.Time{}, MatchOpts{EveryWrite: true, Changes: true}); got != 0 {
+		t.Fatalf("changed fields only, in order: Match = %d, want 0", got)
+	}
+	// …but not out of order, nor without every_write.
+	if got := st.MatchWith(fs("a", 1), 0, time.Time{}, MatchOpts{EveryWrite: true, Unordered: true, Changes: true}); got != -1 {
+		t.Fatalf("changed fields only, unordered: Match = %d, want -1", got)
+	}
+	if got := st.MatchWith(fs("a", 1), 0, time.Time{}, MatchOpts{Changes: true}); got != -1 {
+		t.Fatalf("changed fields only, no every_write: Match = %d, want -1", got)
 	}
 }
 

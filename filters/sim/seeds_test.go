@@ -107,6 +107,8 @@ var failingSeedsNow = []failingSeed{
 	{156298, "the same class as 130639, two people"},
 	{183500, "simulator: an app edit writing only values loopguard knew the app held (a no-op to any judge) while a person's change was on its way reverted it at the provider; its echo is a person's return to those values for any judge, as a stale write-back's is (now excused as one)"},
 	{120771, "a write's expected state built on our last unsettled change skipped the no-op write-back after it; with a stored sentinel, a person's undo to the older write's value matched the newest write (now: the no-op writes after it land too)"},
+	{170910, "event on every write, null for unchanged fields: a stale write-back's echo named only the field it changed at the provider; changed-fields-only events never matched a write that changed nothing for the app, so the two states ping-ponged (now: in order on every_write they do, and an all-unchanged echo settles our oldest such write — whichever layer drops it; seed 480 caught a first version that settled only in the fingerprint layer)"},
+	{39355, "event on every write, null for unchanged fields: the all-unchanged echoes of the app's writes settled only a write that changed nothing for the app, so a write-back stayed unsettled behind an older write and matched a person's one-field undo (now: such an echo settles our oldest unsettled write, whatever it changed)"},
 	{43420, "a person's return to the values of the app's write the provider sent no event for, after another person's change overtook it: dropped as that write's echo (fixed with 51161)"},
 }
 

@@ -22,7 +22,7 @@ import (
 //	  (value i's name is name i)
 //	nextra(uvarint), per name: nameLen(uvarint) name (names napp, napp+1, …)
 //	nwrites(uvarint), per write: nextSeq-seq(uvarint, uint32 arithmetic) wflags(1: bit0 noop,
-//	bit1 created, bit2 sentinel, bit3 shown, bit4 no time, bit5 rebased) [at(varint, minus
+//	bit1 created, bit2 sentinel, bit3 shown, bit4 no time, bit5 rebased, bit6 contradicted, bit7 unproven) [at(varint, minus
 //	base)] [nonce(8) fp(8)] providerAt(varint) written(uvarint)
 //	nexpected(uvarint), per field: ref(uvarint: name index<<1 | 1 when the
 //	hash is that of app value index) [hash(8) when ref&1 == 0]
@@ -42,8 +42,10 @@ const (
 	wCreated
 	wSentinel
 	wShown
-	wNoTime  // version 4: the write has no time
-	wRebased // version 4: Version.Rebased
+	wNoTime       // version 4: the write has no time
+	wRebased      // version 4: Version.Rebased
+	wContradicted // version 4: Version.Contradicted
+	wUnproven     // version 4: Version.Unproven
 )
 
 // maxEncodedFields bounds a decoded list (a corrupt entry must not make a
@@ -173,6 +175,12 @@ func writeFlags(w *Version) byte {
 	if w.Rebased {
 		wf |= wRebased
 	}
+	if w.Contradicted {
+		wf |= wContradicted
+	}
+	if w.Unproven {
+		wf |= wUnproven
+	}
 	return wf
 }
 
@@ -252,10 +260,7 @@ func decodeV4(d *decoder, flags byte, st *State) error {
 		}
 		w.Seq = st.NextSeq - uint32(back)
 		wf := d.byte1()
-		if wf&^(wNoOp|wCreated|wSentinel|wShown|wNoTime|wRebased) != 0 {
-			d.bad = true
-		}
-		w.NoOp, w.Created, w.Shown, w.Rebased = wf&wNoOp != 0, wf&wCreated != 0, wf&wShown != 0, wf&wRebased != 0
+		w.NoOp, w.Created, w.Shown, w.Rebased, w.Contradicted, w.Unproven = wf&wNoOp != 0, wf&wCreated != 0, wf&wShown != 0, wf&wRebased != 0, wf&wContradicted != 0, wf&wUnproven != 0
 		w.At = time.Time{}
 		if wf&wNoTime == 0 {
 			w.At = fromNano(undelta(d.varint(), base))

@@ -154,7 +154,6 @@ func TestCodecCorruptV4(t *testing.T) {
 		"same as a missing app value": entry(wNoTime, 0, 3),
 		"name index past the table":   entry(wNoTime, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0),
 		"seq past 32 bits":            append(entry(0, 0)[:17], 0x80, 0x80, 0x80, 0x80, 0x10, wNoTime, 0, 1, 1, 1),
-		"unknown write flag":          entry(wNoTime|0x40, 0, 1),
 		"time missing":                entry(0, 0, 1),
 	}
 	for name, b := range cases {

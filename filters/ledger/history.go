@@ -74,6 +74,24 @@ type Version struct {
 	// the write's state: it is the write's echo or a person's return to
 	// its values after that event (simulator seeds 18140, 51161).
 	Rebased bool
+	// Contradicted: a genuine event accepted after the write, on a
+	// provider that does not send an event for every write, carried
+	// another value of a field the write set. Events come in order, so the
+	// write either changed nothing there (no echo will come: the event
+	// replaced its state) or lands after the event (its echo is on its
+	// way): a later event with its values is that echo or a person's
+	// return to them, and is not matched by values alone (simulator seeds
+	// 219549, 223695, 250342: a person's undo back to a write the provider
+	// sent no event for was dropped).
+	Contradicted bool
+	// Unproven: nothing the ledger knew says the write changed anything
+	// at the provider (no written value differed from a value the app was
+	// known to hold, and the response showed no change): on a provider
+	// that sends events only on a real change it may have no echo at all.
+	// A write known to change something has an echo, in order, so a
+	// genuine event contradicting it is older than that echo and marks
+	// nothing (see Contradicted).
+	Unproven bool
 }
 
 // Value is what the app holds of one tracked field.
@@ -235,7 +253,7 @@ func (st *State) MatchWith(fs []Field, at int64, since time.Time, o MatchOpts) i
 	noop := -1
 	skip := func(i int) bool {
 		w := &st.Writes[i]
-		return (w.NoOp && (!noops || noop >= 0 || !o.EveryWrite || (o.Unordered && !st.movedAfter(i)))) || st.Unplaced(i, fs, at, o) || w.At.Before(since)
+		return (w.NoOp && (!noops || noop >= 0 || !o.EveryWrite || (o.Unordered && !st.movedAfter(i)))) || w.Contradicted || st.Unplaced(i, fs, at, o) || w.At.Before(since)
 	}
 	for i := range st.Writes {
 		if skip(i) {
@@ -578,6 +596,14 @@ func (st *State) ApplyWrite(w *Write) {
 			}
 		}
 	}
+	// Unproven unless a written value differs from a known value of the
+	// state the write lands on.
+	unproven := true
+	for _, f := range w.Fields {
+		if i, ok := findField(exp, f.Name); ok && exp[i].Hash != f.Hash {
+			unproven = false
+		}
+	}
 	exp = overlay(exp, w.Fields)
 	exp = overlay(exp, w.Response)
 	noop := w.NoOp || (len(w.Fields) > 0 && st.Holds(w.Fields))
@@ -610,7 +636,7 @@ func (st *State) ApplyWrite(w *Write) {
 		st.NextSeq = 1
 	}
 	st.Writes = append(st.Writes, Version{Seq: st.NextSeq, At: w.At, Expected: exp, Written: written, NoOp: noop,
-		Nonce: w.Nonce, FP: w.FP, Created: w.Created, Shown: len(w.Response) > 0, ProviderAt: w.ProviderAt})
+		Nonce: w.Nonce, FP: w.FP, Created: w.Created, Shown: len(w.Response) > 0, ProviderAt: w.ProviderAt, Unproven: unproven})
 	if n := len(st.Writes); n > MaxWrites {
 		st.Writes = slices.Delete(st.Writes, 0, n-MaxWrites) // zeroes the tail: no two slots share an array
 	}
@@ -674,6 +700,7 @@ func (st *State) ApplyAccept(a *Accept) {
 	if a.Shows != 0 {
 		st.settle(a.Shows)
 	}
+	shows := a.Shows != 0
 	for n := range st.Writes {
 		i := len(st.Writes) - 1 - n
 		if a.EveryWrite {
@@ -681,7 +708,19 @@ func (st *State) ApplyAccept(a *Accept) {
 		}
 		if w := &st.Writes[i]; before(w) && st.reflectedUpTo(i, a.Fields) {
 			st.settle(w.Seq)
+			shows = true
 			break
+		}
+	}
+	// An event that shows none of our writes (a person's change) and sets
+	// a field of an unproven write otherwise: that write is contradicted.
+	// One that shows an earlier write applied is placed right after it,
+	// so the later writes' echoes are still to come.
+	if !a.EveryWrite && !shows {
+		for i := range st.Writes {
+			if w := &st.Writes[i]; before(w) && w.Unproven && !w.NoOp && (w.ProviderAt == 0 || a.ProviderAt == 0) && w.contradicts(a.Fields) {
+				w.Contradicted = true
+			}
 		}
 	}
 	st.rebase(a.Fields, a.ProviderAt)
@@ -704,6 +743,17 @@ func (st *State) newestAt() int64 {
 		n = max(n, v.At)
 	}
 	return n
+}
+
+// contradicts reports whether fs carries another value of a field the write
+// set.
+func (w *Version) contradicts(fs []Field) bool {
+	for _, f := range fs {
+		if w.wrote(f.Name) && !w.expects(f) {
+			return true
+		}
+	}
+	return false
 }
 
 // writtenAfter reports whether an unsettled write recorded after the event

@@ -504,3 +504,38 @@ func TestWriteLandsAfterNoOpWrites(t *testing.T) {
 		t.Fatalf("expected state %+v, want t=3 (the no-op write-back landed last)", last.Expected)
 	}
 }
+
+// TestContradictedUnprovenWrite: a write nothing showed to change anything
+// (a record loopguard never saw) that a person's change then contradicts,
+// on a provider without an event for every write, either had no echo (it
+// changed nothing there) or lands after the change: the person's undo back
+// to its values is not taken for its echo (simulator seeds 219549, 223695,
+// 250342). A write known to change something, or one the event shows
+// applied before, is still matched; the flags survive the codec.
+func TestContradictedUnprovenWrite(t *testing.T) {
+	now := newFakeClock().Now()
+	var st State
+	st.ApplyWrite(&Write{Fields: fs("a", 1, "s", 1), At: now}) // unknown record: unproven
+	st.ApplyAccept(&Accept{Fields: fs("a", 1, "d", 2, "s", 2), At: now.Add(time.Second)})
+	if w := st.Writes[0]; !w.Unproven || !w.Contradicted {
+		t.Fatalf("write %+v: want unproven and contradicted", w)
+	}
+	var back State
+	if err := Decode(Encode(nil, &st), &back); err != nil || !back.Writes[0].Unproven || !back.Writes[0].Contradicted {
+		t.Fatalf("decoded: %v %+v", err, back.Writes)
+	}
+	if got := st.Match(fs("a", 1, "d", 2, "s", 1), 0, time.Time{}); got != -1 {
+		t.Fatalf("the person's undo: Match = %d, want -1", got)
+	}
+	// Known to change s (the app held 1): its echo is on its way.
+	var known State
+	known.ApplyAccept(&Accept{Fields: fs("a", 1, "d", 1, "s", 1), At: now})
+	known.ApplyWrite(&Write{Fields: fs("s", 3), At: now.Add(time.Second)})
+	known.ApplyAccept(&Accept{Fields: fs("a", 1, "d", 2, "s", 1), At: now.Add(2 * time.Second)})
+	if w := known.Writes[0]; w.Unproven || w.Contradicted {
+		t.Fatalf("write %+v: a known change is neither unproven nor contradicted", w)
+	}
+	if got := known.Match(fs("a", 1, "d", 2, "s", 3), 0, time.Time{}); got != 0 {
+		t.Fatalf("its echo after the person's change: Match = %d, want 0", got)
+	}
+}

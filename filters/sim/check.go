@@ -144,7 +144,7 @@ func (f *facts) personEdited(rec string) { f.edits[rec] = append(f.edits[rec], f
 
 // received: the app got e (forwarded or replayed).
 func (f *facts) received(e *event) {
-	f.receivedAt[e.rec] = append(f.receivedAt[e.rec], received{at: f.w.now, seq: e.seq})
+	f.receivedAt[e.rec] = append(f.receivedAt[e.rec], received{at: f.w.now, seq: e.seq, vals: e.vals, person: e.cause.write == nil})
 	k := f.knownOf(e.rec)
 	for i, v := range e.vals {
 		if v != "" {
@@ -334,7 +334,7 @@ func (f *facts) blind(e *event, k Evidence) bool {
 	if k == EvActor || k == EvMarker {
 		return false
 	}
-	if e.cause.write.stale || f.overtaking(e) || f.rebasedUnordered(e) {
+	if e.cause.write.stale || f.overtaking(e) || f.rebasedUnordered(e) || f.contradictedUnproven(e) {
 		return true
 	}
 	last := f.lgLast[e.rec]
@@ -370,10 +370,53 @@ func (f *facts) overtaking(e *event) bool {
 	return false
 }
 
+// unproven reports whether no value of set differs from one loopguard
+// learned for the record (from events the app accepted and writes that
+// landed).
+func (f *facts) unproven(rec string, set vals) bool {
+	last := f.lastOf(rec)
+	for i, v := range set {
+		if v != "" && last[i] != "" && last[i] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// contradictedUnproven reports an echo of a write that, to any judge, may
+// have changed nothing at the provider (unproven), after which, before the
+// echo came, the app got a person's event setting one of its fields
+// otherwise, on a provider without an event for every write: the write had
+// no echo (the person's change replaced it) or lands after that change,
+// and its echo and a person's return to its values are the same event.
+func (f *facts) contradictedUnproven(e *event) bool {
+	w := e.cause.write
+	if !w.unproven || f.w.b.EveryWrite {
+		return false
+	}
+	at, ok := f.landedAt[w]
+	if !ok {
+		return false
+	}
+	for _, r := range f.receivedAt[e.rec] {
+		if !r.person || r.at.Before(at) {
+			continue
+		}
+		for i, v := range w.set {
+			if v != "" && r.vals[i] != "" && r.vals[i] != v {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // received is an event of a record the app got: when, and its version.
 type received struct {
-	at  time.Time
-	seq int
+	at     time.Time
+	seq    int
+	vals   vals
+	person bool
 }
 
 // rebasedUnordered reports an echo of a write after which, before the echo

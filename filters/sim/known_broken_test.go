@@ -12,9 +12,6 @@ import (
 
 // stillFailing are the regression seeds that still fail, with why.
 var stillFailing = map[uint64]string{
-	219549: "a write the provider sent no event for, rebased by a person's change, matches the person's undo within the echo window; marking such writes unmatched fixed it but quarantined seed 113 without a loop (reverted)",
-	223695: "as 219549",
-	250342: "as 219549",
 	296237: "quarantine counted from blind echoes on an unordered provider that the simulator does not chain",
 }
 
@@ -29,7 +26,7 @@ var stillFailingCases = map[string]string{}
 // 4615, 4836; 12 of 20,000).
 // Session 5: 0 of the default 5,000 (memory) and 0 of 200 (Redis); the
 // 100,000-history sweep still finds 19 (see the README). Session 6: 0 in
-// seeds 1–200,000; seeds 200,001–300,000 find the 4 in stillFailing.
+// seeds 1–200,000; seeds 200,001–300,000 found 4, of which 296237 is left.
 const (
 	maxFailingMemory = 0 // of 5,000
 	maxFailingRedis  = 0 // of 200

@@ -163,7 +163,11 @@ type appWrite struct {
 	// facts.blind.
 	back  *event
 	stale bool
-	tries int // batch attempts (the provider fails an item only on its first)
+	// unproven: no written value differed from one loopguard knew the app
+	// held: to any judge the write may have changed nothing at the
+	// provider (see facts.contradictedUnproven).
+	unproven bool
+	tries    int // batch attempts (the provider fails an item only on its first)
 }
 
 // appBatch is one batch request of the app (Behaviour.BatchWrites): the

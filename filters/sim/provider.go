@@ -211,6 +211,7 @@ func (p *provider) applyWrite(aw *appWrite, r *provRec, obj gjson.Result, hdr ma
 	sent := obj.Get(sentinelField)
 	hasSentinel := p.w.b.StoresSentinel && sent.Exists()
 	aw.stale = p.w.facts.staleWriteBack(aw, r, set)
+	aw.unproven = p.w.facts.unproven(r.id, set)
 	p.apply(r, set, sent.Str, hasSentinel, cause{write: aw}, aw.create, hdr["X-Change-Agent"], aw.noise)
 	p.w.facts.landed(aw, r)
 }

@@ -211,6 +211,11 @@ func (f *facts) decided(e *event, v verdict) {
 		}
 		return
 	}
+	if e.cause.person != 0 && v.action == Forward && f.looksLikeEcho(e) {
+		// To any judge this person's change is our write's echo: it
+		// counts toward a quarantine as one (seed 296237).
+		f.fwdEchoes[e.rec] = append(f.fwdEchoes[e.rec], fwdEcho{f.w.now, 1})
+	}
 	if e.cause.person == 0 || v.action != Drop {
 		return
 	}
@@ -220,6 +225,34 @@ func (f *facts) decided(e *event, v verdict) {
 		f.violate("b", "genuine change dropped ("+v.why+")", "%s: %s's change %s of %s v%d dropped, but %s",
 			e.label(), personName(e.cause.person), changedVals(e), e.rec, e.seq, why)
 	}
+}
+
+// looksLikeEcho reports a person's event that carries exactly what a write
+// of the app that landed on the record set — the person made the app's
+// change at the same moment — and, for every other field, what loopguard
+// learned: to any judge it is that write's echo.
+func (f *facts) looksLikeEcho(e *event) bool {
+	last := f.lastOf(e.rec)
+	for _, aw := range f.landedWrites[e.rec] {
+		same, touched := true, false
+		for i, v := range e.vals {
+			switch {
+			case v == "":
+			case aw.set[i] != "":
+				touched = true
+				same = same && aw.set[i] == v
+			default:
+				same = same && last[i] == v
+			}
+		}
+		for i, v := range aw.set {
+			same = same && (v == "" || e.vals[i] == "" || e.vals[i] == v)
+		}
+		if same && touched {
+			return true
+		}
+	}
+	return false
 }
 
 // holdsAlready: a dropped event whose values the app already holds left

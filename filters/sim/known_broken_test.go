@@ -11,9 +11,7 @@ import (
 // when their count of violating histories grows past the measured one.
 
 // stillFailing are the regression seeds that still fail, with why.
-var stillFailing = map[uint64]string{
-	296237: "quarantine counted from blind echoes on an unordered provider that the simulator does not chain",
-}
+var stillFailing = map[uint64]string{}
 
 // stillFailingCases are the named cases that still fail, with why.
 var stillFailingCases = map[string]string{}
@@ -26,7 +24,7 @@ var stillFailingCases = map[string]string{}
 // 4615, 4836; 12 of 20,000).
 // Session 5: 0 of the default 5,000 (memory) and 0 of 200 (Redis); the
 // 100,000-history sweep still finds 19 (see the README). Session 6: 0 in
-// seeds 1–200,000; seeds 200,001–300,000 found 4, of which 296237 is left.
+// seeds 1–200,000; seeds 200,001–300,000 found 4, all fixed.
 const (
 	maxFailingMemory = 0 // of 5,000
 	maxFailingRedis  = 0 // of 200

@@ -115,7 +115,7 @@ var failingSeedsNow = []failingSeed{
 	{250342, "the same class as 219549, a full PUT"},
 	{55209, "simulator: with 219549's rule, the echo of an unproven write contradicted by a person's change is forwarded; to any judge it is that or a person's return to the write's values (now excused as blind)"},
 	{2011, "with a first version of 219549's rule, a blind echo of our earlier partial write marked our later write contradicted; its echo looped (now: an event that shows one of our writes applied marks nothing)"},
-	{296237, "unordered provider with times: forwarded (blind) echoes of the app's quick writes counted as round trips and quarantined the record, while the simulator chains none of them into a loop"},
+	{296237, "simulator: a person made the app's very change at the same moment; loopguard, like any judge, counted it as our write's round trip toward a quarantine, the simulator did not (now it counts such a change as that write's echo for the quarantine check)"},
 	{43420, "a person's return to the values of the app's write the provider sent no event for, after another person's change overtook it: dropped as that write's echo (fixed with 51161)"},
 }
 

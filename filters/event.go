@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/tagging"
 )
 
 // Source says where an event came from.
@@ -112,14 +113,11 @@ func (e *Event) dedupKey() string {
 	if e.dedup == "" {
 		id := e.ID
 		if id == "" {
-			var h uint64 = 14695981039346656037
-			for _, f := range e.Fields {
-				for i := 0; i < len(f.Name); i++ {
-					h = (h ^ uint64(f.Name[i])) * 1099511628211
-				}
-				h = (h ^ f.Hash) * 1099511628211
+			fs := make([]tagging.FieldHash, len(e.Fields))
+			for i, f := range e.Fields {
+				fs[i] = tagging.FieldHash(f)
 			}
-			id = "state:" + e.Object + "/" + e.Record + "@" + strconv.FormatInt(e.ProviderAt, 10) + "#" + strconv.FormatUint(h, 16)
+			id = "state:" + e.Object + "/" + e.Record + "@" + strconv.FormatInt(e.ProviderAt, 10) + "#" + strconv.FormatUint(tagging.Combine(fs), 16)
 		}
 		e.dedup = DedupKey(e.Provider, id)
 	}

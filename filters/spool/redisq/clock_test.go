@@ -9,7 +9,9 @@ import (
 )
 
 // TestQueueTimesComeFromItsClock: the Redis spool reads its times from
-// Options.Now.
+// Options.Now. The assertions are the shared suite's (spooltest.RunClock
+// fails the test on a held, dead-letter or requeue time not taken from the
+// clock), run on both stores.
 func TestQueueTimesComeFromItsClock(t *testing.T) {
 	t.Parallel()
 	spooltest.RunClock(t, func(t *testing.T, now func() time.Time) spool.Queue {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/loopguard/loopguard/tagging/jsonscan"
 	"github.com/tidwall/gjson"
 )
 
@@ -114,30 +115,70 @@ func (f *Fingerprinter) fromJSON(dst []FieldHash, rec gjson.Result, skipNull boo
 
 // onePass reads a record whose tracked fields are all top-level keys in a
 // single scan. As with Get, the first occurrence of a duplicated key wins.
+// The scan (jsonscan.Members) reads values only as far as their ends; a record it
+// cannot walk is read with gjson's ForEach, which gives the same hashes.
 func (f *Fingerprinter) onePass(dst []FieldHash, rec gjson.Result, skipNull bool) []FieldHash {
-	var seen, nulls uint64
-	var hashes [onePassMax]uint64
-	left := len(f.fields)
-	rec.ForEach(func(k, v gjson.Result) bool {
-		i, ok := f.index[k.Str]
-		if !ok || seen&(1<<i) != 0 {
-			return true
-		}
-		seen |= 1 << i
-		if skipNull && v.Type == gjson.Null {
-			nulls |= 1 << i // left out; the first occurrence wins, as with Get
-		} else {
-			hashes[i] = hashValue(v, f.norms[i])
-		}
-		left--
-		return left > 0
-	})
+	var r onePassRead
+	r.f, r.skipNull = f, skipNull
+	if !r.scan(rec.Raw) {
+		r = onePassRead{f: f, skipNull: skipNull}
+		r.forEach(rec)
+	}
 	for i, name := range f.fields {
-		if seen&^nulls&(1<<i) != 0 {
-			dst = append(dst, FieldHash{Name: name, Hash: hashes[i]})
+		if r.seen&^r.nulls&(1<<i) != 0 {
+			dst = append(dst, FieldHash{Name: name, Hash: r.hashes[i]})
 		}
 	}
 	return dst
+}
+
+// onePassRead is the state of one onePass.
+type onePassRead struct {
+	f           *Fingerprinter
+	skipNull    bool
+	seen, nulls uint64
+	hashes      [onePassMax]uint64
+}
+
+// take records field i's value unless an earlier occurrence was taken; it
+// reports whether fields are left to read.
+func (r *onePassRead) take(i int, null bool, hash func() uint64) bool {
+	if r.seen&(1<<i) == 0 {
+		r.seen |= 1 << i
+		if r.skipNull && null {
+			r.nulls |= 1 << i // left out; the first occurrence wins, as with Get
+		} else {
+			r.hashes[i] = hash()
+		}
+	}
+	return r.seen != 1<<len(r.f.fields)-1
+}
+
+// scan reads the record with members; false: it could not.
+func (r *onePassRead) scan(raw string) bool {
+	var buf [1024]byte
+	return jsonscan.Members(raw, func(key string, esc bool, val string) bool {
+		if esc {
+			b := jsonscan.AppendUnescaped(buf[:0], key)
+			key = string(b)
+		}
+		i, ok := r.f.index[key]
+		if !ok {
+			return true
+		}
+		return r.take(i, val[0] == 'n', func() uint64 { return hashRaw(val, r.f.norms[i], buf[:]) })
+	})
+}
+
+// forEach reads the record with gjson.
+func (r *onePassRead) forEach(rec gjson.Result) {
+	rec.ForEach(func(k, v gjson.Result) bool {
+		i, ok := r.f.index[k.Str]
+		if !ok {
+			return true
+		}
+		return r.take(i, v.Type == gjson.Null, func() uint64 { return hashValue(v, r.f.norms[i]) })
+	})
 }
 
 // FromForm appends the tracked fields present in a form body; the key

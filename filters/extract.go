@@ -112,10 +112,12 @@ func (p *Provider) events(group *WebhookRoute, ev, root gjson.Result, h http.Hea
 	if r == nil {
 		return append(dst, Event{Source: group.source, Provider: p.Name, Start: start, End: end})
 	}
-	e := p.event(r, ev, root, h)
+	x := view(ev)
+	x.scan(r.heads)
+	e := p.event(r, &x, root, h)
 	e.Start, e.End = start, end
 	detach(&e)
-	r.record.each(ev, root, h, func(id string) {
+	r.record.eachIn(&x, root, h, func(id string) {
 		e.Record = strings.Clone(id)
 		dst = append(dst, e)
 	})
@@ -123,18 +125,19 @@ func (p *Provider) events(group *WebhookRoute, ev, root gjson.Result, h http.Hea
 }
 
 // event extracts everything but the record id.
-func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) Event {
+func (p *Provider) event(r *WebhookRoute, x *evView, root gjson.Result, h http.Header) Event {
+	ev := x.ev
 	e := Event{
 		Source:   r.source,
 		Provider: p.Name,
-		Object:   p.canonObject(r.object.str(ev, root, h)),
-		Account:  r.account.str(ev, root, h),
-		Actor:    r.actor.str(ev, root, h),
-		ID:       r.eventID.str(ev, root, h),
+		Object:   p.canonObject(r.object.strIn(x, root, h)),
+		Account:  r.account.strIn(x, root, h),
+		Actor:    r.actor.strIn(x, root, h),
+		ID:       r.eventID.strIn(x, root, h),
 		route:    r,
 	}
 	if r.occurred.kind != specNone {
-		e.OccurredAt = parseTime(r.occurred.result(ev, root, h))
+		e.OccurredAt = parseTime(r.occurred.resultIn(x, root, h))
 		if !e.OccurredAt.IsZero() {
 			e.ProviderAt = r.shape.order(e.OccurredAt.UnixNano(), ev, root, h)
 		}
@@ -142,13 +145,13 @@ func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) 
 	if len(r.markers) > 0 {
 		e.Marks = make([]string, len(r.markers))
 		for i, m := range r.markers {
-			e.Marks[i] = m.from.str(ev, root, h)
+			e.Marks[i] = m.from.strIn(x, root, h)
 		}
 	}
 	e.Unordered, e.EveryWrite = r.unordered, r.everyWrite
 	switch {
 	case r.recPath.kind != specNone:
-		rec := r.recPath.result(ev, root, h)
+		rec := r.recPath.resultIn(x, root, h)
 		var changesOnly bool
 		e.Fields, changesOnly = p.recordFields(r, rec, ev, root, h)
 		if r.nullsUnchanged && len(e.Fields) == 0 {
@@ -162,8 +165,8 @@ func (p *Provider) event(r *WebhookRoute, ev, root gjson.Result, h http.Header) 
 			}
 		}
 	case r.propName.kind != specNone:
-		name := r.propName.str(ev, root, h)
-		val := r.propVal.result(ev, root, h)
+		name := r.propName.strIn(x, root, h)
+		val := r.propVal.resultIn(x, root, h)
 		e.Partial = true
 		if name != "" && name == r.sentinel {
 			e.SentinelChange, e.Sentinel = true, val.String()

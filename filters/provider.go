@@ -102,6 +102,9 @@ type WebhookRoute struct {
 	gql *gqlRead
 	// shape holds the delivery shape beyond JSON batches (filters/shapes.go).
 	shape routeShape
+	// heads are the first keys of the route's plain spec paths, read in
+	// one scan of each event (evView).
+	heads []string
 }
 
 type marker struct {
@@ -234,6 +237,7 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 		}
 		r.markers = compileMarkers(h.Markers, agent, pr.Tagging.IdempotencyKey.Prefix)
 		r.shape = compileShape(h)
+		r.heads = r.specHeads()
 		if err := joinGroup(p.webhooks, r); err != nil {
 			return nil, fmt.Errorf("webhooks[%d]: %w", i, err)
 		}

@@ -43,6 +43,7 @@ func (p *Provider) compileReads(rs []configs.ReadRoute) error {
 		if rr.GraphQL != nil {
 			r.gql = &gqlRead{query: rr.GraphQL.Query, list: rr.List, record: rr.Record}
 		}
+		r.heads = r.specHeads()
 		// A read route is a group of one: reads have no when conditions.
 		r.group = []*WebhookRoute{r}
 		p.reads = append(p.reads, r)

@@ -14,6 +14,9 @@ import (
 type valueSpec struct {
 	kind specKind
 	s    string
+	// head and rest split a plain path (plainPath) for evView; head is ""
+	// for any other spec.
+	head, rest string
 	// next is the alternative tried when this one yields nothing.
 	next *valueSpec
 	// text is the whole spec as written (on the first alternative), for
@@ -58,24 +61,34 @@ func compileOne(s string) valueSpec {
 	case strings.HasPrefix(s, "body:"):
 		return valueSpec{kind: specBody, s: s[len("body:"):]}
 	}
-	return valueSpec{kind: specPath, s: s}
+	v := valueSpec{kind: specPath, s: s}
+	if head, rest, ok := plainPath(s); ok {
+		v.head, v.rest = head, rest
+	}
+	return v
 }
 
 // result returns the spec's JSON value (for header and literal specs, a
 // string result): the first alternative that yields a non-empty value.
 func (v valueSpec) result(ev, root gjson.Result, h http.Header) gjson.Result {
+	x := view(ev)
+	return v.resultIn(&x, root, h)
+}
+
+// resultIn is result for an event read through x.
+func (v valueSpec) resultIn(x *evView, root gjson.Result, h http.Header) gjson.Result {
 	for a := &v; a != nil; a = a.next {
-		if r := a.one(ev, root, h); !emptyResult(r) || a.next == nil {
+		if r := a.one(x, root, h); !emptyResult(r) || a.next == nil {
 			return r
 		}
 	}
 	return gjson.Result{}
 }
 
-func (v *valueSpec) one(ev, root gjson.Result, h http.Header) gjson.Result {
+func (v *valueSpec) one(x *evView, root gjson.Result, h http.Header) gjson.Result {
 	switch v.kind {
 	case specPath:
-		return ev.Get(v.s)
+		return x.get(v)
 	case specBody:
 		return root.Get(v.s)
 	case specHeader:
@@ -101,10 +114,16 @@ func emptyArray(raw string) bool {
 
 // str returns the spec's value as a string ("" when absent or null).
 func (v valueSpec) str(ev, root gjson.Result, h http.Header) string {
+	x := view(ev)
+	return v.strIn(&x, root, h)
+}
+
+// strIn is str for an event read through x.
+func (v valueSpec) strIn(x *evView, root gjson.Result, h http.Header) string {
 	if v.kind == specNone {
 		return ""
 	}
-	return resultString(v.result(ev, root, h))
+	return resultString(v.resultIn(x, root, h))
 }
 
 func resultString(r gjson.Result) string {
@@ -146,12 +165,18 @@ func compileComposite(ss []string) compositeSpec {
 
 // str returns the joined value, "" when any part is empty.
 func (c compositeSpec) str(ev, root gjson.Result, h http.Header) string {
+	x := view(ev)
+	return c.strIn(&x, root, h)
+}
+
+// strIn is str for an event read through x.
+func (c compositeSpec) strIn(x *evView, root gjson.Result, h http.Header) string {
 	if len(c) == 1 {
-		return c[0].str(ev, root, h)
+		return c[0].strIn(x, root, h)
 	}
 	var b strings.Builder
 	for i, s := range c {
-		v := s.str(ev, root, h)
+		v := s.strIn(x, root, h)
 		if v == "" {
 			return ""
 		}
@@ -168,8 +193,14 @@ func (c compositeSpec) str(ev, root gjson.Result, h http.Header) string {
 // recordIds: one change event for several records). Only the first such
 // part fans out; an empty part yields a single "".
 func (c compositeSpec) each(ev, root gjson.Result, h http.Header, fn func(string)) {
+	x := view(ev)
+	c.eachIn(&x, root, h, fn)
+}
+
+// eachIn is each for an event read through x.
+func (c compositeSpec) eachIn(x *evView, root gjson.Result, h http.Header, fn func(string)) {
 	if len(c) == 1 {
-		r := c[0].result(ev, root, h)
+		r := c[0].resultIn(x, root, h)
 		if a := fanOut(r); a == nil {
 			fn(resultString(r))
 		} else {
@@ -181,7 +212,7 @@ func (c compositeSpec) each(ev, root gjson.Result, h http.Header, fn func(string
 	var elems []gjson.Result
 	parts := make([]string, len(c))
 	for i, s := range c {
-		r := s.result(ev, root, h)
+		r := s.resultIn(x, root, h)
 		if fan < 0 {
 			if a := fanOut(r); a != nil {
 				fan, elems = i, a

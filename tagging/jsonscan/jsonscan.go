@@ -6,6 +6,7 @@ package jsonscan
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -68,20 +69,27 @@ func skipSpace(s string, i int) int {
 }
 
 // stringAt returns the end (past the closing quote) of the JSON string
-// starting at s[i] == '"', and whether it has escapes.
+// starting at s[i] == '"', and whether it has escapes. It finds quotes
+// and backslashes with strings.IndexByte; it does not check the
+// characters between them (Members does not validate: its callers read
+// validated JSON, or accept gjson's reading of what is not).
 func stringAt(s string, i int) (end int, esc, ok bool) {
-	for j := i + 1; j < len(s); j++ {
-		switch c := s[j]; {
-		case c == '"':
-			return j + 1, esc, true
-		case c == '\\':
-			esc = true
-			j++
-		case c < ' ':
+	j := i + 1
+	for {
+		k := strings.IndexByte(s[j:], '"')
+		if k < 0 {
 			return 0, false, false
 		}
+		k += j
+		n := 0 // backslashes right before the quote
+		for b := k - 1; b > i && s[b] == '\\'; b-- {
+			n++
+		}
+		if n%2 == 0 {
+			return k + 1, esc || strings.IndexByte(s[j:k], '\\') >= 0, true
+		}
+		esc, j = true, k+1 // an escaped quote
 	}
-	return 0, false, false
 }
 
 // valueEnd returns the end of the JSON value starting at s[i].
@@ -128,22 +136,22 @@ func literalByte(c byte) bool {
 }
 
 // AppendUnescaped appends the JSON string content s (between its quotes)
-// unescaped to dst, as gjson does for Result.Str: it stops at a control
-// character or a malformed escape, decodes \u escapes (surrogate pairs
-// into one rune, a lone surrogate to U+FFFD).
+// unescaped to dst, as gjson does for Result.Str of a valid JSON string:
+// \u escapes decoded (a surrogate pair into one rune, a lone surrogate to
+// U+FFFD); it stops at a malformed escape. Control characters, which no
+// valid JSON string holds, are copied (gjson stops at them).
 func AppendUnescaped(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < ' ' {
+	for len(s) > 0 {
+		// Copy the run up to the next backslash.
+		k := strings.IndexByte(s, '\\')
+		if k < 0 {
+			k = len(s)
+		}
+		dst = append(dst, s[:k]...)
+		if k == len(s) || k+1 == len(s) {
 			return dst
 		}
-		if c != '\\' {
-			dst = append(dst, c)
-			continue
-		}
-		if i++; i >= len(s) {
-			return dst
-		}
+		i := k + 1
 		switch s[i] {
 		case '\\', '/', '"':
 			dst = append(dst, s[i])
@@ -173,6 +181,7 @@ func AppendUnescaped(dst []byte, s string) []byte {
 		default:
 			return dst
 		}
+		s = s[i+1:]
 	}
 	return dst
 }

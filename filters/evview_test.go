@@ -18,10 +18,13 @@ func TestEvViewMatchesGet(t *testing.T) {
 		`{"esc":"line\nnext \u00e9","dup":"first","dup":"second","\u0074ype":"escaped key"}`,
 		"{ \"type\" : \"spaced\" ,\n\"data\" : { \"id\" : 7 } }",
 		`{"data":[{"id":1}],"ids":{"1":"x"},"a1":"wild"}`,
+		`{"data":{"id":"first","id":"second","\u0075pdatedAt":"escaped","nested":"not an object"},"actor":"not an object"}`,
+		`{"data":{"id":1,"updatedAt":`, // the nested scan fails, the top level too
 		`{}`,
 		`{"type":`, // truncated: the scan declines, gjson reads what it can
 	}
-	heads := []string{"type", "data", "actor", "organizationId", "missing", "ids", "esc", "dup", "nul", "n", "b"}
+	heads := []viewKey{{-1, "type"}, {-1, "data"}, {-1, "actor"}, {-1, "organizationId"}, {-1, "missing"}, {-1, "ids"},
+		{-1, "esc"}, {-1, "dup"}, {-1, "nul"}, {1, "id"}, {1, "updatedAt"}, {1, "nested"}, {2, "id"}, {4, "x"}, {5, "1"}}
 	for _, raw := range events {
 		ev := gjson.Parse(raw)
 		x := view(ev)

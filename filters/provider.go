@@ -102,9 +102,9 @@ type WebhookRoute struct {
 	gql *gqlRead
 	// shape holds the delivery shape beyond JSON batches (filters/shapes.go).
 	shape routeShape
-	// heads are the first keys of the route's plain spec paths, read in
-	// one scan of each event (evView).
-	heads []string
+	// heads are the keys of the route's plain spec paths, read in one
+	// scan of each event (evView).
+	heads []viewKey
 }
 
 type marker struct {

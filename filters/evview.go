@@ -190,12 +190,3 @@ func (r *WebhookRoute) specHeads() []viewKey {
 	}
 	return keys
 }
-
-func containsStr(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

@@ -163,13 +163,8 @@ func compileComposite(ss []string) compositeSpec {
 	return c
 }
 
-// str returns the joined value, "" when any part is empty.
-func (c compositeSpec) str(ev, root gjson.Result, h http.Header) string {
-	x := view(ev)
-	return c.strIn(&x, root, h)
-}
-
-// strIn is str for an event read through x.
+// strIn returns the joined value of an event read through x, "" when
+// any part is empty.
 func (c compositeSpec) strIn(x *evView, root gjson.Result, h http.Header) string {
 	if len(c) == 1 {
 		return c[0].strIn(x, root, h)

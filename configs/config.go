@@ -139,6 +139,12 @@ type Inbound struct {
 	DedupWindow Duration `yaml:"dedup_window"`
 	// Decisions is how many recent decisions /decisions keeps. Default 1000.
 	Decisions int `yaml:"decisions"`
+	// Server is the HTTP server of the inbound listener: "fasthttp" (judged
+	// deliveries with a known length within max_body_bytes are read and
+	// forwarded on fasthttp's types; every other request is served by the
+	// same net/http handler, its body streamed) or "net/http". Both keep
+	// the same limits, answers and shutdown. Default "fasthttp".
+	Server string `yaml:"server"`
 }
 
 // Ledger sizes the embedded state store (bigcache).

@@ -29,6 +29,7 @@ const (
 	DefaultLedgerShards          = 1024
 	DefaultSkinnyWindow          = 5 * time.Second
 	DefaultOutboundTunnel        = "public"
+	DefaultInboundServer         = InboundServerFastHTTP
 )
 
 func setDur(d *Duration, v time.Duration) {
@@ -76,6 +77,7 @@ func applyDefaults(c *Config) {
 	if in.Decisions == 0 {
 		in.Decisions = DefaultDecisions
 	}
+	setStr(&in.Server, DefaultInboundServer)
 	l := &c.Ledger
 	setDur(&l.WriteTTL, DefaultWriteTTL)
 	setDur(&l.EchoWindow, DefaultEchoWindow)

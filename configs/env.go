@@ -75,6 +75,7 @@ func EnvVars() []EnvVar {
 		{"LOOPGUARD_OUTBOUND_TUNNEL", "outbound.tunnel", DefaultOutboundTunnel, str(func(c *Config) *string { return &c.Outbound.Tunnel })},
 		{"LOOPGUARD_INBOUND_MAX_BODY_BYTES", "inbound.max_body_bytes", "5MiB", size(func(c *Config) *ByteSize { return &c.Inbound.MaxBodyBytes })},
 		{"LOOPGUARD_INBOUND_APP_TIMEOUT", "inbound.app_timeout", "30s", dur(func(c *Config) *Duration { return &c.Inbound.AppTimeout })},
+		{"LOOPGUARD_INBOUND_SERVER", "inbound.server", DefaultInboundServer, str(func(c *Config) *string { return &c.Inbound.Server })},
 		{"LOOPGUARD_INBOUND_DEDUP_WINDOW", "inbound.dedup_window", "24h", dur(func(c *Config) *Duration { return &c.Inbound.DedupWindow })},
 		{"LOOPGUARD_LIMITS_JSON_MAX_DEPTH", "limits.json_max_depth", "256", num(func(c *Config) *int { return &c.Limits.JSONMaxDepth })},
 		{"LOOPGUARD_LIMITS_HEADER_READ_TIMEOUT", "limits.header_read_timeout", "10s", dur(func(c *Config) *Duration { return &c.Limits.HeaderReadTimeout })},

@@ -90,6 +90,7 @@ func validateConfig(c *Config) error {
 	}
 	errs = append(errs, validateGuard(c)...)
 	errs = append(errs, validateEgress(c.Outbound)...)
+	errs = append(errs, validateInboundServer(c.Inbound)...)
 	errs = append(errs, validateLimits(c)...)
 	return errors.Join(errs...)
 }

@@ -53,7 +53,7 @@ func newEgressEnv(t *testing.T, v egressVars, opts ...Option) *egressEnv {
 	must(t, err)
 	yaml := strings.NewReplacer("{{outbound}}", v.outbound, "{{listen}}", v.listen, "{{providers}}", v.providers,
 		"{{upstream_ca}}", writePEM(t, api), "{{upstream_host}}", hostOf(api), "{{upstream_url}}", api.URL).Replace(string(cfg))
-	l, err := configs.LoadBytes("egress.yaml", []byte(yaml), nil)
+	l, err := configs.LoadBytes("egress.yaml", []byte(yaml), inboundServerEnv)
 	if err != nil {
 		t.Fatalf("load config: %v\n%s", err, yaml)
 	}

@@ -89,7 +89,7 @@ func startSidecar(t *testing.T, yaml string, vars map[string]string, opts ...Opt
 	for k, v := range vars {
 		yaml = strings.ReplaceAll(yaml, "{{"+k+"}}", v)
 	}
-	l, err := configs.LoadBytes("test.yaml", []byte(yaml), nil)
+	l, err := configs.LoadBytes("test.yaml", []byte(yaml), inboundServerEnv)
 	if err != nil {
 		t.Fatalf("load config: %v\n%s", err, yaml)
 	}
@@ -190,4 +190,14 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// inboundServerEnv passes LOOPGUARD_INBOUND_SERVER (only) to the configs the
+// tests load, so the package runs under either inbound server:
+// LOOPGUARD_INBOUND_SERVER=net/http go test ./proxy/
+func inboundServerEnv(k string) (string, bool) {
+	if k != "LOOPGUARD_INBOUND_SERVER" {
+		return "", false
+	}
+	return os.LookupEnv(k)
 }

@@ -151,7 +151,7 @@ func startSidecarLogged(t *testing.T, file string, vars map[string]string, log z
 	for k, v := range vars {
 		raw = strings.ReplaceAll(raw, "{{"+k+"}}", v)
 	}
-	l, err := configs.LoadBytes(file, []byte(raw), nil)
+	l, err := configs.LoadBytes(file, []byte(raw), inboundServerEnv)
 	if err != nil {
 		t.Fatalf("load config: %v\n%s", err, raw)
 	}

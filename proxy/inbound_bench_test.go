@@ -36,7 +36,7 @@ func BenchmarkInboundDelivery100(b *testing.B) {
 		"{{observe}}", "false",
 		// the hub provider learns the integration user, so that half of the batch are echoes
 		"tagging: {sentinel_field: loopguard_sync}", "tagging: {sentinel_field: loopguard_sync}\n    integration_users: [u_integration]").Replace(string(raw))
-	l, err := configs.LoadBytes("inbound.yaml", []byte(cfg), nil)
+	l, err := configs.LoadBytes("inbound.yaml", []byte(cfg), inboundServerEnv)
 	if err != nil {
 		b.Fatal(err)
 	}

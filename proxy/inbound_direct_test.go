@@ -27,7 +27,7 @@ func inboundSidecarVia(t *testing.T, app string, direct bool) *Sidecar {
 	raw, err := os.ReadFile("testdata/inbound.yaml")
 	must(t, err)
 	cfg := strings.NewReplacer("{{app}}", app, "{{upstream_ca}}", "", "{{upstream_host}}", "crm.invalid", "{{observe}}", "false").Replace(string(raw))
-	l, err := configs.LoadBytes("inbound.yaml", []byte(cfg), nil)
+	l, err := configs.LoadBytes("inbound.yaml", []byte(cfg), inboundServerEnv)
 	must(t, err)
 	l.Config.Listen.Outbound, l.Config.Listen.Inbound, l.Config.Listen.Admin = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	l.Config.CA.Dir = filepath.Join(t.TempDir(), "ca")

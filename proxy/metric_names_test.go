@@ -99,7 +99,7 @@ func registeredMetrics(t *testing.T) map[string][]string {
 	t.Helper()
 	yaml := "agent: loopguard\napp_url: http://127.0.0.1:1\n" +
 		"providers:\n  - use: generic\n    tracked_fields: [name]\n    hold_policy: hold\n"
-	l, err := configs.LoadBytes("metrics.yaml", []byte(yaml), nil)
+	l, err := configs.LoadBytes("metrics.yaml", []byte(yaml), inboundServerEnv)
 	must(t, err)
 	l.Config.CA.Dir = filepath.Join(t.TempDir(), "ca")
 	l.Config.Spool.Dir = filepath.Join(t.TempDir(), "spool")

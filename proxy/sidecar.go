@@ -21,6 +21,7 @@ import (
 	"github.com/loopguard/loopguard/proxy/transparent"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
 )
 
 // Sidecar is a whole loopguard: listeners, engine, store and CA.
@@ -62,11 +63,13 @@ type Sidecar struct {
 	closed  sync.Once
 	ready   atomic.Bool
 	servers []*http.Server
-	addrs   map[string]string
-	mu      sync.Mutex
-	started time.Time
-	series  *series
-	now     func() time.Time // WithClock
+	// fastServers: listeners served by fasthttp (inbound.server).
+	fastServers []*fasthttp.Server
+	addrs      map[string]string
+	mu         sync.Mutex
+	started    time.Time
+	series     *series
+	now        func() time.Time // WithClock
 }
 
 // New builds a sidecar from a loaded configuration (nothing listens yet).
@@ -209,13 +212,20 @@ func (s *Sidecar) Start() error {
 		}
 		s.Egress.AddListener(ln.Addr().String())
 		ln = s.limits.listen(x.name, ln)
+		fast := x.name == "inbound" && s.cfg.Inbound.Server != configs.InboundServerNetHTTP
+		s.mu.Lock()
+		s.addrs[x.name] = ln.Addr().String()
+		s.mu.Unlock()
+		s.log.Info().Str("listener", x.name).Str("addr", ln.Addr().String()).Bool("fasthttp", fast).Msg("listening")
+		logExposure(s.log, x.name, x.addr, ln.Addr().String())
+		if fast {
+			s.serveFast(x.name, ln, s.inboundFastServer())
+			continue
+		}
 		srv := s.limits.server(x.name, x.h)
 		s.mu.Lock()
 		s.servers = append(s.servers, srv)
-		s.addrs[x.name] = ln.Addr().String()
 		s.mu.Unlock()
-		s.log.Info().Str("listener", x.name).Str("addr", ln.Addr().String()).Msg("listening")
-		logExposure(s.log, x.name, x.addr, ln.Addr().String())
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error().Err(err).Str("listener", x.name).Msg("serve failed")
@@ -246,6 +256,7 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	s.mu.Lock()
 	servers := s.servers
+	fast := s.fastServers
 	s.mu.Unlock()
 	var errs []error
 	var wg sync.WaitGroup
@@ -255,6 +266,17 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			if err := srv.Shutdown(ctx); err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		}()
+	}
+	for _, srv := range fast {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := shutdownFast(ctx, srv); err != nil {
 				emu.Lock()
 				errs = append(errs, err)
 				emu.Unlock()

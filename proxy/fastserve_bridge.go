@@ -8,6 +8,8 @@ package proxy
 // a long or unknown-length answer is never held whole.
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -255,16 +257,18 @@ func (w *bridgeWriter) commit() {
 		w.status = http.StatusOK
 	}
 	h := &w.ctx.Response.Header
+	if d, ok := w.h["Date"]; ok && len(d) > 0 {
+		startHeader(h, []byte(d[0]))
+	} else if !ok {
+		startHeader(h, nowDate())
+	}
 	h.SetNoDefaultContentType(true)
 	w.ctx.SetStatusCode(w.status)
-	if _, ok := w.h["Date"]; !ok {
-		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
-	}
 	if _, ok := w.h["Content-Type"]; !ok && len(w.buf) > 0 && bodyAllowed(w.status) && w.h.Get("Content-Encoding") == "" {
 		h.Set("Content-Type", http.DetectContentType(w.buf[:min(len(w.buf), 512)]))
 	}
 	for k, vs := range w.h {
-		if k == "Content-Length" || k == "Transfer-Encoding" || k == "Trailer" || strings.HasPrefix(k, http.TrailerPrefix) {
+		if k == "Date" || k == "Content-Length" || k == "Transfer-Encoding" || k == "Trailer" || strings.HasPrefix(k, http.TrailerPrefix) {
 			continue // framing is the server's; trailers are not relayed
 		}
 		for _, v := range vs {
@@ -319,4 +323,24 @@ func bodyAllowed(status int) bool {
 		return false
 	}
 	return true
+}
+
+// startHeader resets h to a header holding only Date: date. fasthttp's
+// Set and Add refuse a Date field (it manages its own, which the server is
+// told not to add: net/http keeps a handler's Date and adds one only when
+// there is none); a parsed header keeps one. Call it before anything else
+// is put in h.
+func startHeader(h *fasthttp.ResponseHeader, date []byte) {
+	var raw [128]byte
+	b := append(append(append(raw[:0], "HTTP/1.1 200 OK\r\nDate: "...), date...), "\r\n\r\n"...)
+	if len(b) > len(raw) {
+		return
+	}
+	_ = h.Read(bufio.NewReaderSize(bytes.NewReader(b), len(raw)))
+	h.SetNoDefaultContentType(true)
+}
+
+// nowDate is the Date net/http's server sends.
+func nowDate() []byte {
+	return time.Now().UTC().AppendFormat(make([]byte, 0, len(http.TimeFormat)), http.TimeFormat)
 }

@@ -28,6 +28,9 @@ import (
 type Inbound struct {
 	// deliveries numbers the deliveries judged (Decision.Delivery).
 	deliveries atomic.Uint64
+	// native counts the deliveries the fasthttp listener judged natively
+	// (inbound_native.go).
+	native atomic.Uint64
 	engine     *filters.Engine
 	judge      *filters.Judge
 	providers  []*inProvider

@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -95,8 +94,8 @@ func (lim *limits) fastError(ctx *fasthttp.RequestCtx, err error) {
 }
 
 func fastText(ctx *fasthttp.RequestCtx, status int, msg string) {
+	startHeader(&ctx.Response.Header, nowDate())
 	ctx.Response.Header.Set("Content-Type", "text/plain; charset=utf-8")
-	ctx.Response.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	ctx.SetConnectionClose()
 	ctx.SetStatusCode(status)
 	ctx.SetBodyString(msg)

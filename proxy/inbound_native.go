@@ -97,6 +97,7 @@ func (in *Inbound) serveNative(ctx *fasthttp.RequestCtx, h http.Handler) bool {
 		}
 	}
 	ctx.Request.SetBodyRaw(body)
+	in.native.Add(1)
 	defer func() {
 		if !nd.bridged {
 			nd.end()
@@ -332,14 +333,44 @@ func (nd *nativeDelivery) forward(method string, hdr http.Header, body []byte) s
 	// The server writes the app's body as it arrives and closes ab (giving
 	// the app's connection back) once written; a failed read of it cuts
 	// the provider's connection, as ReverseProxy's abort does.
-	ctx.Response.SetBodyStream(ab, n)
+	var src io.Reader = ab
+	if len(resp.Header.Peek("Content-Type")) == 0 && len(resp.Header.Peek("Content-Encoding")) == 0 && bodyAllowed(status) && n != 0 {
+		// As net/http's server: the type is sniffed from the first bytes.
+		var first []byte
+		first, src = sniffFirst(ab, n)
+		if len(first) > 0 {
+			ctx.Response.Header.Set("Content-Type", http.DetectContentType(first))
+		}
+	}
+	ctx.Response.SetBodyStream(readCloser{src, ab}, n)
 	return d.outcome
+}
+
+// sniffFirst reads the first bytes of an answer of length n (-1: unknown)
+// as ReverseProxy's first read gives them to net/http's sniffer, and
+// returns them with the whole answer to stream.
+func sniffFirst(body io.Reader, n int) ([]byte, io.Reader) {
+	buf := make([]byte, 512)
+	var k int
+	var err error
+	if n > 0 {
+		k, err = io.ReadFull(body, buf[:min(n, len(buf))])
+	} else {
+		k, err = io.ReadAtLeast(body, buf, 1)
+	}
+	first := buf[:k]
+	if err != nil && err != io.EOF {
+		// The read's failure comes after what was read (the provider's
+		// connection is cut then, as ReverseProxy cuts it).
+		return first, io.MultiReader(bytes.NewReader(first), errReader{err})
+	}
+	return first, io.MultiReader(bytes.NewReader(first), body)
 }
 
 // nativeAnswerHeader copies the app's answer header into h as
 // forwardDirect's answerHeader does (canonical names, hop-by-hop and
-// Connection-named fields dropped), with net/http's Date when the app sent
-// none; it returns the answer's length (-1: unknown).
+// Connection-named fields dropped; the app's Date kept, net/http's when it
+// sent none); it returns the answer's length (-1: unknown).
 func nativeAnswerHeader(h *fasthttp.ResponseHeader, resp *fasthttp.Response) int {
 	n := resp.Header.ContentLength()
 	var conn []string
@@ -348,17 +379,17 @@ func nativeAnswerHeader(h *fasthttp.ResponseHeader, resp *fasthttp.Response) int
 			conn = append(conn, string(v))
 		}
 	}
-	date := false
+	if d := resp.Header.Peek("Date"); d != nil {
+		startHeader(h, d)
+	} else {
+		startHeader(h, nowDate())
+	}
 	for k, v := range resp.Header.All() {
 		key := canonicalKey(k)
-		if hopByHop(key) || key == "Content-Length" || (len(conn) > 0 && namedIn(conn, key)) {
+		if key == "Date" || hopByHop(key) || key == "Content-Length" || (len(conn) > 0 && namedIn(conn, key)) {
 			continue
 		}
-		date = date || key == "Date"
 		h.Add(key, b2s(v))
-	}
-	if !date {
-		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	}
 	if n < 0 {
 		return -1
@@ -370,13 +401,11 @@ func nativeAnswerHeader(h *fasthttp.ResponseHeader, resp *fasthttp.Response) int
 // sends it.
 func writeNative(ctx *fasthttp.RequestCtx, a localAnswer) {
 	status, h, body := a.render()
+	startHeader(&ctx.Response.Header, nowDate())
 	for k, vs := range h {
 		for _, v := range vs {
 			ctx.Response.Header.Add(k, v)
 		}
-	}
-	if _, ok := h["Date"]; !ok {
-		ctx.Response.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	}
 	ctx.SetStatusCode(status)
 	ctx.SetBody(body)

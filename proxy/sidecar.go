@@ -65,11 +65,11 @@ type Sidecar struct {
 	servers []*http.Server
 	// fastServers: listeners served by fasthttp (inbound.server).
 	fastServers []*fasthttp.Server
-	addrs      map[string]string
-	mu         sync.Mutex
-	started    time.Time
-	series     *series
-	now        func() time.Time // WithClock
+	addrs       map[string]string
+	mu          sync.Mutex
+	started     time.Time
+	series      *series
+	now         func() time.Time // WithClock
 }
 
 // New builds a sidecar from a loaded configuration (nothing listens yet).

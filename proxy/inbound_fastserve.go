@@ -16,7 +16,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"os"
+	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -56,6 +57,9 @@ func (s *Sidecar) inboundFastServer() *fasthttp.Server {
 		NoDefaultContentType:         true,
 		NoDefaultDate:                true,
 		Logger:                       fastLogger{},
+		// A worker left idle ends after this (fasthttp's default is 10s):
+		// goroutines go back to their base soon after a flood.
+		MaxIdleWorkerDuration: time.Second,
 	}
 }
 
@@ -66,14 +70,17 @@ func markServed(ctx *fasthttp.RequestCtx) {
 }
 
 // fastError answers what fasthttp could not read as net/http's server
-// would: a read that timed out before the header was whole closes the
-// connection without an answer; one that timed out in the body's first
-// byte is a 408 counted as read_timeout (as bufferDelivery's); other
-// malformed requests get 400.
+// would: a connection that sent nothing, or whose header did not arrive
+// whole in time, is closed without an answer (and counts as idle, never
+// served); a body whose first byte did not come by the read deadline is a
+// 408 counted as read_timeout (bufferDelivery's answer); other malformed
+// requests get 400 (431 for a header over fastHeaderBytes).
 func (lim *limits) fastError(ctx *fasthttp.RequestCtx, err error) {
-	headerIn := len(ctx.Request.Header.RequestURI()) > 0
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		if !headerIn {
+	// fasthttp wraps every failed header read so (v1.79 header.go); a
+	// connection that sent nothing has no header at all.
+	inHeader := len(ctx.Request.Header.RequestURI()) == 0 || strings.HasPrefix(err.Error(), "error when reading request headers")
+	if isReadTimeout(err) {
+		if inHeader {
 			_ = ctx.Conn().Close()
 			return
 		}
@@ -82,11 +89,11 @@ func (lim *limits) fastError(ctx *fasthttp.RequestCtx, err error) {
 		fastText(ctx, http.StatusRequestTimeout, "loopguard: request body not received (read_timeout)\n")
 		return
 	}
-	if headerIn {
+	if !inHeader {
 		markServed(ctx)
 	}
 	var big *fasthttp.ErrSmallBuffer
-	if errors.As(err, &big) {
+	if errors.As(err, &big) || errors.Is(err, fasthttp.ErrSmallReadBuffer) {
 		fastText(ctx, http.StatusRequestHeaderFieldsTooLarge, "431 Request Header Fields Too Large")
 		return
 	}

@@ -78,7 +78,7 @@ func markServed(ctx *fasthttp.RequestCtx) {
 func (lim *limits) fastError(ctx *fasthttp.RequestCtx, err error) {
 	// fasthttp wraps every failed header read so (v1.79 header.go); a
 	// connection that sent nothing has no header at all.
-	inHeader := len(ctx.Request.Header.RequestURI()) == 0 || strings.HasPrefix(err.Error(), "error when reading request headers")
+	inHeader := len(ctx.Request.Header.RawHeaders()) == 0 || strings.HasPrefix(err.Error(), "error when reading request headers")
 	if isReadTimeout(err) {
 		if inHeader {
 			_ = ctx.Conn().Close()

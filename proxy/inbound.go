@@ -30,7 +30,7 @@ type Inbound struct {
 	deliveries atomic.Uint64
 	// native counts the deliveries the fasthttp listener judged natively
 	// (inbound_native.go).
-	native atomic.Uint64
+	native     atomic.Uint64
 	engine     *filters.Engine
 	judge      *filters.Judge
 	providers  []*inProvider

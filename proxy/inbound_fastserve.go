@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -114,19 +115,35 @@ type fastLogger struct{}
 
 func (fastLogger) Printf(string, ...any) {}
 
+// fastListener is a listener served by fasthttp.
+type fastListener struct {
+	srv  *fasthttp.Server
+	ln   net.Listener
+	stop atomic.Bool
+}
+
 // serveFast serves ln with srv until Shutdown.
 func (s *Sidecar) serveFast(name string, ln net.Listener, srv *fasthttp.Server) {
+	fl := &fastListener{srv: srv, ln: ln}
 	s.mu.Lock()
-	s.fastServers = append(s.fastServers, srv)
+	s.fastServers = append(s.fastServers, fl)
 	s.mu.Unlock()
 	go func() {
-		if err := srv.Serve(ln); err != nil {
+		if err := srv.Serve(ln); err != nil && !fl.stop.Load() {
 			s.log.Error().Err(err).Str("listener", name).Msg("serve failed")
 		}
 	}()
 }
 
-// shutdownFast drains a fasthttp server as http.Server.Shutdown does.
-func shutdownFast(ctx context.Context, srv *fasthttp.Server) error {
-	return srv.ShutdownWithContext(ctx)
+// shutdown drains the server as http.Server.Shutdown does: no new
+// connections, idle ones closed, until the in-flight ones end or ctx does.
+// The listener is closed here as well, so a Serve that had not started yet
+// (a Start that failed part way) returns at once.
+func (fl *fastListener) shutdown(ctx context.Context) error {
+	fl.stop.Store(true)
+	_ = fl.ln.Close()
+	if err := fl.srv.ShutdownWithContext(ctx); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
 }

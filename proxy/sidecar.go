@@ -21,7 +21,6 @@ import (
 	"github.com/loopguard/loopguard/proxy/transparent"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"github.com/valyala/fasthttp"
 )
 
 // Sidecar is a whole loopguard: listeners, engine, store and CA.
@@ -64,7 +63,7 @@ type Sidecar struct {
 	ready   atomic.Bool
 	servers []*http.Server
 	// fastServers: listeners served by fasthttp (inbound.server).
-	fastServers []*fasthttp.Server
+	fastServers []*fastListener
 	addrs       map[string]string
 	mu          sync.Mutex
 	started     time.Time
@@ -276,7 +275,7 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := shutdownFast(ctx, srv); err != nil {
+			if err := srv.shutdown(ctx); err != nil {
 				emu.Lock()
 				errs = append(errs, err)
 				emu.Unlock()

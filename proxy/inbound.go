@@ -26,11 +26,11 @@ import (
 // provider unchanged, so provider retries keep working. Inbound itself
 // only matches, reads, verifies, does the spool's I/O and answers.
 type Inbound struct {
-	// deliveries numbers the deliveries judged (Decision.Delivery).
-	deliveries atomic.Uint64
 	// native counts the deliveries the fasthttp listener judged natively
 	// (inbound_native.go).
-	native     atomic.Uint64
+	native atomic.Uint64
+	// deliveries numbers the deliveries judged (Decision.Delivery).
+	deliveries atomic.Uint64
 	engine     *filters.Engine
 	judge      *filters.Judge
 	providers  []*inProvider

@@ -258,3 +258,46 @@ func TestInboundFastMatchesNetHTTP(t *testing.T) {
 		t.Errorf("native path judged %d of 12 deliveries", n)
 	}
 }
+
+// What the net/http handler answers through the fasthttp listener streams:
+// an event stream's first event reaches the provider while the app still
+// holds the rest back, and a large answer arrives whole.
+func TestInboundFastBridgeStreams(t *testing.T) {
+	t.Parallel()
+	e := newInboundEnv(t, false)
+	needFast(t, e.s)
+	more := make(chan struct{})
+	big := strings.Repeat("y", 1<<20)
+	e.app.setRespond(func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		if r.URL.Path == "/big" {
+			w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+			_, _ = io.WriteString(w, big)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		<-more
+		_, _ = io.WriteString(w, "data: two\n\n")
+	})
+	resp, err := http.Get("http://" + e.s.Addr("inbound") + "/events")
+	must(t, err)
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "data: one\n" {
+		t.Fatalf("first event: %q %v", line, err)
+	}
+	close(more)
+	rest, err := io.ReadAll(br)
+	if err != nil || string(rest) != "\ndata: two\n\n" {
+		t.Fatalf("rest of the stream: %q %v", rest, err)
+	}
+	resp, err = http.Get("http://" + e.s.Addr("inbound") + "/big")
+	must(t, err)
+	got, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil || string(got) != big || resp.ContentLength != int64(len(big)) {
+		t.Fatalf("large answer: %d bytes of %d (Content-Length %d), %v", len(got), len(big), resp.ContentLength, err)
+	}
+}

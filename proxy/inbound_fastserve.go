@@ -29,8 +29,9 @@ import (
 const fastPrefetch = 1
 
 // fastHeaderBytes bounds a request's header under fasthttp (its read
-// buffer; net/http's bound is 1 MiB): a larger header is answered 431.
-const fastHeaderBytes = 64 << 10
+// buffer, held by every open connection; net/http's bound is 1 MiB): a
+// larger header is answered 431.
+const fastHeaderBytes = 16 << 10
 
 // inboundFastServer builds the fasthttp server of the inbound listener.
 func (s *Sidecar) inboundFastServer() *fasthttp.Server {

@@ -301,3 +301,19 @@ func TestInboundFastBridgeStreams(t *testing.T) {
 		t.Fatalf("large answer: %d bytes of %d (Content-Length %d), %v", len(got), len(big), resp.ContentLength, err)
 	}
 }
+
+// A header over fastHeaderBytes is answered 431; one within it is served.
+func TestInboundFastHeaderBound(t *testing.T) {
+	t.Parallel()
+	e := newInboundEnv(t, false)
+	needFast(t, e.s)
+	for _, tc := range []struct {
+		size, want int
+	}{{fastHeaderBytes / 2, http.StatusOK}, {fastHeaderBytes + 1024, http.StatusRequestHeaderFieldsTooLarge}} {
+		body := `{"id":"h` + fmt.Sprint(tc.size) + `","object":"contacts","actor":"u_human","record":{"id":"H1","name":"Hy"}}`
+		st, _ := e.deliver(t, "/webhooks/generic", body, "X-Big", strings.Repeat("b", tc.size))
+		if st != tc.want {
+			t.Errorf("header of %d bytes: %d, want %d", tc.size, st, tc.want)
+		}
+	}
+}

@@ -337,6 +337,9 @@ func startHeader(h *fasthttp.ResponseHeader, date []byte) {
 		return
 	}
 	_ = h.Read(bufio.NewReaderSize(bytes.NewReader(b), len(raw)))
+	// A parsed answer without Content-Length reads "until close": that is
+	// not this answer's framing, which the server sets from its body.
+	h.ResetConnectionClose()
 	h.SetNoDefaultContentType(true)
 }
 

@@ -317,3 +317,36 @@ func TestInboundFastHeaderBound(t *testing.T) {
 		}
 	}
 }
+
+// Deliveries on one keep-alive connection are answered on it, native,
+// dropped and bridged alike (the connection is not closed after each).
+func TestInboundFastKeepAlive(t *testing.T) {
+	t.Parallel()
+	e := newInboundEnv(t, false)
+	needFast(t, e.s)
+	c, err := net.Dial("tcp", e.s.Addr("inbound"))
+	must(t, err)
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for i, body := range []string{
+		`{"id":"k1","object":"contacts","actor":"u_human","record":{"id":"K1","name":"Ky"}}`,
+		`{"id":"k1","object":"contacts","actor":"u_human","record":{"id":"K1","name":"Ky"}}`, // a dedup drop
+		`{"id":"k3","object":"contacts","actor":"u_integration","record":{"id":"K1","name":"Ky"}}`,
+	} {
+		fmt.Fprintf(c, "POST /webhooks/generic HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("delivery %d on the kept-alive connection: %v", i, err)
+		}
+		_, _ = io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || resp.Close {
+			t.Fatalf("delivery %d: %d, close %v", i, resp.StatusCode, resp.Close)
+		}
+	}
+	fmt.Fprintf(c, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.Close {
+		t.Fatalf("bridged request on the kept-alive connection: %v %v", err, resp)
+	}
+}

@@ -294,9 +294,6 @@ func (nd *nativeDelivery) forward(method string, hdr http.Header, body []byte) s
 	} else {
 		req.Header.Set("X-Forwarded-Proto", "http")
 	}
-	if closeAfter {
-		ctx.SetConnectionClose()
-	}
 	resp := fasthttp.AcquireResponse()
 	resp.Header.SetNoDefaultContentType(true)
 	if err := in.direct.hc.Do(req, resp); err != nil {
@@ -343,6 +340,9 @@ func (nd *nativeDelivery) forward(method string, hdr http.Header, body []byte) s
 		}
 	}
 	ctx.Response.SetBodyStream(readCloser{src, ab}, n)
+	if closeAfter {
+		ctx.SetConnectionClose()
+	}
 	return d.outcome
 }
 

@@ -331,17 +331,34 @@ func bodyAllowed(status int) bool {
 // there is none); a parsed header keeps one. Call it before anything else
 // is put in h.
 func startHeader(h *fasthttp.ResponseHeader, date []byte) {
-	var raw [128]byte
-	b := append(append(append(raw[:0], "HTTP/1.1 200 OK\r\nDate: "...), date...), "\r\n\r\n"...)
-	if len(b) > len(raw) {
+	p := headerStarts.Get().(*headerStart)
+	defer headerStarts.Put(p)
+	b := append(append(append(p.raw[:0], "HTTP/1.1 200 OK\r\nDate: "...), date...), "\r\n\r\n"...)
+	if len(b) > len(p.raw) {
 		return
 	}
-	_ = h.Read(bufio.NewReaderSize(bytes.NewReader(b), len(raw)))
+	p.r.Reset(b)
+	p.br.Reset(&p.r)
+	_ = h.Read(p.br)
 	// A parsed answer without Content-Length reads "until close": that is
 	// not this answer's framing, which the server sets from its body.
 	h.ResetConnectionClose()
 	h.SetNoDefaultContentType(true)
 }
+
+// headerStart is startHeader's scratch space.
+type headerStart struct {
+	raw [128]byte
+	r   bytes.Reader
+	br  *bufio.Reader
+}
+
+// headerStarts pools startHeader's scratch space (a cache, no state).
+var headerStarts = sync.Pool{New: func() any {
+	p := &headerStart{}
+	p.br = bufio.NewReaderSize(&p.r, len(p.raw))
+	return p
+}}
 
 // nowDate is the Date net/http's server sends.
 func nowDate() []byte {

@@ -70,6 +70,29 @@ func TestInboundNativeForwardsAndDrops(t *testing.T) {
 	}
 }
 
+// A path fasthttp would normalise is served as net/http serves it: "/x/../webhooks/generic"
+// matches no webhook route there, so it reaches the app untouched, under
+// the path as sent, and is not judged.
+func TestInboundNativePathAsNetHTTP(t *testing.T) {
+	t.Parallel()
+	e := newInboundEnv(t, false)
+	needFast(t, e.s)
+	before := e.s.Inbound.native.Load()
+	body := `{"id":"p1","object":"contacts","actor":"u_human","record":{"id":"P1","name":"Pat"}}`
+	for _, path := range []string{"/x/../webhooks/generic", "/webhooks//generic", "/webhooks/%67eneric"} {
+		if st, _ := e.deliver(t, path, body); st != 200 {
+			t.Fatalf("%s: provider got %d, want the app's 200", path, st)
+		}
+	}
+	got := e.app.all()
+	if len(got) != 3 || got[0].Path != "/x/../webhooks/generic" || got[1].Path != "/webhooks//generic" {
+		t.Fatalf("app got %+v, want the three deliveries under the paths as sent", got)
+	}
+	if n := e.s.Inbound.native.Load() - before; n != 0 {
+		t.Fatalf("native path took %d of them, want 0", n)
+	}
+}
+
 // A chunked delivery and one over inbound.max_body_bytes (64KiB) are not
 // taken by the native path: they stream to the app untouched.
 func TestInboundFastStreamsUntouched(t *testing.T) {

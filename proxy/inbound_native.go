@@ -58,7 +58,7 @@ func (nd *nativeDelivery) end() {
 // serveNative serves ctx natively; false: it read nothing of the body and
 // judged nothing — the caller serves it with h.
 func (in *Inbound) serveNative(ctx *fasthttp.RequestCtx, h http.Handler) bool {
-	if in.direct == nil || ctx.IsHead() {
+	if in.direct == nil || ctx.IsHead() || !netHTTPPath(ctx) {
 		return false
 	}
 	var ip *inProvider
@@ -105,6 +105,17 @@ func (in *Inbound) serveNative(ctx *fasthttp.RequestCtx, h http.Handler) bool {
 	}()
 	nd.judge(body)
 	return true
+}
+
+// netHTTPPath is whether fasthttp's path of ctx (percent-decoded, dot
+// segments and repeated slashes removed) is the one net/http's handler
+// would match (percent-decoded only): the path as sent has no escape and
+// nothing to normalise. Any other request is served by the net/http
+// handler, so that both servers judge the same requests (a webhook route
+// reached through "/x/../webhooks/..." is not one for net/http).
+func netHTTPPath(ctx *fasthttp.RequestCtx) bool {
+	raw := ctx.URI().PathOriginal()
+	return bytes.IndexByte(raw, '%') < 0 && bytes.Equal(raw, ctx.Path())
 }
 
 // errReader fails every read with err.

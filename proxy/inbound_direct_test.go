@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -84,15 +83,7 @@ func TestInboundDirectMatchesReverseProxy(t *testing.T) {
 		for k, s := range sidecars {
 			resp, b := rawExchange(t, s.Addr("inbound"), raw)
 			resp.Header.Del("Date")
-			var hs []string
-			for name, vs := range resp.Header {
-				hs = append(hs, name+": "+strings.Join(vs, " | "))
-			}
-			slices.Sort(hs)
-			rq := apps[k].last(t)
-			app := slices.Clone(rq.heads)
-			slices.Sort(app)
-			got[k] = fmt.Sprintf("app: %s\n%s\n%s\nprovider: %d %v %q trailer %v", rq.line, strings.Join(app, "\n"), rq.body, resp.StatusCode, hs, b, resp.Trailer)
+			got[k] = exchangeSummary(apps[k].last(t), resp, b)
 		}
 		if got[0] != got[1] {
 			t.Errorf("request %d differs\ndirect:\n%s\nReverseProxy:\n%s", i, got[0], got[1])

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -263,15 +262,7 @@ func TestInboundFastMatchesNetHTTP(t *testing.T) {
 			if answers[i%len(answers)][9:12] == "101" {
 				resp.Header.Del("Date") // loopguard's own answer: its own Date
 			}
-			var hs []string
-			for name, vs := range resp.Header {
-				hs = append(hs, name+": "+strings.Join(vs, " | "))
-			}
-			slices.Sort(hs)
-			rq := apps[k].last(t)
-			app := slices.Clone(rq.heads)
-			slices.Sort(app)
-			got[k] = fmt.Sprintf("app: %s\n%s\n%s\nprovider: %d %v %q", rq.line, strings.Join(app, "\n"), rq.body, resp.StatusCode, hs, b)
+			got[k] = exchangeSummary(apps[k].last(t), resp, b)
 		}
 		if got[0] != got[1] || got[0] != got[2] {
 			t.Errorf("request %d differs\nfasthttp:\n%.2000s\nnet/http direct:\n%.2000s\nnet/http ReverseProxy:\n%.2000s", i, got[0], got[1], got[2])

@@ -134,6 +134,20 @@ func rawExchange(t *testing.T, addr, raw string) (*http.Response, []byte) {
 	return resp, b
 }
 
+// exchangeSummary renders, for comparing two sidecars on the wire, what
+// the app received (rq) and what the provider got (resp, body), header
+// lines sorted.
+func exchangeSummary(rq wireRequest, resp *http.Response, body []byte) string {
+	var hs []string
+	for name, vs := range resp.Header {
+		hs = append(hs, name+": "+strings.Join(vs, " | "))
+	}
+	slices.Sort(hs)
+	app := slices.Clone(rq.heads)
+	slices.Sort(app)
+	return fmt.Sprintf("app: %s\n%s\n%s\nprovider: %d %v %q trailer %v", rq.line, strings.Join(app, "\n"), rq.body, resp.StatusCode, hs, body, resp.Trailer)
+}
+
 // A delivery reaches the app with the provider's header names, values and
 // order of repeated values, and the exact body bytes; the app's answer
 // reaches the provider with its status, headers and exact body.

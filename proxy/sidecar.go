@@ -257,25 +257,21 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 	servers := s.servers
 	fast := s.fastServers
 	s.mu.Unlock()
+	stops := make([]func(context.Context) error, 0, len(servers)+len(fast))
+	for _, srv := range servers {
+		stops = append(stops, srv.Shutdown)
+	}
+	for _, fl := range fast {
+		stops = append(stops, fl.shutdown)
+	}
 	var errs []error
 	var wg sync.WaitGroup
 	var emu sync.Mutex
-	for _, srv := range servers {
+	for _, stop := range stops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Shutdown(ctx); err != nil {
-				emu.Lock()
-				errs = append(errs, err)
-				emu.Unlock()
-			}
-		}()
-	}
-	for _, srv := range fast {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := srv.shutdown(ctx); err != nil {
+			if err := stop(ctx); err != nil {
 				emu.Lock()
 				errs = append(errs, err)
 				emu.Unlock()

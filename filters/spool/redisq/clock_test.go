@@ -14,7 +14,12 @@ import (
 // clock), run on both stores.
 func TestQueueTimesComeFromItsClock(t *testing.T) {
 	t.Parallel()
+	opened := 0
 	spooltest.RunClock(t, func(t *testing.T, now func() time.Time) spool.Queue {
+		opened++
 		return newTestQueue(t, Options{Now: now})
 	})
+	if opened != 1 {
+		t.Fatalf("the clock suite opened %d Redis queues, want 1: it did not run on this store", opened)
+	}
 }

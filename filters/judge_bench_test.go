@@ -10,6 +10,7 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/filters/spool"
 )
 
 // trackerWebhook is cmd/loopbench's realistic delivery (~1 KB): change seq
@@ -59,9 +60,9 @@ func BenchmarkJudgeRealistic(b *testing.B) {
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		j := jg.Judge(ctx, Delivery{Provider: p, Route: route, Body: bodies[i%len(bodies)], Header: hdr, ID: "d"})
-		if j.Err != nil || j.Kept() != 1 {
-			b.Fatalf("delivery %d: kept %d, err %v", i, j.Kept(), j.Err)
+		j := jg.Judge(ctx, Delivery{Provider: p, Route: route, Body: bodies[i%len(bodies)], Header: hdr, ID: "d", Verification: spool.Unsigned})
+		if j.Err != nil || j.Kept() != 1 || !j.Trusted() {
+			b.Fatalf("delivery %d: kept %d, trusted %v, err %v", i, j.Kept(), j.Trusted(), j.Err)
 		}
 		if err := jg.Accept(ctx, j); err != nil {
 			b.Fatal(err)

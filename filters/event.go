@@ -111,15 +111,28 @@ func (e *Event) dedupable() bool {
 // first did not.
 func (e *Event) dedupKey() string {
 	if e.dedup == "" {
-		id := e.ID
-		if id == "" {
-			fs := make([]tagging.FieldHash, len(e.Fields))
-			for i, f := range e.Fields {
-				fs[i] = tagging.FieldHash(f)
-			}
-			id = "state:" + e.Object + "/" + e.Record + "@" + strconv.FormatInt(e.ProviderAt, 10) + "#" + strconv.FormatUint(tagging.Combine(fs), 16)
+		if e.ID != "" {
+			e.dedup = DedupKey(e.Provider, e.ID)
+			return e.dedup
 		}
-		e.dedup = DedupKey(e.Provider, id)
+		// DedupKey(provider, "state:object/record@time#hash") built in one
+		// buffer: one allocation for the key.
+		var fsa [16]tagging.FieldHash
+		fs := fsa[:0]
+		for _, f := range e.Fields {
+			fs = append(fs, tagging.FieldHash(f))
+		}
+		var ba [128]byte
+		b := append(ba[:0], e.Provider...)
+		b = append(b, "\x00state:"...)
+		b = append(b, e.Object...)
+		b = append(b, '/')
+		b = append(b, e.Record...)
+		b = append(b, '@')
+		b = strconv.AppendInt(b, e.ProviderAt, 10)
+		b = append(b, '#')
+		b = strconv.AppendUint(b, tagging.Combine(fs), 16)
+		e.dedup = string(b)
 	}
 	return e.dedup
 }

@@ -114,7 +114,7 @@ func (x *evView) get(v *valueSpec) gjson.Result {
 		return gjson.Result{}
 	}
 	if v.rest == "" {
-		return gjson.Parse(x.vals[i])
+		return parseRaw(x.vals[i])
 	}
 	if x.sub&(1<<i) != 0 {
 		sub, rest, _ := strings.Cut(v.rest, ".")
@@ -122,14 +122,23 @@ func (x *evView) get(v *valueSpec) gjson.Result {
 			if x.vals[j] == "" {
 				return gjson.Result{}
 			}
-			r := gjson.Parse(x.vals[j])
 			if rest != "" {
-				r = r.Get(rest)
+				return gjson.Parse(x.vals[j]).Get(rest)
 			}
-			return r
+			return parseRaw(x.vals[j])
 		}
 	}
 	return gjson.Parse(x.vals[i]).Get(v.rest)
+}
+
+// parseRaw is gjson.Parse(raw) for a member's raw value; a string without
+// escapes (ids, types, times: most of what specs read) is taken as it is,
+// without gjson's copy-free but byte-by-byte scan.
+func parseRaw(raw string) gjson.Result {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && strings.IndexByte(raw[1:len(raw)-1], '\\') < 0 {
+		return gjson.Result{Type: gjson.String, Raw: raw, Str: raw[1 : len(raw)-1]}
+	}
+	return gjson.Parse(raw)
 }
 
 // plainPath splits a gjson path made only of keys (letters, digits, '_',

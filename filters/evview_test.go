@@ -55,3 +55,15 @@ func TestPlainPath(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRawMatchesParse: the shortcut for plain strings gives what
+// gjson.Parse gives, and everything else is gjson.Parse's.
+func TestParseRawMatchesParse(t *testing.T) {
+	for _, raw := range []string{`"abc"`, `""`, `"a\"b"`, `"\u00e9t\u00e9"`, `"tab\there"`, `"é"`, `12`, `-1.5e3`,
+		`true`, `null`, `{"a":1}`, `[1,"x"]`, `"`, `"abc`, ``} {
+		got, want := parseRaw(raw), gjson.Parse(raw)
+		if got.Type != want.Type || got.Str != want.Str || got.Raw != want.Raw || got.Num != want.Num || got.Index != want.Index {
+			t.Errorf("parseRaw(%q) = %+v, gjson.Parse = %+v", raw, got, want)
+		}
+	}
+}

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/tagging"
 	"github.com/tidwall/sjson"
 )
 
@@ -521,4 +523,38 @@ func deletePath(t *testing.T, doc, path string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestDedupKeyForm pins the id-less dedup key: replicas sharing a Redis
+// ledger across an upgrade must render the same key for the same event.
+func TestDedupKeyForm(t *testing.T) {
+	fs := []ledger.Field{{Name: "status", Hash: 0x1234}, {Name: "title", Hash: 0xfeed}}
+	hs := []tagging.FieldHash{{Name: "status", Hash: 0x1234}, {Name: "title", Hash: 0xfeed}}
+	cases := []struct {
+		ev   Event
+		want string
+	}{
+		{Event{Provider: "jira", ID: "evt-1"}, "jira\x00evt-1"},
+		{Event{Provider: "jira", Object: "issue", Record: "10001", ProviderAt: 1795773600123, Fields: fs},
+			"jira\x00state:issue/10001@1795773600123#" + strconv.FormatUint(tagging.Combine(hs), 16)},
+		{Event{Provider: "p", Object: "o", Record: "r", ProviderAt: -5},
+			"p\x00state:o/r@-5#" + strconv.FormatUint(tagging.Combine(nil), 16)},
+	}
+	for _, c := range cases {
+		if got := c.ev.dedupKey(); got != c.want {
+			t.Errorf("dedupKey(%+v) = %q, want %q", c.ev, got, c.want)
+		}
+	}
+	many := make([]ledger.Field, 40) // more than the stack buffer holds
+	for i := range many {
+		many[i] = ledger.Field{Name: "f" + strconv.Itoa(i), Hash: uint64(i)}
+	}
+	ev := Event{Provider: "p", Object: "o", Record: strings.Repeat("r", 300), Fields: many}
+	hs = hs[:0]
+	for _, f := range many {
+		hs = append(hs, tagging.FieldHash(f))
+	}
+	if want := "p\x00state:o/" + ev.Record + "@0#" + strconv.FormatUint(tagging.Combine(hs), 16); ev.dedupKey() != want {
+		t.Errorf("long event: dedupKey = %q, want %q", ev.dedupKey(), want)
+	}
 }

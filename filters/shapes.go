@@ -6,6 +6,7 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters/ledger"
+	"github.com/loopguard/loopguard/tagging"
 	"github.com/tidwall/gjson"
 )
 
@@ -99,10 +100,11 @@ func (p *Provider) recordFields(r *WebhookRoute, rec, ev, root gjson.Result, h h
 	restrict := len(changed) > 0
 	changesOnly = restrict || r.nullsUnchanged
 	if !restrict && len(p.eventPaths) == 0 {
+		var scratch [16]tagging.FieldHash // toLedger copies: one allocation
 		if r.nullsUnchanged {
-			return toLedger(p.FP.FromJSONSkipNull(nil, rec)), true
+			return toLedger(p.FP.FromJSONSkipNull(scratch[:0], rec)), true
 		}
-		return toLedger(p.FP.FromJSON(nil, rec)), false
+		return toLedger(p.FP.FromJSON(scratch[:0], rec)), false
 	}
 	if !rec.IsObject() {
 		return nil, changesOnly

@@ -231,6 +231,9 @@ func decodeV4(d *decoder, flags byte, st *State) error {
 	st.NextSeq = uint32(d.uvarint())
 	n := d.count()
 	app := st.App[:0]
+	if cap(app) < n {
+		app = make([]Value, 0, n) // one allocation, not one per doubling
+	}
 	for range n {
 		var v Value
 		if len(app) < cap(app) {
@@ -249,6 +252,9 @@ func decodeV4(d *decoder, flags byte, st *State) error {
 	}
 	n = d.count()
 	ws := st.Writes[:0]
+	if cap(ws) < n {
+		ws = make([]Version, 0, n)
+	}
 	for range n {
 		var w Version
 		if len(ws) < cap(ws) {

@@ -51,7 +51,8 @@ type Memory struct {
 	seed      maphash.Seed
 	locks     [lockStripes]sync.Mutex
 	evictions atomic.Uint64
-	bufs      sync.Pool
+	bufs      sync.Pool // *[]byte: rendered keys, encoded states
+	states    sync.Pool // *State: update's working state
 }
 
 var _ Store = (*Memory)(nil)
@@ -78,6 +79,7 @@ func NewMemory(opts Options) (*Memory, error) {
 	}
 	m := &Memory{opts: opts, seed: maphash.MakeSeed()}
 	m.bufs.New = func() any { b := make([]byte, 0, 256); return &b }
+	m.states.New = func() any { return new(State) }
 	newCache := func(life time.Duration) (*bigcache.BigCache, error) {
 		c := bigcache.DefaultConfig(life)
 		c.Shards = opts.Shards
@@ -129,24 +131,41 @@ func (m *Memory) store(key string, st *State) error {
 	defer m.bufs.Put(bp)
 	*bp = Encode((*bp)[:0], st)
 	if err := m.records.Set(key, *bp); err != nil {
-		return fmt.Errorf("ledger: set %s: %w", key, err)
+		return fmt.Errorf("ledger: set %s: %w", strings.Clone(key), err)
 	}
 	return nil
 }
 
 // update reads, changes and stores k's state under its stripe lock. A
 // corrupt entry is started afresh.
+//
+// The key is rendered into a pooled buffer and used as a string without
+// copying (bigcache's Set copies it into the entry; errors clone it), and
+// the state is a pooled one: nothing outlives the call.
 func (m *Memory) update(k Key, change func(*State)) error {
-	key := k.String()
+	kp := m.bufs.Get().(*[]byte)
+	defer m.bufs.Put(kp)
+	*kp = k.Append((*kp)[:0])
+	key := unsafe.String(unsafe.SliceData(*kp), len(*kp))
 	mu := m.lock(key)
 	mu.Lock()
 	defer mu.Unlock()
-	var st State
-	if _, err := m.load(key, &st, m.opts.Now()); err != nil {
+	st := m.states.Get().(*State)
+	defer m.putState(st)
+	if _, err := m.load(key, st, m.opts.Now()); err != nil {
 		st.Reset()
 	}
-	change(&st)
-	return m.store(key, &st)
+	change(st)
+	return m.store(key, st)
+}
+
+// putState pools st for the next update. Its writes are cleared to the
+// capacity first: a write's slices may be the caller's (ApplyWrite keeps
+// them), and the next decode must not write into them.
+func (m *Memory) putState(st *State) {
+	clear(st.Writes[:cap(st.Writes)])
+	st.Reset()
+	m.states.Put(st)
 }
 
 // RecordWrite implements Store.

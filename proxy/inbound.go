@@ -14,6 +14,7 @@ import (
 
 	"github.com/loopguard/loopguard/configs"
 	"github.com/loopguard/loopguard/filters"
+	"github.com/loopguard/loopguard/filters/ledger"
 	"github.com/loopguard/loopguard/filters/signature"
 	"github.com/loopguard/loopguard/filters/spool"
 	"github.com/rs/zerolog"
@@ -33,6 +34,7 @@ type Inbound struct {
 	deliveries atomic.Uint64
 	engine     *filters.Engine
 	judge      *filters.Judge
+	embedded   bool // the ledger is the in-process one (no store deadline)
 	providers  []*inProvider
 	rp         *httputil.ReverseProxy
 	m          *Metrics
@@ -84,6 +86,7 @@ type InboundOptions struct {
 func NewInbound(e *filters.Engine, tr http.RoundTripper, m *Metrics, log zerolog.Logger, opts InboundOptions) (*Inbound, error) {
 	in := &Inbound{engine: e, m: m, log: log, ring: opts.Ring, maxBody: opts.MaxBody,
 		latency: newObservers(m.InboundDuration), limits: opts.limits}
+	_, in.embedded = e.Store().(*ledger.Memory)
 	for _, p := range e.Providers() {
 		ip := &inProvider{p: p}
 		sig := p.Profile.Signature
@@ -340,8 +343,11 @@ func (in *Inbound) appAnswered(ctx context.Context, d *delivery, status int, bod
 	if d.j == nil || len(d.j.Events) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer cancel()
+	if !in.embedded {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		defer cancel()
+	}
 	if err := in.judge.Accept(ctx, d.j); err != nil {
 		in.log.Warn().Err(err).Str(fieldProvider, d.ip.p.Name).Msg("record accepted delivery failed")
 		in.m.Doubts.WithLabelValues(d.ip.p.Name, "store_error").Inc()
@@ -349,7 +355,9 @@ func (in *Inbound) appAnswered(ctx context.Context, d *delivery, status int, bod
 	return nil
 }
 
-// storeTimeout bounds state updates after a delivery.
+// storeTimeout bounds state updates after a delivery on a shared store
+// (the embedded one never waits, and takes no deadline: a timer and five
+// allocations a delivery).
 const storeTimeout = 2 * time.Second
 
 func (in *Inbound) errorHandler(w http.ResponseWriter, r *http.Request, err error) {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // payload builds a realistic webhook-like batch of about size bytes: objects
@@ -43,4 +46,52 @@ func BenchmarkExceeded(b *testing.B) {
 			}
 		}
 	})
+}
+
+// trackerWebhook is filters' BenchmarkJudgeRealistic delivery (a copy:
+// filters/judge_bench_test.go): a ~1 KB issue-tracker webhook with a
+// 500-character description.
+func trackerWebhook(seq, records int) []byte {
+	at := time.UnixMilli(1795773600000 + int64(seq)).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	desc := strings.Repeat(`- The sync writes the change back and the webhook comes again.\n`, 8)[:460]
+	return fmt.Appendf(nil, `{"action":"update","type":"Issue","createdAt":%q,`+
+		`"actor":{"id":"user_3f9c2a","type":"user","name":"Ada Lovelace","email":"ada@example.com"},`+
+		`"data":{"id":"i%d","title":"Sync drops the change of ENG-%d","description":"Steps (revision %015d): %s",`+
+		`"priority":%d,"stateId":"state_%d","assigneeId":"user_%d","updatedAt":%q},`+
+		`"url":"https://linear.app/acme/issue/ENG-%d","organizationId":"org_8d1e5b","webhookTimestamp":%d,`+
+		`"webhookId":"8f2a6c1e-3b7d-4e9a-9c1f-2d5b7a0e4c63"}`,
+		at, seq%records, seq, seq, desc, seq%5, seq%4, seq%7, at, seq%records, 1795773600000+int64(seq))
+}
+
+// BenchmarkValidate compares the two passes extraction made (Exceeded,
+// then gjson.ValidBytes) with Check's one: compare with
+// benchstat -col /impl.
+func BenchmarkValidate(b *testing.B) {
+	bodies := []struct {
+		name string
+		body []byte
+	}{
+		{"1KiB", payload(1 << 10)},
+		{"1MiB", payload(1 << 20)},
+		{"tracker", trackerWebhook(1, 1000)},
+	}
+	impls := []struct {
+		name string
+		ok   func([]byte) bool
+	}{
+		{"two-pass", func(d []byte) bool { return !Limit(0).Exceeded(d) && gjson.ValidBytes(d) }},
+		{"check", func(d []byte) bool { valid, tooDeep := Limit(0).Check(d); return valid && !tooDeep }},
+	}
+	for _, body := range bodies {
+		for _, impl := range impls {
+			b.Run("body="+body.name+"/impl="+impl.name, func(b *testing.B) {
+				b.SetBytes(int64(len(body.body)))
+				for b.Loop() {
+					if !impl.ok(body.body) {
+						b.Fatal("payload reported invalid")
+					}
+				}
+			})
+		}
+	}
 }

@@ -22,7 +22,7 @@ const (
 // above a true match, never below one, so the lowest mark is exact.
 func special(w uint64) uint64 {
 	q, s := w^quote, w^slash
-	return ((q - ones) &^ q | (s - ones) &^ s | (w - space) &^ w) & highs
+	return ((q-ones)&^q | (s-ones)&^s | (w-space)&^w) & highs
 }
 
 // stringEnd8 returns the index just past the quote closing the JSON string

@@ -42,10 +42,10 @@ func (p *Provider) Extract(r *WebhookRoute, body []byte, h http.Header, dst []Ev
 
 // extractJSON splits a JSON payload into events.
 func (p *Provider) extractJSON(r *WebhookRoute, body []byte, h http.Header, dst []Event) ([]Event, error) {
-	if p.tooDeep(body) {
+	switch valid, tooDeep := p.checkJSON(body); {
+	case tooDeep:
 		return dst, p.errTooDeep("extract")
-	}
-	if !gjson.ValidBytes(body) {
+	case !valid:
 		return dst, fmt.Errorf("extract %s: %w: not valid JSON", p.Name, ErrMalformed)
 	}
 	// Parsed where it lies (gjson.ParseBytes would copy it: 5 MiB more

@@ -28,6 +28,17 @@ func (e *Engine) LimitJSONDepth(n int) {
 // tooDeep reports a body over the provider's depth limit.
 func (p *Provider) tooDeep(b []byte) bool { return p.depth.Exceeded(b) }
 
+// checkJSON is tooDeep and, for a body within the limit, gjson.ValidBytes
+// in one pass (jsonlimit.Limit.Check); valid is false for a too-deep body.
+func (p *Provider) checkJSON(b []byte) (valid, tooDeep bool) { return p.depth.Check(b) }
+
+// validJSON reports a body within the depth limit that is valid JSON:
+// !p.tooDeep(b) && gjson.ValidBytes(b), in one pass.
+func (p *Provider) validJSON(b []byte) bool {
+	valid, _ := p.depth.Check(b)
+	return valid
+}
+
 // errTooDeep names the operation and the limit.
 func (p *Provider) errTooDeep(op string) error {
 	return fmt.Errorf("%s %s: %w (%d levels)", op, p.Name, ErrTooDeep, p.depth.Max())

@@ -254,7 +254,7 @@ func sniffBody(mt string, body []byte) bodyKind {
 // CreatedID reads a created record's id from the response body; a route
 // whose record_id is a template gets the template with {id} = that id.
 func (w *Write) CreatedID(resp []byte) string {
-	if w.Route.CreateID == "" || w.Provider.tooDeep(resp) || !gjson.ValidBytes(resp) {
+	if w.Route.CreateID == "" || !w.Provider.validJSON(resp) {
 		return ""
 	}
 	id := gjson.GetBytes(resp, w.Route.CreateID).String()
@@ -276,7 +276,7 @@ func (e *Engine) RecordWrite(ctx context.Context, w *Write, resp []byte) error {
 	}
 	e.offers.supersede(w.Key(), w.Fields)
 	lw := ledger.Write{Fields: w.Fields, At: e.now(), FP: w.FP, Nonce: w.Nonce, Created: w.Created, NoOp: w.NoOp}
-	if r := w.Route.Response; r != "-" && len(resp) > 0 && !w.Provider.tooDeep(resp) && gjson.ValidBytes(resp) {
+	if r := w.Route.Response; r != "-" && len(resp) > 0 && w.Provider.validJSON(resp) {
 		root := gjson.ParseBytes(resp)
 		rec := root
 		if r != "" {

@@ -68,7 +68,7 @@ value: // a value starts at b[i] after optional whitespace
 		}
 		goto value
 	case vString:
-		if i, ok = stringEnd8(b, i+1); !ok {
+		if i, ok = validStringEnd(b, i+1); !ok {
 			goto bad
 		}
 	case vNumber:
@@ -131,7 +131,7 @@ after: // a value ended at b[i-1]
 	goto bad
 
 key: // b[i] is the quote opening an object key
-	if i, ok = stringEnd8(b, i+1); !ok {
+	if i, ok = validStringEnd(b, i+1); !ok {
 		goto bad
 	}
 	for i < n && isSpace[b[i]] {

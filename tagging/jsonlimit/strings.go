@@ -25,28 +25,18 @@ func special(w uint64) uint64 {
 	return ((q-ones)&^q | (s-ones)&^s | (w-space)&^w) & highs
 }
 
-// stringEnd8 returns the index just past the quote closing the JSON string
-// whose content starts at b[i]; ok is false at the first byte a string may
-// not hold (a control byte below 0x20, an escape other than \" \\ \/ \b \f
-// \n \r \t or \u with four hex digits) or when the string never closes.
-// Plain content is skipped eight bytes at a time.
-func stringEnd8(b []byte, i int) (int, bool) {
+// validStringEnd returns the index just past the quote closing the JSON
+// string whose content starts at b[i]; ok is false at the first byte a
+// string may not hold (a control byte below 0x20, an escape other than \"
+// \\ \/ \b \f \n \r \t or \u with four hex digits) or when the string never
+// closes. Plain content is skipped a word (eight bytes) at a time
+// (BenchmarkStringEnd: about twice as fast as a byte at a time, and faster
+// than finding the quote with the runtime's vector IndexByte then checking
+// the run before it; two words a step measured the same within noise).
+func validStringEnd(b []byte, i int) (int, bool) {
 	n := len(b)
 	for {
-		for i+16 <= n {
-			m := special(binary.LittleEndian.Uint64(b[i:]))
-			if m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				goto found
-			}
-			m = special(binary.LittleEndian.Uint64(b[i+8:]))
-			if m != 0 {
-				i += 8 + bits.TrailingZeros64(m)>>3
-				goto found
-			}
-			i += 16
-		}
-		if i+8 <= n {
+		for i+8 <= n {
 			if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				goto found

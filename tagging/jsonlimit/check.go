@@ -7,8 +7,8 @@ package jsonlimit
 // tooDeep is exactly l.Exceeded(b). When tooDeep is false, valid is exactly
 // gjson.ValidBytes(b): RFC 8259 JSON with surrounding whitespace (space,
 // tab, CR, LF) and no UTF-8 check inside strings (any byte >= 0x20 but '"'
-// and '\\' is string content). When tooDeep is true, valid is false: the
-// body was not read to its end.
+// and '\\' is string content). When tooDeep is true, valid is false:
+// whether such a body is JSON is not decided.
 //
 // The common path, a valid body within the limit, reads every byte once.
 // Where a syntax error stops the pass before the end, tooDeep is decided by
@@ -18,7 +18,8 @@ func (l Limit) Check(b []byte) (valid, tooDeep bool) {
 	max := l.Max()
 	// kinds holds one bit per open container, set for an object: what may
 	// follow a value (',' then a key or a value; '}' or ']'). Four words
-	// cover DefaultMaxDepth without allocating.
+	// cover DefaultMaxDepth without allocating; a larger limit grows it
+	// by a word per 64 levels actually opened.
 	var local [DefaultMaxDepth / 64]uint64
 	kinds := local[:]
 	depth, i, n := 0, 0, len(b)

@@ -2,7 +2,9 @@
 // parser sees it. gjson.Valid, sjson and encoding/json recurse once per
 // level: 5 MiB of "[" costs them a goroutine stack of about a gigabyte.
 // Exceeded scans the bytes once, iteratively, with constant memory, and
-// stops at the first bracket past the limit.
+// stops at the first bracket past the limit. Check does the same while
+// validating the JSON as gjson.ValidBytes does, so that a body about to be
+// parsed is read once, not twice.
 //
 // It is a leaf package (standard library only) so that tagging, filters and
 // proxy can all use it.

@@ -50,6 +50,8 @@ type Memory struct {
 	names     *nameTable
 	seed      maphash.Seed
 	locks     [lockStripes]sync.Mutex
+	memos     [lockStripes]memo          // guarded by locks[i]
+	gens      [lockStripes]atomic.Uint64 // bumped when bigcache drops an entry of stripe i
 	evictions atomic.Uint64
 	bufs      sync.Pool // *[]byte: rendered keys, encoded states
 	states    sync.Pool // *State: update's working state
@@ -88,7 +90,10 @@ func NewMemory(opts Options) (*Memory, error) {
 		c.MaxEntriesInWindow = 16 * opts.Shards // small initial shards; bigcache grows them
 		c.MaxEntrySize = 256
 		c.Verbose = false
-		c.OnRemoveWithReason = func(_ string, _ []byte, r bigcache.RemoveReason) {
+		c.OnRemoveWithReason = func(key string, _ []byte, r bigcache.RemoveReason) {
+			// Called under bigcache's shard lock (also from inside Set,
+			// while update holds a stripe lock): no lock may be taken here.
+			m.gens[m.stripe(key)].Add(1)
 			if r == bigcache.NoSpace {
 				m.evictions.Add(1)
 			}
@@ -104,13 +109,41 @@ func NewMemory(opts Options) (*Memory, error) {
 	return m, nil
 }
 
-func (m *Memory) lock(key string) *sync.Mutex {
-	return &m.locks[maphash.String(m.seed, key)%lockStripes]
+func (m *Memory) stripe(key string) int { return int(maphash.String(m.seed, key) % lockStripes) }
+
+// memo is a lock stripe's last entry read or stored: the next read of the
+// same key (the recording after a delivery reads what its decision just
+// read) decodes it without bigcache's Get (a lookup, a shard lock and two
+// copies: a tenth of the realistic delivery's CPU in loopguard, issue 19).
+// Every entry is stored through store under its stripe lock, which
+// updates the memo; an entry bigcache drops (full, expired) bumps the
+// stripe's generation, which retires the memo (gen).
+type memo struct {
+	gen      uint64
+	key, val []byte
+	ok       bool
 }
 
-// load reads and prunes the state of key; ok is false when nothing is known.
-func (m *Memory) load(key string, st *State, now time.Time) (bool, error) {
-	b, err := m.records.Get(key)
+// read returns the encoded state of key; the caller holds stripe i's lock.
+// The bytes are the memo's: valid until the stripe's next read or store.
+func (m *Memory) read(i int, key string) ([]byte, error) {
+	mm := &m.memos[i]
+	g := m.gens[i].Load()
+	if mm.ok && mm.gen == g && string(mm.key) == key {
+		return mm.val, nil
+	}
+	b, err := m.records.Get(key) // a copy: the memo keeps it
+	if err != nil {
+		return nil, err
+	}
+	mm.gen, mm.key, mm.val, mm.ok = g, append(mm.key[:0], key...), b, true
+	return b, nil
+}
+
+// load reads and prunes the state of key under stripe i's lock; ok is
+// false when nothing is known.
+func (m *Memory) load(i int, key string, st *State, now time.Time) (bool, error) {
+	b, err := m.read(i, key)
 	if errors.Is(err, bigcache.ErrEntryNotFound) {
 		st.Reset()
 		return false, nil
@@ -126,13 +159,16 @@ func (m *Memory) load(key string, st *State, now time.Time) (bool, error) {
 	return st.Known(), nil
 }
 
-func (m *Memory) store(key string, st *State) error {
-	bp := m.bufs.Get().(*[]byte)
-	defer m.bufs.Put(bp)
-	*bp = Encode((*bp)[:0], st)
-	if err := m.records.Set(key, *bp); err != nil {
+// store encodes st as key's entry under stripe i's lock, and memoises it.
+func (m *Memory) store(i int, key string, st *State) error {
+	mm := &m.memos[i]
+	g := m.gens[i].Load() // before Set: a drop during Set retires the memo
+	mm.ok = false
+	mm.val = Encode(mm.val[:0], st)
+	if err := m.records.Set(key, mm.val); err != nil {
 		return fmt.Errorf("ledger: set %s: %w", strings.Clone(key), err)
 	}
+	mm.gen, mm.key, mm.ok = g, append(mm.key[:0], key...), true
 	return nil
 }
 
@@ -147,16 +183,16 @@ func (m *Memory) update(k Key, change func(*State)) error {
 	defer m.bufs.Put(kp)
 	*kp = k.Append((*kp)[:0])
 	key := unsafe.String(unsafe.SliceData(*kp), len(*kp))
-	mu := m.lock(key)
-	mu.Lock()
-	defer mu.Unlock()
+	i := m.stripe(key)
+	m.locks[i].Lock()
+	defer m.locks[i].Unlock()
 	st := m.states.Get().(*State)
 	defer m.putState(st)
-	if _, err := m.load(key, st, m.opts.Now()); err != nil {
+	if _, err := m.load(i, key, st, m.opts.Now()); err != nil {
 		st.Reset()
 	}
 	change(st)
-	return m.store(key, st)
+	return m.store(i, key, st)
 }
 
 // putState pools st for the next update. Its writes are cleared to the
@@ -178,14 +214,19 @@ func (m *Memory) Accept(_ context.Context, k Key, a Accept) error {
 	return m.update(k, func(st *State) { st.ApplyAccept(&a) })
 }
 
-// Get implements Store. The key is rendered into a pooled buffer and used
-// as a string without copying: bigcache's Get hashes and compares it but
-// does not keep it, so the buffer can go back to the pool afterwards.
+// Get implements Store, under the key's stripe lock (the memo is the
+// stripe's). The key is rendered into a pooled buffer and used as a string
+// without copying: bigcache's Get hashes and compares it but does not keep
+// it, so the buffer can go back to the pool afterwards.
 func (m *Memory) Get(_ context.Context, k Key, st *State) (bool, error) {
 	bp := m.bufs.Get().(*[]byte)
 	defer m.bufs.Put(bp)
 	*bp = k.Append((*bp)[:0])
-	return m.load(unsafe.String(unsafe.SliceData(*bp), len(*bp)), st, m.opts.Now())
+	key := unsafe.String(unsafe.SliceData(*bp), len(*bp))
+	i := m.stripe(key)
+	m.locks[i].Lock()
+	defer m.locks[i].Unlock()
+	return m.load(i, key, st, m.opts.Now())
 }
 
 // EventSeen implements Store.

@@ -209,3 +209,35 @@ func TestMemoryConcurrentWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryMemoFollowsDrops: the stripe memo answers a read of the entry
+// just read or stored, but never one bigcache has dropped (full, expired,
+// deleted): the drop retires it.
+func TestMemoryMemoFollowsDrops(t *testing.T) {
+	clock := newFakeClock()
+	m := newTestMemory(t, testOptions(clock))
+	k := Key{"p", "o", "memo"}
+	if err := m.RecordWrite(t.Context(), k, wr(clock.Now(), f("a", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := mustGet(t, m, k); !ok || len(st.App) != 1 {
+		t.Fatalf("before the drop: known %v, %+v", ok, st)
+	}
+	i := m.stripe(k.String())
+	if mm := &m.memos[i]; !mm.ok || string(mm.key) != k.String() {
+		t.Fatalf("the read did not leave its entry in the stripe memo: %+v", mm)
+	}
+	if err := m.records.Delete(k.String()); err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := mustGet(t, m, k); ok || len(st.App) != 0 {
+		t.Fatalf("after bigcache dropped the entry: known %v, %+v — read from a stale memo", ok, st)
+	}
+	// A write after the drop starts afresh and is read back.
+	if err := m.Accept(t.Context(), k, Accept{Fields: []Field{f("b", 2)}, At: clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := mustGet(t, m, k); !ok || len(st.App) != 1 || st.App[0].Name != "b" {
+		t.Fatalf("after a new write: known %v, %+v", ok, st)
+	}
+}

@@ -271,7 +271,7 @@ func buildCases(e caseEnv) []*benchCase {
 	cs = append(cs, direct, connect)
 	cs = append(cs, tunnelBaseCases(e)...)
 	cs = append(cs, mitm)
-	cs = append(cs, mitmBaseCases(e, groupOutbound, e.w.writeRequests(api))...)
+	cs = append(cs, mitmBaseCases(e, groupOutbound, mitmBaseModes, e.w.writeRequests(api))...)
 	cs = append(cs, gw)
 	tracker := "https://" + e.srv.trackerAddr
 	for _, g := range []struct {
@@ -287,7 +287,7 @@ func buildCases(e caseEnv) []*benchCase {
 		}
 		cs = append(cs, direct, mitm)
 		if !g.full {
-			cs = append(cs, mitmBaseCases(e, g.group, reqs(tracker))...)
+			cs = append(cs, mitmBaseCases(e, g.group, mitmBaseRealModes, reqs(tracker))...)
 		}
 		cs = append(cs, gw)
 	}

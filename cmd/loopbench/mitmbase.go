@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +36,9 @@ const (
 	mitmBaseEnv         = "LOOPBENCH_MITM_BASELINE"
 	mitmBaseCAEnv       = "LOOPBENCH_MITM_BASELINE_CA_DIR"
 	mitmBaseUpstreamEnv = "LOOPBENCH_MITM_BASELINE_UPSTREAM_CA"
+	// mitmBaseProfileEnv, when set, is a file for a CPU profile of the
+	// baseline's whole life (--cpuprofile).
+	mitmBaseProfileEnv = "LOOPBENCH_MITM_BASELINE_CPUPROFILE"
 )
 
 // HTTP stacks of the baseline (the mitm_min_* cases).
@@ -51,8 +55,13 @@ const (
 	mitmModeFast = "fasthttp"
 )
 
-// mitmBaseModes are the baseline's modes in case order.
-var mitmBaseModes = []string{mitmModeNetHTTP, mitmModeLean, mitmModeFast}
+// mitmBaseModes are the baseline's modes in case order (the small writes);
+// the realistic partial writes run the net/http ceiling and the leanest
+// stack only (lean measured below nethttp twice: a full run stays short).
+var (
+	mitmBaseModes     = []string{mitmModeNetHTTP, mitmModeLean, mitmModeFast}
+	mitmBaseRealModes = []string{mitmModeNetHTTP, mitmModeFast}
+)
 
 // Settings of the baseline.
 const (
@@ -139,6 +148,17 @@ func serveMITMBase(spec string) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("mitm baseline: listen: %w", err)
+	}
+	if path := os.Getenv(mitmBaseProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("mitm baseline: cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("mitm baseline: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

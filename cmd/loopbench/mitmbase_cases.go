@@ -8,14 +8,16 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 )
 
 // startMITMBase starts the minimal MITM baseline (mitmbase.go) in mode,
 // signing with the CA in caDir and trusting upstreamCA, and waits until it
-// answers.
-func startMITMBase(ctx context.Context, mode, caDir, upstreamCA string) (*tunnelBaseProc, error) {
+// answers. A non-empty profDir gets a CPU profile of the baseline's life
+// (mitm_min_<mode>.pprof).
+func startMITMBase(ctx context.Context, mode, caDir, upstreamCA, profDir string) (*tunnelBaseProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("mitm baseline: find own binary: %w", err)
@@ -26,6 +28,9 @@ func startMITMBase(ctx context.Context, mode, caDir, upstreamCA string) (*tunnel
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), mitmBaseEnv+"="+ports[0]+","+mode, mitmBaseCAEnv+"="+caDir, mitmBaseUpstreamEnv+"="+upstreamCA)
+	if profDir != "" {
+		cmd.Env = append(cmd.Env, mitmBaseProfileEnv+"="+filepath.Join(profDir, viaMITMMin(mode)+".pprof"))
+	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("mitm baseline: start: %w", err)
@@ -61,11 +66,11 @@ type mitmBases struct {
 }
 
 // startMITMBases starts one baseline per mode with loopguard's CA (caDir)
-// and the upstream CA file loopguard trusts.
-func startMITMBases(ctx context.Context, caDir, upstreamCA string) *mitmBases {
+// and the upstream CA file loopguard trusts (profDir: see startMITMBase).
+func startMITMBases(ctx context.Context, caDir, upstreamCA, profDir string) *mitmBases {
 	b := &mitmBases{procs: map[string]*tunnelBaseProc{}, skip: map[string]string{}}
 	for _, m := range mitmBaseModes {
-		p, err := startMITMBase(ctx, m, caDir, upstreamCA)
+		p, err := startMITMBase(ctx, m, caDir, upstreamCA, profDir)
 		if err != nil {
 			b.skip[m] = firstLine(err.Error())
 			continue
@@ -85,11 +90,11 @@ func (b *mitmBases) stop() {
 func viaMITMMin(mode string) string { return "mitm_min_" + mode }
 
 // mitmBaseCases are group's writes (reqs, to the same intercepted host as
-// loopguard's MITM case) through each baseline, trusting loopguard's CA
-// as that case does.
-func mitmBaseCases(e caseEnv, group string, reqs requestFunc) []*benchCase {
+// loopguard's MITM case) through the baseline of each of modes, trusting
+// loopguard's CA as that case does.
+func mitmBaseCases(e caseEnv, group string, modes []string, reqs requestFunc) []*benchCase {
 	var cs []*benchCase
-	for _, m := range mitmBaseModes {
+	for _, m := range modes {
 		c := &benchCase{name: group + "_" + viaMITMMin(m), group: group, via: viaMITMMin(m), rate: e.opts.Rate}
 		c.target.seq = new(atomic.Uint64)
 		var p *tunnelBaseProc
@@ -116,10 +121,13 @@ func mitmBaseCases(e caseEnv, group string, reqs requestFunc) []*benchCase {
 // and loopguard's MITM over the best (fastest) baseline, for the small
 // writes and the realistic partial writes.
 func (r *report) mitmBaseMetrics(add func(string, float64)) {
-	for _, g := range []struct{ group, suffix string }{{groupOutbound, ""}, {groupRealPartial, "_real_partial"}} {
+	for _, g := range []struct {
+		group, suffix string
+		modes         []string
+	}{{groupOutbound, "", mitmBaseModes}, {groupRealPartial, "_real_partial", mitmBaseRealModes}} {
 		d, lg := r.caseOf(g.group, viaDirect), r.caseOf(g.group, viaMITM)
 		best := nan()
-		for _, m := range mitmBaseModes {
+		for _, m := range g.modes {
 			c := r.caseOf(g.group, viaMITMMin(m))
 			name := viaMITMMin(m) + g.suffix
 			add(name+"_rps_ratio_direct", ratio(c.rps(), d.rps()))

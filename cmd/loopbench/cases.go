@@ -200,6 +200,8 @@ type caseEnv struct {
 	tpSkip string
 	// tunnels are the minimal CONNECT proxies (tunnelbase.go).
 	tunnels *tunnelBases
+	// mitms are the minimal MITM proxies (mitmbase.go).
+	mitms *mitmBases
 }
 
 // buildCases lists every case, grouped so a group's baseline runs next to
@@ -268,7 +270,9 @@ func buildCases(e caseEnv) []*benchCase {
 	}
 	cs = append(cs, direct, connect)
 	cs = append(cs, tunnelBaseCases(e)...)
-	cs = append(cs, mitm, gw)
+	cs = append(cs, mitm)
+	cs = append(cs, mitmBaseCases(e, groupOutbound, mitmBaseModes, e.w.writeRequests(api))...)
+	cs = append(cs, gw)
 	tracker := "https://" + e.srv.trackerAddr
 	for _, g := range []struct {
 		group string
@@ -281,7 +285,11 @@ func buildCases(e caseEnv) []*benchCase {
 		for _, c := range []*benchCase{mitm, gw} {
 			c.procs, c.loopguard = lgProcs, true
 		}
-		cs = append(cs, direct, mitm, gw)
+		cs = append(cs, direct, mitm)
+		if !g.full {
+			cs = append(cs, mitmBaseCases(e, g.group, mitmBaseRealModes, reqs(tracker))...)
+		}
+		cs = append(cs, gw)
 	}
 	return append(cs, transparentCases(e)...)
 }

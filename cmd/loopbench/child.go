@@ -38,6 +38,13 @@ func childRole(stdout, stderr io.Writer) (handled bool, code int) {
 		}
 		return true, 0
 	}
+	if spec, ok := os.LookupEnv(mitmBaseEnv); ok {
+		if err := serveMITMBase(spec); err != nil {
+			fmt.Fprintln(stderr, "loopbench:", err)
+			return true, exitFailure
+		}
+		return true, 0
+	}
 	if spec, ok := os.LookupEnv(tunnelBaseEnv); ok {
 		if err := serveTunnelBase(spec); err != nil {
 			fmt.Fprintln(stderr, "loopbench:", err)

@@ -86,6 +86,10 @@ func TestHarnessTinyRun(t *testing.T) {
 		"mitm_real_partial_rps_ratio_direct", "mitm_real_full_rps_ratio_direct",
 		"gateway_real_partial_rps_ratio_direct", "gateway_real_full_rps_ratio_direct",
 		"gateway_real_partial_rps_ratio_mitm", "gateway_real_full_rps_ratio_mitm",
+		// The minimal MITM baselines (mitmbase.go) and loopguard over the best.
+		"mitm_min_nethttp_rps_ratio_direct", "mitm_min_lean_rps_ratio_direct", "mitm_min_fasthttp_rps_ratio_direct",
+		"mitm_min_nethttp_real_partial_rps_ratio_direct", "mitm_min_fasthttp_real_partial_rps_ratio_direct",
+		"mitm_rps_ratio_min", "mitm_real_partial_rps_ratio_min",
 	}
 	if haveNginx {
 		positive = append(positive, "inbound_rps_ratio_nginx", "nginx_rps_ratio_direct", "inbound_real_rps_ratio_nginx")

@@ -140,6 +140,7 @@ func (r *report) metrics() []metric {
 	add("elapsed_s", r.elapsed.Seconds())
 	r.realMetrics(add)
 	r.tunnelBaseMetrics(add)
+	r.mitmBaseMetrics(add)
 	// The names issue 9 requires, last.
 	add("inbound_rps_ratio_direct", ratio(in.rps(), inD.rps()))
 	add("inbound_rps_ratio_nginx", ratio(in.rps(), inN.rps()))

@@ -129,6 +129,9 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 	}
 	cenv.tunnels = startTunnelBases(ctx)
 	defer cenv.tunnels.stop()
+	// The MITM baselines sign with loopguard's CA (the one its clients trust).
+	cenv.mitms = startMITMBases(ctx, filepath.Join(dir, "ca"), filepath.Join(dir, "upstream.pem"), o.CPUProfile)
+	defer cenv.mitms.stop()
 	if cenv.fastrp, err = startFastRP(ctx, srv.appAddr); err != nil {
 		cenv.fastrpSkip = firstLine(err.Error())
 		rep.notes = append(rep.notes, "fasthttp reverse proxy baseline skipped: "+cenv.fastrpSkip)

@@ -168,17 +168,7 @@ func serveMITMBase(spec string) error {
 // run accepts on ln until ctx ends.
 func (b *mitmBase) run(ctx context.Context, ln net.Listener) error {
 	defer b.close()
-	go func() { <-ctx.Done(); _ = ln.Close() }()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("mitm baseline: accept: %w", err)
-		}
-		go b.conn(c)
-	}
+	return acceptUntil(ctx, ln, "mitm baseline", b.conn)
 }
 
 // conn answers a CONNECT with 200 and intercepts the tunnel (a GET /ready

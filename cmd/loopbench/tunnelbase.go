@@ -50,6 +50,12 @@ func serveTunnelBase(spec string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	return acceptUntil(ctx, ln, "tunnel baseline", func(c net.Conn) { tunnelBaseConn(c.(*net.TCPConn), mode) })
+}
+
+// acceptUntil serves each connection ln accepts on its own goroutine until
+// ctx ends (a baseline's SIGTERM), then closes ln and returns nil.
+func acceptUntil(ctx context.Context, ln net.Listener, name string, serve func(net.Conn)) error {
 	go func() { <-ctx.Done(); _ = ln.Close() }()
 	for {
 		c, err := ln.Accept()
@@ -57,9 +63,9 @@ func serveTunnelBase(spec string) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("tunnel baseline: accept: %w", err)
+			return fmt.Errorf("%s: accept: %w", name, err)
 		}
-		go tunnelBaseConn(c.(*net.TCPConn), mode)
+		go serve(c)
 	}
 }
 

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/loopguard/loopguard/filters/benchload"
 	"github.com/tidwall/gjson"
 )
 
@@ -48,21 +48,6 @@ func BenchmarkExceeded(b *testing.B) {
 	})
 }
 
-// trackerWebhook is filters' BenchmarkJudgeRealistic delivery (a copy:
-// filters/judge_bench_test.go): a ~1 KB issue-tracker webhook with a
-// 500-character description.
-func trackerWebhook(seq, records int) []byte {
-	at := time.UnixMilli(1795773600000 + int64(seq)).UTC().Format("2006-01-02T15:04:05.000Z07:00")
-	desc := strings.Repeat(`- The sync writes the change back and the webhook comes again.\n`, 8)[:460]
-	return fmt.Appendf(nil, `{"action":"update","type":"Issue","createdAt":%q,`+
-		`"actor":{"id":"user_3f9c2a","type":"user","name":"Ada Lovelace","email":"ada@example.com"},`+
-		`"data":{"id":"i%d","title":"Sync drops the change of ENG-%d","description":"Steps (revision %015d): %s",`+
-		`"priority":%d,"stateId":"state_%d","assigneeId":"user_%d","updatedAt":%q},`+
-		`"url":"https://linear.app/acme/issue/ENG-%d","organizationId":"org_8d1e5b","webhookTimestamp":%d,`+
-		`"webhookId":"8f2a6c1e-3b7d-4e9a-9c1f-2d5b7a0e4c63"}`,
-		at, seq%records, seq, seq, desc, seq%5, seq%4, seq%7, at, seq%records, 1795773600000+int64(seq))
-}
-
 // BenchmarkValidate compares the two passes extraction made (Exceeded,
 // then gjson.ValidBytes) with Check's one: compare with
 // benchstat -col /impl.
@@ -73,7 +58,7 @@ func BenchmarkValidate(b *testing.B) {
 	}{
 		{"1KiB", payload(1 << 10)},
 		{"1MiB", payload(1 << 20)},
-		{"tracker", trackerWebhook(1, 1000)},
+		{"tracker", benchload.TrackerWebhook(1, 1000)},
 	}
 	impls := []struct {
 		name string

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loopguard/loopguard/filters/benchload"
 	"github.com/tidwall/gjson"
 )
 
@@ -97,7 +98,7 @@ func TestCheckCases(t *testing.T) {
 }
 
 func TestCheckPayloads(t *testing.T) {
-	docs := [][]byte{payload(1 << 10), trackerWebhook(7, 1000)}
+	docs := [][]byte{payload(1 << 10), benchload.TrackerWebhook(7, 1000)}
 	for _, d := range docs {
 		if valid, tooDeep := Limit(0).Check(d); !valid || tooDeep {
 			t.Fatalf("Check(payload of %d bytes) = %v, %v", len(d), valid, tooDeep)
@@ -151,7 +152,7 @@ func FuzzCheckMatchesGJSON(f *testing.F) {
 	f.Add(payload(1<<10), uint8(0))
 	f.Add(payload(4<<10), uint8(5))
 	for i := range 3 {
-		f.Add(trackerWebhook(i, 1000), uint8(i))
+		f.Add(benchload.TrackerWebhook(i, 1000), uint8(i))
 	}
 	f.Fuzz(func(t *testing.T, b []byte, limit uint8) {
 		// 0 is the default (256); small limits put the boundary

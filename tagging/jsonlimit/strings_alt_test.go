@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"testing"
+
+	"github.com/loopguard/loopguard/filters/benchload"
 )
 
 // The string scanners validStringEnd was measured against
@@ -179,7 +181,7 @@ func BenchmarkStringEnd(b *testing.B) {
 	for _, body := range []struct {
 		name string
 		d    []byte
-	}{{"1KiB", payload(1 << 10)}, {"tracker", trackerWebhook(1, 1000)}, {"1MiB", payload(1 << 20)}} {
+	}{{"1KiB", payload(1 << 10)}, {"tracker", benchload.TrackerWebhook(1, 1000)}, {"1MiB", payload(1 << 20)}} {
 		starts := stringStarts(body.d)
 		for _, s := range stringScanners {
 			b.Run("body="+body.name+"/scan="+s.name, func(b *testing.B) {

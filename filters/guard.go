@@ -23,7 +23,7 @@ type Guard struct {
 	trip         int // quarantined records of one account that trip its breaker; <0 never
 	onQuarantine func(breaker.QuarantineInfo, string)
 
-	mu       sync.Mutex
+	mu       sync.RWMutex                   // read on every forwarded event, written on writes and new aliases
 	written  map[ledger.Key]string          // record → outbound account of its last write
 	alias    map[aliasKey]string            // (provider, inbound account) → outbound account
 	accounts map[string]map[string]struct{} // provider → outbound accounts seen
@@ -150,16 +150,35 @@ func (g *Guard) WriteQuarantined(w *Write) (bool, breaker.QuarantineInfo) {
 // sides: static, host or path accounts).
 func (g *Guard) outAccount(ev *Event) string {
 	k := ev.Key()
+	ak := aliasKey{ev.Provider, ev.Account}
+	g.mu.RLock()
+	acct, wrote := g.written[k]
+	if !wrote || ev.Record == "" {
+		acct = g.aliasedLocked(ev, ak)
+		g.mu.RUnlock()
+		return acct
+	}
+	cur, known := g.alias[ak]
+	g.mu.RUnlock()
+	if known && cur == acct {
+		return acct // the alias is already noted: nothing to write
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	ak := aliasKey{ev.Provider, ev.Account}
-	if acct, ok := g.written[k]; ok && ev.Record != "" {
+	if acct, ok := g.written[k]; ok {
 		if len(g.alias) >= maxGuardEntries {
 			clear(g.alias)
 		}
 		g.alias[ak] = acct
 		return acct
 	}
+	return g.aliasedLocked(ev, ak)
+}
+
+// aliasedLocked is outAccount for a record this replica never wrote: the
+// inbound account's alias, else the provider's only outbound account, else
+// the event's own account. g.mu must be held (read suffices).
+func (g *Guard) aliasedLocked(ev *Event, ak aliasKey) string {
 	if acct, ok := g.alias[ak]; ok {
 		return acct
 	}
@@ -247,8 +266,8 @@ func (g *Guard) quarantined(qi breaker.QuarantineInfo) {
 // accountOf is the outbound account of a record: our last write's, else
 // the provider's only account, else "" (unknown here).
 func (g *Guard) accountOf(k breaker.RecordKey) string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	if acct, ok := g.written[ledger.Key{Provider: k.Provider, Object: k.Object, Record: k.Record}]; ok {
 		return acct
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,15 @@ func (e *loopEntry) expire(now time.Time) (QuarantineInfo, bool) {
 	e.quarantined, e.info, e.pending = false, QuarantineInfo{}, false
 	e.bounces = e.bounces[:0]
 	return info, true
+}
+
+// expireLocked is e.expire, keeping held; l.mu must be held.
+func (l *Loops) expireLocked(e *loopEntry, now time.Time) (QuarantineInfo, bool) {
+	info, ok := e.expire(now)
+	if ok {
+		l.held.Add(-1)
+	}
+	return info, ok
 }
 
 // prune drops round trips that left the sliding window (now-window, now].
@@ -57,6 +67,10 @@ type Loops struct {
 
 	mu sync.Mutex
 	m  map[RecordKey]*loopEntry
+	// held counts the entries of m that are quarantined (changed under mu):
+	// while it is zero, Quarantined answers without the lock — the check
+	// every forwarded event makes.
+	held atomic.Int64
 
 	onQuarantine callbacks[QuarantineInfo]
 	onRelease    callbacks[QuarantineInfo]
@@ -127,7 +141,7 @@ func (l *Loops) Inbound(k RecordKey) (quarantined bool, count int) {
 		l.mu.Unlock()
 		return false, 0
 	}
-	released, wasReleased := e.expire(now)
+	released, wasReleased := l.expireLocked(e, now)
 	e.lastTouch = now
 	e.prune(now, l.cfg.Window)
 	if e.pending {
@@ -144,6 +158,7 @@ func (l *Loops) Inbound(k RecordKey) (quarantined bool, count int) {
 	isNew := false
 	if !e.quarantined && count >= l.cfg.Threshold {
 		e.quarantined, isNew = true, true
+		l.held.Add(1)
 		e.info = QuarantineInfo{
 			Key:    k,
 			Since:  now,
@@ -178,6 +193,9 @@ func (l *Loops) Echoed(k RecordKey) {
 
 // Quarantined reports whether k is quarantined, with its info.
 func (l *Loops) Quarantined(k RecordKey) (bool, QuarantineInfo) {
+	if l.held.Load() == 0 {
+		return false, QuarantineInfo{} // nothing quarantined, nothing to release
+	}
 	now := l.now()
 	l.mu.Lock()
 	e := l.m[k]
@@ -185,7 +203,7 @@ func (l *Loops) Quarantined(k RecordKey) (bool, QuarantineInfo) {
 		l.mu.Unlock()
 		return false, QuarantineInfo{}
 	}
-	released, wasReleased := e.expire(now)
+	released, wasReleased := l.expireLocked(e, now)
 	q, info := e.quarantined, e.info
 	l.mu.Unlock()
 	if wasReleased {
@@ -210,6 +228,7 @@ func (l *Loops) Release(k RecordKey) bool {
 		info.Until = now
 	}
 	delete(l.m, k)
+	l.held.Add(-1)
 	l.mu.Unlock()
 	l.onRelease.fire(info)
 	return true
@@ -221,7 +240,7 @@ func (l *Loops) List() []QuarantineInfo {
 	var out, released []QuarantineInfo
 	l.mu.Lock()
 	for _, e := range l.m {
-		if info, ok := e.expire(now); ok {
+		if info, ok := l.expireLocked(e, now); ok {
 			released = append(released, info)
 		}
 		if e.quarantined {
@@ -246,7 +265,7 @@ func (l *Loops) Sweep() int {
 	removed := 0
 	l.mu.Lock()
 	for k, e := range l.m {
-		if info, ok := e.expire(now); ok {
+		if info, ok := l.expireLocked(e, now); ok {
 			released = append(released, info)
 		}
 		if e.idle(now, l.cfg.Window) {
@@ -279,7 +298,7 @@ func (l *Loops) evictLocked(now time.Time) []QuarantineInfo {
 	var released []QuarantineInfo
 	cands := make([]cand, 0, len(l.m))
 	for k, e := range l.m {
-		if info, ok := e.expire(now); ok {
+		if info, ok := l.expireLocked(e, now); ok {
 			released = append(released, info)
 		}
 		if !e.quarantined {

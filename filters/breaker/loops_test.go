@@ -293,3 +293,50 @@ func TestLoopsEchoedWriteIsNotARoundTrip(t *testing.T) {
 		t.Fatalf("real round trips: quarantined %v, %d", q, n)
 	}
 }
+
+// TestLoopsHeldCount: the count of quarantined records, which lets
+// Quarantined answer without the lock, follows every way a quarantine
+// starts and ends (by time through each lazy reader, by Release), so a
+// quarantined record is never reported free.
+func TestLoopsHeldCount(t *testing.T) {
+	ends := []struct {
+		name string
+		end  func(l *Loops, clk *fakeClock)
+	}{
+		{"Release", func(l *Loops, _ *fakeClock) { l.Release(rec) }},
+		{"time, seen by Quarantined", func(l *Loops, clk *fakeClock) { clk.Advance(DefaultQuarantine); l.Quarantined(rec) }},
+		{"time, seen by Inbound", func(l *Loops, clk *fakeClock) { clk.Advance(DefaultQuarantine); l.Inbound(rec) }},
+		{"time, seen by List", func(l *Loops, clk *fakeClock) { clk.Advance(DefaultQuarantine); l.List() }},
+		{"time, seen by Sweep", func(l *Loops, clk *fakeClock) { clk.Advance(DefaultQuarantine); l.Sweep() }},
+	}
+	for _, tt := range ends {
+		t.Run(tt.name, func(t *testing.T) {
+			l, clk := newLoops(t, LoopConfig{Threshold: 2})
+			other := RecordKey{Provider: "p", Object: "o", Record: "other"}
+			l.Wrote(other) // tracked, never quarantined
+			if q, _ := l.Quarantined(rec); q || l.held.Load() != 0 {
+				t.Fatalf("before any loop: quarantined %v, held %d", q, l.held.Load())
+			}
+			for round := range 2 { // a record quarantined again after its release counts again
+				for _, s := range bounces(2, time.Second) {
+					clk.Advance(s.after)
+					if s.write {
+						l.Wrote(rec)
+					} else {
+						l.Inbound(rec)
+					}
+				}
+				if q, _ := l.Quarantined(rec); !q || l.held.Load() != 1 {
+					t.Fatalf("round %d, looping: quarantined %v, held %d; want true, 1", round, q, l.held.Load())
+				}
+				if q, _ := l.Quarantined(other); q {
+					t.Fatalf("round %d: the other record reads quarantined", round)
+				}
+				tt.end(l, clk)
+				if q, _ := l.Quarantined(rec); q || l.held.Load() != 0 {
+					t.Fatalf("round %d, released: quarantined %v, held %d; want false, 0", round, q, l.held.Load())
+				}
+			}
+		})
+	}
+}

@@ -76,9 +76,7 @@ func TestInboundDirectMatchesReverseProxy(t *testing.T) {
 	}
 	uris := []string{"/webhooks/hub?a=1&b=%2F", "/webhooks/hub", "/webhooks/hub?x;y=1", "/webhooks/hub?"}
 	for i := range 8 {
-		body := fmt.Sprintf(`[{"eventId":%d,"subscriptionId":1,"objectId":%d,"subscriptionType":"contact.propertyChange","propertyName":"name","propertyValue":"v%d","sourceId":"userId:9"}]`, 100+i, 7+i, i)
-		raw := "POST " + uris[i%len(uris)] + " HTTP/1.1\r\nHost: hooks.example\r\nContent-Type: application/json\r\n" + heads[i%len(heads)] +
-			fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+		raw := hubRaw(i, uris[i%len(uris)], heads[i%len(heads)])
 		var got [2]string
 		for k, s := range sidecars {
 			resp, b := rawExchange(t, s.Addr("inbound"), raw)
@@ -117,4 +115,12 @@ func TestInboundDirectAbortsShortAnswer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hubRaw is the raw request of the wire comparisons: delivery i of a
+// one-event hub batch (a genuine change) to uri, with extra header lines.
+func hubRaw(i int, uri, head string) string {
+	body := fmt.Sprintf(`[{"eventId":%d,"subscriptionId":1,"objectId":%d,"subscriptionType":"contact.propertyChange","propertyName":"name","propertyValue":"v%d","sourceId":"userId:9"}]`, 100+i, 7+i, i)
+	return "POST " + uri + " HTTP/1.1\r\nHost: hooks.example\r\nContent-Type: application/json\r\n" + head +
+		fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
 }

@@ -250,9 +250,7 @@ func TestInboundFastMatchesNetHTTP(t *testing.T) {
 	uris := []string{"/webhooks/hub?a=1&b=%2F", "/webhooks/hub", "/webhooks/hub?"}
 	before := sidecars[0].Inbound.native.Load()
 	for i := range 12 {
-		body := fmt.Sprintf(`[{"eventId":%d,"subscriptionId":1,"objectId":%d,"subscriptionType":"contact.propertyChange","propertyName":"name","propertyValue":"v%d","sourceId":"userId:9"}]`, 100+i, 7+i, i)
-		raw := "POST " + uris[i%len(uris)] + " HTTP/1.1\r\nHost: hooks.example\r\nContent-Type: application/json\r\n" + heads[i%len(heads)] +
-			fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+		raw := hubRaw(i, uris[i%len(uris)], heads[i%len(heads)])
 		var got [3]string
 		for k, s := range sidecars {
 			resp, b := rawExchange(t, s.Addr("inbound"), raw)

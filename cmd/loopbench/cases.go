@@ -85,6 +85,9 @@ type caseResult struct {
 	// harnessSatCPU is this process's CPU (load generator and the fake
 	// servers) in the saturation phases.
 	harnessSatCPU float64
+	// tail and harnessTail are loopguard's and this process's runtime
+	// histograms over the fixed-rate phases (--tail; tail.go).
+	tail, harnessTail runtimeTail
 }
 
 // nan is the value of a metric that was not measured.
@@ -202,6 +205,8 @@ type caseEnv struct {
 	tunnels *tunnelBases
 	// mitms are the minimal MITM proxies (mitmbase.go).
 	mitms *mitmBases
+	// variants are loopguards with extra environment (variant.go).
+	variants []*variantLG
 }
 
 // buildCases lists every case, grouped so a group's baseline runs next to
@@ -259,6 +264,13 @@ func buildCases(e caseEnv) []*benchCase {
 			cs = append(cs, fast)
 		}
 		cs = append(cs, lg)
+		if g.group != groupBatch {
+			for _, v := range e.variants {
+				vc := mk(g.group+"_loopguard_"+v.Name, g.group, viaLoopguard+"_"+v.Name, g.rate, plain(), g.reqs("http://"+v.lg.addrs.inbound))
+				vc.procs, vc.loopguard, vc.lg = func() []int { return []int{v.lg.pid()} }, true, v.lg
+				cs = append(cs, vc)
+			}
+		}
 	}
 	api, tunnel := "https://"+e.srv.apiAddr, "https://"+e.srv.tunnelAddr
 	direct := mk("outbound_direct", groupOutbound, viaDirect, o.Rate, newClient(o.Conns, nil, e.srv.certPool), e.w.writeRequests(api))

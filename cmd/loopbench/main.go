@@ -139,6 +139,15 @@ func parseFlags(args []string, stderr io.Writer) (o Options, out string, err err
 		o.SidecarEnv = append(o.SidecarEnv, v)
 		return nil
 	})
+	fs.BoolVar(&o.Tail, "tail", false, "read the runtime's scheduler-latency and GC-pause histograms of loopguard and the harness in each fixed-rate phase (loopguard then runs in this binary with a debug listener)")
+	fs.Func("variant", "NAME:KEY=VALUE[,KEY=VALUE]: also run the inbound cases through a loopguard with this environment (repeatable), e.g. gogc400:GOGC=400", func(v string) error {
+		vr, err := parseVariant(v)
+		if err != nil {
+			return err
+		}
+		o.Variants = append(o.Variants, vr)
+		return nil
+	})
 	only := fs.String("cases", "", "comma-separated substrings: run only matching cases (e.g. inbound,mitm)")
 	if err := fs.Parse(args); err != nil {
 		return o, "", err

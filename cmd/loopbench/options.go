@@ -83,6 +83,14 @@ type Options struct {
 	// .rate.pprof). loopguard then runs as this binary's sidecar role (the
 	// proxy package's sidecar, as `loopguard run`, plus a pprof listener).
 	CPUProfile string
+	// Tail reads the Go runtime's scheduler-latency and GC-pause histograms
+	// of loopguard and of the harness around each fixed-rate phase (see
+	// tail.go); loopguard then runs as this binary's sidecar role with a
+	// debug listener.
+	Tail bool
+	// Variants are more loopguards, each with extra environment, that the
+	// inbound cases also run through (see variant.go).
+	Variants []Variant
 }
 
 // defaultOptions are the settings of a full run.

@@ -141,6 +141,7 @@ func (r *report) metrics() []metric {
 	r.realMetrics(add)
 	r.tunnelBaseMetrics(add)
 	r.mitmBaseMetrics(add)
+	r.tailMetrics(add)
 	// The names issue 9 requires, last.
 	add("inbound_rps_ratio_direct", ratio(in.rps(), inD.rps()))
 	add("inbound_rps_ratio_nginx", ratio(in.rps(), inN.rps()))
@@ -244,6 +245,9 @@ func (r *report) write(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "ledger: %d entries → %.1f MB RSS (%.1f MB live heap) per million, %.0f ns per RecordWrite, %d evictions\n",
 		l.Entries, l.RSSMBPerM, l.HeapMBPerM, l.FillNsPerWrite, l.Evictions)
+	if err := r.writeTail(&b); err != nil {
+		return err
+	}
 	r.writeTargets(&b)
 	for _, n := range r.notes {
 		fmt.Fprintf(&b, "note: %s\n", n)

@@ -92,20 +92,28 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 		}
 		argv, tpBin = []string{bin}, bin
 	}
-	env := o.SidecarEnv
+	baseArgv, env := argv, o.SidecarEnv
 	var prof *cpuProfiler
-	if o.CPUProfile != "" {
-		if argv, env, prof, err = profiledSidecar(o, argv); err != nil {
+	var debug string
+	if o.CPUProfile != "" || o.Tail {
+		if argv, env, debug, err = debugSidecar(o, argv, env); err != nil {
 			return nil, err
 		}
-		rep.notes = append(rep.notes, "--cpuprofile: loopguard ran as the harness's sidecar role with a pprof listener (profiles in "+o.CPUProfile+"); its figures include the profiler's cost")
+		rep.notes = append(rep.notes, "loopguard ran as the harness's sidecar role (the proxy package's sidecar, as `loopguard run`) with a debug listener")
+	}
+	if o.CPUProfile != "" {
+		if err := os.MkdirAll(o.CPUProfile, runDirMode); err != nil {
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		prof = &cpuProfiler{dir: o.CPUProfile, addr: debug}
+		rep.notes = append(rep.notes, "--cpuprofile: profiles of loopguard in "+o.CPUProfile+"; its figures include the profiler's cost")
 	}
 	lg, loaded, err := startSidecar(ctx, argv, env, dir, srv)
 	if err != nil {
 		return nil, err
 	}
 	defer lg.stop()
-	lg.prof = prof
+	lg.prof, lg.debug = prof, debug
 	if rep.scrapeMallocs, err = scrapeCost(lg); err != nil {
 		return nil, err
 	}
@@ -113,7 +121,12 @@ func run(ctx context.Context, o Options, out io.Writer) (*report, error) {
 	if err := warmLedger(ctx, o, srv, lg); err != nil {
 		return nil, err
 	}
-	cenv := caseEnv{opts: o, w: newWorkload(o, srv.api.sentinelOf), real: newRealWorkload(o), srv: srv, lg: lg}
+	variants, stopVariants, err := startVariants(ctx, o, baseArgv, dir, srv, p)
+	defer stopVariants()
+	if err != nil {
+		return nil, err
+	}
+	cenv := caseEnv{opts: o, w: newWorkload(o, srv.api.sentinelOf), real: newRealWorkload(o), srv: srv, lg: lg, variants: variants}
 	if _, err := os.Stat(o.Nginx); err != nil {
 		cenv.nginxSkip = "nginx not installed at " + o.Nginx
 	} else if cenv.nginx, err = startNginx(ctx, o.Nginx, filepath.Join(dir, "nginx"), srv.appAddr); err != nil {
@@ -278,9 +291,25 @@ func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMa
 	if err != nil {
 		return fmt.Errorf("measure %s: %w", c.name, err)
 	}
+	tail := o.Tail && c.loopguard && lg.debug != ""
+	var lgTail0 runtimeTail
+	if tail {
+		if lgTail0, err = fetchRuntimeTail(ctx, lg.debug); err != nil {
+			return fmt.Errorf("measure %s: %w", c.name, err)
+		}
+	}
+	harnessTail0 := readRuntimeTail()
 	waitProf = prof.start(ctx, profName("rate"), o.Latency)
 	or := openLoop(ctx, c.target, c.rate, o.Latency)
 	cpu2 := cpuSeconds(pids)
+	harnessTail := readRuntimeTail().since(harnessTail0)
+	if tail {
+		lgTail1, err := fetchRuntimeTail(ctx, lg.debug)
+		if err != nil {
+			return fmt.Errorf("measure %s: %w", c.name, err)
+		}
+		c.res.tail = c.res.tail.plus(lgTail1.since(lgTail0))
+	}
 	if err := waitProf(); err != nil {
 		return fmt.Errorf("measure %s: %w", c.name, err)
 	}
@@ -300,6 +329,7 @@ func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMa
 	r.rateErrs += or.Errors
 	r.missed += or.Missed
 	r.rateCPU += cpu2 - cpu1
+	r.harnessTail = r.harnessTail.plus(harnessTail)
 	r.drops += s2.drops - s0.drops
 	r.kept += s2.kept - s0.kept
 	r.changes += s2.changes - s0.changes
@@ -314,28 +344,6 @@ func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMa
 	}
 	slices.Sort(r.latencies)
 	return nil
-}
-
-// profiledSidecar is the loopguard command line and environment of a
-// --cpuprofile run: this binary's sidecar role with a pprof listener. A
-// test's SidecarCmd (already this role) is kept.
-func profiledSidecar(o Options, argv []string) ([]string, []string, *cpuProfiler, error) {
-	if err := os.MkdirAll(o.CPUProfile, runDirMode); err != nil {
-		return nil, nil, nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	if len(o.SidecarCmd) == 0 {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("--cpuprofile: find own binary: %w", err)
-		}
-		argv = []string{exe}
-	}
-	ports, err := freeAddrs(1)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	env := append(slices.Clone(o.SidecarEnv), sidecarRoleEnv+"=1", sidecarPprofEnv+"="+ports[0])
-	return argv, env, &cpuProfiler{dir: o.CPUProfile, addr: ports[0]}, nil
 }
 
 // selectCases marks the cases not named by only as skipped.

@@ -189,6 +189,9 @@ type sidecar struct {
 	client  *http.Client
 	// prof fetches CPU profiles (--cpuprofile); nil when off.
 	prof *cpuProfiler
+	// debug is the sidecar role's debug listener (--tail, --cpuprofile);
+	// empty when loopguard runs as its own binary.
+	debug string
 }
 
 // pid is the loopguard process id.

@@ -79,7 +79,8 @@ func serveSidecar(args []string, pprofAddr string, stderr io.Writer) error {
 	return s.Shutdown(sctx)
 }
 
-// servePprof serves the CPU profile endpoint on addr (loopback).
+// servePprof serves the CPU profile endpoint and the runtime's tail
+// histograms (--tail) on addr (loopback).
 func servePprof(addr string, stderr io.Writer) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -87,6 +88,7 @@ func servePprof(addr string, stderr io.Writer) (*http.Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc(runtimeTailPath, serveRuntimeTail)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: serverReadHeaderTimeout}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -88,6 +88,10 @@ type caseResult struct {
 	// tail and harnessTail are loopguard's and this process's runtime
 	// histograms over the fixed-rate phases (--tail; tail.go).
 	tail, harnessTail runtimeTail
+	// runQueue and harnessRunQueue are the seconds the case's processes
+	// and this one waited on the kernel's run queues in the fixed-rate
+	// phases (--tail; runqueue.go).
+	runQueue, harnessRunQueue float64
 }
 
 // nan is the value of a metric that was not measured.

@@ -299,9 +299,11 @@ func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMa
 		}
 	}
 	harnessTail0 := readRuntimeTail()
+	rq0, harnessRQ0 := runQueueSeconds(pids), runQueueSeconds(harnessPID())
 	waitProf = prof.start(ctx, profName("rate"), o.Latency)
 	or := openLoop(ctx, c.target, c.rate, o.Latency)
 	cpu2 := cpuSeconds(pids)
+	rq1, harnessRQ1 := runQueueSeconds(pids), runQueueSeconds(harnessPID())
 	harnessTail := readRuntimeTail().since(harnessTail0)
 	if tail {
 		lgTail1, err := fetchRuntimeTail(ctx, lg.debug)
@@ -330,6 +332,8 @@ func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMa
 	r.missed += or.Missed
 	r.rateCPU += cpu2 - cpu1
 	r.harnessTail = r.harnessTail.plus(harnessTail)
+	r.runQueue += max(rq1-rq0, 0)
+	r.harnessRunQueue += max(harnessRQ1-harnessRQ0, 0)
 	r.drops += s2.drops - s0.drops
 	r.kept += s2.kept - s0.kept
 	r.changes += s2.changes - s0.changes

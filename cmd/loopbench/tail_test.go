@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -147,5 +151,38 @@ func TestTailAndVariantOption(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+func TestRunQueueSeconds(t *testing.T) {
+	self := []int{os.Getpid()}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/schedstat", os.Getpid())); err != nil {
+		t.Skipf("no schedstat: %v", err)
+	}
+	// More busy threads than CPUs: the kernel must queue some of them.
+	busy := 2*runtime.NumCPU() + 2
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(busy))
+	w0 := runQueueSeconds(self)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range busy {
+		wg.Go(func() {
+			for !stop.Load() {
+			}
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	w1 := w0
+	for w1 <= w0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		w1 = runQueueSeconds(self)
+	}
+	stop.Store(true)
+	wg.Wait()
+	if w1 <= w0 {
+		t.Errorf("run-queue wait stayed %v for 10 s while %d threads spun on %d CPUs", w0, busy, runtime.NumCPU())
+	}
+	if got := runQueueSeconds([]int{1 << 30}); got != 0 {
+		t.Errorf("a missing process: %v, want 0", got)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -128,7 +129,15 @@ func (nd *nativeDelivery) judge(body []byte) {
 	in, ctx, d, tr := nd.in, nd.ctx, nd.d, &nd.tr
 	p := d.ip.p
 	method := string(ctx.Method())
-	hdr := nativeHeader(&ctx.Request.Header)
+	rh := &ctx.Request.Header
+	// The judgement reads only the fields the route's specs name; a
+	// signature may cover any, so a signed provider's gets them all.
+	var hdr http.Header
+	if d.ip.scheme != nil {
+		hdr = nativeHeader(rh)
+	} else {
+		hdr = judgedHeader(rh, nd.route.HeaderNames())
+	}
 	var why string
 	d.trust, why = in.verifyNative(d.ip, ctx, method, hdr, body)
 	d.route = nd.route
@@ -140,7 +149,7 @@ func (nd *nativeDelivery) judge(body []byte) {
 		in.counted(&tr.outcome, p.Name, outcome)
 		in.report(j.Whole)
 		in.m.Doubts.WithLabelValues(p.Name, outcome).Inc()
-		tr.set(nd.forward(method, hdr, body))
+		tr.set(nd.forward(body))
 		return
 	}
 	if j.SettleErr != nil {
@@ -151,7 +160,7 @@ func (nd *nativeDelivery) judge(body []byte) {
 	if len(j.Holds) > 0 || (kept > 0 && kept < len(j.Events)) {
 		// Holds (refused with 503 for a provider that is not held for the
 		// app) and rewritten bodies: the net/http code.
-		nd.bridge(hdr, body, func(w http.ResponseWriter, r *http.Request) {
+		nd.bridge(nativeHeader(rh), body, func(w http.ResponseWriter, r *http.Request) {
 			if len(j.Holds) > 0 && !in.holdEvents(w, r, d) {
 				in.reportAll(j)
 				tr.outcome = "rejected_held"
@@ -180,11 +189,13 @@ func (nd *nativeDelivery) judge(body []byte) {
 	}
 	in.reportAll(j)
 	in.counted(&tr.outcome, p.Name, "forwarded")
-	tr.set(nd.forward(method, hdr, body))
+	tr.set(nd.forward(body))
 }
 
 // bridge runs the rest of the delivery as net/http code (fn), which ends
-// it; r carries hdr (the provider's header as judged) and body.
+// it; r carries hdr (the provider's header: as judged, or as forwarded
+// once forward has changed it — appFailed reads none of it for a provider
+// whose deliveries are not held for the app) and body.
 func (nd *nativeDelivery) bridge(hdr http.Header, body []byte, fn func(w http.ResponseWriter, r *http.Request)) {
 	nd.bridged = true
 	serveBridged(nd.ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -246,6 +257,26 @@ func nativeHeader(rh *fasthttp.RequestHeader) http.Header {
 	return hd
 }
 
+// judgedHeader is nativeHeader holding only the fields named (those the
+// judgement reads: WebhookRoute.HeaderNames); nil when there are none.
+func judgedHeader(rh *fasthttp.RequestHeader, names []string) http.Header {
+	if len(names) == 0 {
+		return nil
+	}
+	var hd http.Header
+	for k, v := range rh.All() {
+		i := slices.Index(names, b2s(k))
+		if i < 0 || names[i] == "Host" || names[i] == "Transfer-Encoding" {
+			continue
+		}
+		if hd == nil {
+			hd = make(http.Header, len(names))
+		}
+		hd[names[i]] = append(hd[names[i]], string(v))
+	}
+	return hd
+}
+
 // verifyNative is verify without an *http.Request.
 func (in *Inbound) verifyNative(ip *inProvider, ctx *fasthttp.RequestCtx, method string, hdr http.Header, body []byte) (spool.Verification, string) {
 	if ip.scheme == nil {
@@ -270,29 +301,27 @@ func (in *Inbound) verifyNative(ip *inProvider, ctx *fasthttp.RequestCtx, method
 // hop-by-hop headers removed, X-Forwarded-* set: what forwardDirect sends)
 // to the app and streams the app's answer back as forwardDirect does; it
 // records after a 2xx and returns the last outcome counted.
-func (nd *nativeDelivery) forward(method string, hdr http.Header, body []byte) string {
+func (nd *nativeDelivery) forward(body []byte) string {
 	in, ctx, d := nd.in, nd.ctx, nd.d
 	d.body = body
 	req := &ctx.Request
 	closeAfter := req.Header.ConnectionClose()
-	for _, c := range hdr["Connection"] {
-		for f := range strings.SplitSeq(c, ",") {
-			if f = textproto.TrimString(f); f != "" {
-				req.Header.Del(f)
-			}
+	hv := readHops(&req.Header)
+	for f := range strings.SplitSeq(b2s(hv.conn), ",") {
+		if f = textproto.TrimString(f); f != "" {
+			req.Header.Del(f)
 		}
 	}
-	for _, k := range [...]string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Expect"} {
-		if _, ok := hdr[k]; ok {
+	for i, k := range hopFields {
+		if hv.present&(1<<i) != 0 {
 			req.Header.Del(k)
 		}
 	}
 	req.Header.ResetConnectionClose()
-	if te := hdr["Te"]; hasToken(te, "trailers") {
+	if hv.teTrailers {
 		req.Header.Set("Te", "trailers")
 	}
-	if ua, ok := hdr["User-Agent"]; ok && len(ua) == 1 && ua[0] == "" {
+	if hv.userAgents == 1 && hv.userAgentEmpty {
 		req.Header.Del("User-Agent") // no User-Agent of loopguard's own
 	}
 	var ipb [64]byte
@@ -314,7 +343,7 @@ func (nd *nativeDelivery) forward(method string, hdr http.Header, body []byte) s
 		} else {
 			err = fmt.Errorf("forward to the app: %w", err)
 		}
-		nd.bridge(hdr, body, func(w http.ResponseWriter, r *http.Request) {
+		nd.bridge(nativeHeader(&req.Header), body, func(w http.ResponseWriter, r *http.Request) {
 			in.appFailed(w, r, d, err)
 			nd.tr.set(d.outcome)
 		})
@@ -327,7 +356,7 @@ func (nd *nativeDelivery) forward(method string, hdr http.Header, body []byte) s
 		// upgrade).
 		in.appAnswered(ctx, d, status, ab)
 		_ = ab.Close()
-		nd.bridge(hdr, body, func(w http.ResponseWriter, r *http.Request) {
+		nd.bridge(nativeHeader(&req.Header), body, func(w http.ResponseWriter, r *http.Request) {
 			in.appFailed(w, r, d, errors.New("forward to the app: the app switched protocols unasked"))
 			nd.tr.set(d.outcome)
 		})

@@ -49,6 +49,12 @@ type nativeDelivery struct {
 	l     *lease
 	// bridged: the rest runs in a bridged net/http handler, which ends it.
 	bridged bool
+	// The delivery, the body's reservation and the app's answer body live
+	// here: one allocation for the four (d, l and forward's body point
+	// into it).
+	dv delivery
+	lv lease
+	ab fastBody
 }
 
 func (nd *nativeDelivery) end() {
@@ -76,14 +82,18 @@ func (in *Inbound) serveNative(ctx *fasthttp.RequestCtx, h http.Handler) bool {
 		len(rh.Peek("Upgrade")) > 0 || len(rh.Peek("Trailer")) > 0 || !cleanQuery(b2s(ctx.URI().QueryString())) {
 		return false
 	}
+	nd := &nativeDelivery{in: in, ctx: ctx, h: h, route: route, tr: inTrace{start: time.Now()}}
+	nd.dv.ip = ip
+	nd.d = &nd.dv
 	var l *lease
 	if in.limits != nil {
-		l = in.limits.budget.newLease()
+		nd.lv.b = in.limits.budget // newLease, in place
+		l = &nd.lv
 		if !l.grow(size) {
 			return false // busy: bufferDelivery answers it
 		}
 	}
-	nd := &nativeDelivery{in: in, ctx: ctx, h: h, d: &delivery{ip: ip}, route: route, tr: inTrace{start: time.Now()}, l: l}
+	nd.l = l
 	body := make([]byte, size)
 	if size > 0 {
 		stream := ctx.RequestBodyStream()
@@ -349,7 +359,8 @@ func (nd *nativeDelivery) forward(body []byte) string {
 		})
 		return ""
 	}
-	ab := &fastBody{resp: resp}
+	nd.ab.resp = resp
+	ab := &nd.ab
 	status := resp.StatusCode()
 	if status == http.StatusSwitchingProtocols {
 		// As forwardDirect: judged, then refused (nothing asked for an
@@ -370,16 +381,16 @@ func (nd *nativeDelivery) forward(body []byte) string {
 	// The server writes the app's body as it arrives and closes ab (giving
 	// the app's connection back) once written; a failed read of it cuts
 	// the provider's connection, as ReverseProxy's abort does.
-	var src io.Reader = ab
+	var stream io.Reader = ab
 	if len(resp.Header.Peek("Content-Type")) == 0 && len(resp.Header.Peek("Content-Encoding")) == 0 && bodyAllowed(status) && n != 0 {
 		// As net/http's server: the type is sniffed from the first bytes.
-		var first []byte
-		first, src = sniffFirst(ab, n)
+		first, src := sniffFirst(ab, n)
 		if len(first) > 0 {
 			ctx.Response.Header.Set("Content-Type", http.DetectContentType(first))
 		}
+		stream = readCloser{src, ab}
 	}
-	ctx.Response.SetBodyStream(readCloser{src, ab}, n)
+	ctx.Response.SetBodyStream(stream, n)
 	if closeAfter {
 		ctx.SetConnectionClose()
 	}

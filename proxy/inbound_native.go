@@ -436,7 +436,10 @@ func nativeAnswerHeader(h *fasthttp.ResponseHeader, resp *fasthttp.Response) int
 		startHeader(h, nowDate())
 	}
 	for k, v := range resp.Header.All() {
-		key := canonicalKey(k)
+		key := b2s(k) // resp is not changed while key is used
+		if !isCanonicalKey(k) {
+			key = canonicalKey(k)
+		}
 		if key == "Date" || hopByHop(key) || key == "Content-Length" || (len(conn) > 0 && namedIn(conn, key)) {
 			continue
 		}

@@ -65,3 +65,27 @@ func hopIndex(key string) int {
 	}
 	return -1
 }
+
+// isCanonicalKey is whether k is its own http.CanonicalHeaderKey: header
+// token bytes only, each letter upper case at the start and after a '-',
+// lower case elsewhere.
+func isCanonicalKey(k []byte) bool {
+	upper := true
+	for _, b := range k {
+		switch {
+		case 'a' <= b && b <= 'z':
+			if upper {
+				return false
+			}
+		case 'A' <= b && b <= 'Z':
+			if !upper {
+				return false
+			}
+		case b == '-' || ('0' <= b && b <= '9') || validHeaderByte(b):
+		default:
+			return false
+		}
+		upper = b == '-'
+	}
+	return len(k) > 0
+}

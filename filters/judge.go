@@ -117,6 +117,24 @@ type Judgement struct {
 	bodyErr   error
 	bodyDone  bool
 	rewritten bool
+	// one holds the event, its decision and keep flag when a delivery has
+	// one event (most webhook deliveries): Events, Decisions and Keep are
+	// then slices of it, not allocations of their own (issue 19).
+	one struct {
+		ev   [1]Event
+		dec  [1]Decision
+		keep [1]bool
+	}
+}
+
+// judged sets Events to evs and sizes Decisions and Keep for them.
+func (j *Judgement) judged(evs []Event) {
+	j.Events = evs
+	if len(evs) == 1 {
+		j.Decisions, j.Keep = j.one.dec[:], j.one.keep[:]
+		return
+	}
+	j.Decisions, j.Keep = make([]Decision, len(evs)), make([]bool, len(evs))
 }
 
 // Judge judges one delivery.
@@ -137,7 +155,7 @@ func (jg *Judge) Judge(ctx context.Context, d Delivery) *Judgement {
 		j.whole(jg.engine, err)
 		return j
 	}
-	j.Events, j.Decisions, j.Keep = evs, make([]Decision, len(evs)), make([]bool, len(evs))
+	j.judged(evs)
 	if d.Source == SourcePull {
 		jg.engine.Prefetch(ctx, evs) // one store round trip per layer for the page
 		for i := range evs {
@@ -262,7 +280,7 @@ func (jg *Judge) Replayed(d Delivery) *Judgement {
 		j.whole(jg.engine, err)
 		return j
 	}
-	j.Events, j.Decisions, j.Keep = evs, make([]Decision, len(evs)), make([]bool, len(evs))
+	j.judged(evs)
 	for i := range evs {
 		j.Decisions[i] = Decision{Action: Forward}
 		j.Keep[i] = true
@@ -286,7 +304,7 @@ func (j *Judgement) extract(r *WebhookRoute, body []byte) ([]Event, error) {
 	if d.Source == SourcePull {
 		return j.ex.ExtractRead(r, &d.Params, d.Account, body, d.Header, nil)
 	}
-	return j.ex.Extract(r, body, d.Header, nil)
+	return j.ex.Extract(r, body, d.Header, j.one.ev[:0])
 }
 
 // whole explains a delivery that could not be split into events.

@@ -105,6 +105,8 @@ type WebhookRoute struct {
 	// heads are the keys of the route's plain spec paths, read in one
 	// scan of each event (evView).
 	heads []viewKey
+	// hdrNames: HeaderNames.
+	hdrNames []string
 }
 
 type marker struct {
@@ -242,6 +244,9 @@ func compileProfile(pr *configs.Profile, agent string, deps Deps) (*Provider, er
 			return nil, fmt.Errorf("webhooks[%d]: %w", i, err)
 		}
 		p.webhooks = append(p.webhooks, r)
+	}
+	for _, r := range p.webhooks {
+		r.hdrNames = r.headerNames()
 	}
 	if err := p.compileReads(pr.Reads); err != nil {
 		return nil, err

@@ -186,7 +186,7 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.trust, why = in.verify(ip, r, body)
 	d.route = route
 	d.j = in.judge.Judge(r.Context(), filters.Delivery{Provider: p, Route: route, Body: body, Header: r.Header,
-		Verification: d.trust, Why: why, ID: "d" + strconv.FormatUint(in.deliveries.Add(1), 10)})
+		Verification: d.trust, Why: why, ID: deliveryID(in.deliveries.Add(1))})
 	j := d.j
 	if j.Err != nil {
 		outcome := j.Whole.Reason.String() // malformed or too_deep

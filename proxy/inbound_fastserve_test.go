@@ -26,7 +26,8 @@ func needFast(t *testing.T, s *Sidecar) {
 
 // The native path: a genuine change reaches the app byte for byte with
 // X-Forwarded-*, and is recorded (its redelivery is a dedup drop); an echo
-// of the app's own write is dropped — all three judged natively.
+// of the app's own write, and a delivery marked by the header the profile
+// names, are dropped — all four judged natively.
 func TestInboundNativeForwardsAndDrops(t *testing.T) {
 	t.Parallel()
 	e := newInboundEnv(t, false)
@@ -64,8 +65,17 @@ func TestInboundNativeForwardsAndDrops(t *testing.T) {
 	if _, _, action := e.lastDecision(t); action != "drop" {
 		t.Errorf("echo: action %s, want drop", action)
 	}
-	if n := e.s.Inbound.native.Load() - before; n != 3 {
-		t.Errorf("native path judged %d deliveries, want 3", n)
+	// The judgement reads the marker header (the only field of the
+	// header it is given: judgedHeader).
+	marked := `{"id":"m1","object":"contacts","actor":"u_human","record":{"id":"N3","name":"Cy"}}`
+	if st, _ := e.deliver(t, "/webhooks/generic", marked, "X-Change-Agent", "loopguard"); st != 200 {
+		t.Fatalf("marked delivery: provider got %d, want 200", st)
+	}
+	if layer, _, action := e.lastDecision(t); layer != "marker" || action != "drop" || len(e.app.all()) != 1 {
+		t.Errorf("marked delivery decided %s/%s (app has %d), want a marker drop", layer, action, len(e.app.all()))
+	}
+	if n := e.s.Inbound.native.Load() - before; n != 4 {
+		t.Errorf("native path judged %d deliveries, want 4", n)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,13 @@ import (
 // b2s views b as a string (b must outlive the string's use).
 func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
+// deliveryID names the n-th delivery in its decisions ("d" and n), in
+// one allocation.
+func deliveryID(n uint64) string {
+	var b [24]byte
+	return string(strconv.AppendUint(append(b[:0], 'd'), n, 10))
+}
+
 // nativeDelivery is a delivery on the native path: the rest of its work
 // (finish, the body's reservation) is done once, by whoever ends it.
 type nativeDelivery struct {
@@ -48,6 +56,12 @@ type nativeDelivery struct {
 	l     *lease
 	// bridged: the rest runs in a bridged net/http handler, which ends it.
 	bridged bool
+	// The delivery, the body's reservation and the app's answer body live
+	// here: one allocation for the four (d, l and forward's body point
+	// into it).
+	dv delivery
+	lv lease
+	ab fastBody
 }
 
 func (nd *nativeDelivery) end() {
@@ -75,14 +89,18 @@ func (in *Inbound) serveNative(ctx *fasthttp.RequestCtx, h http.Handler) bool {
 		len(rh.Peek("Upgrade")) > 0 || len(rh.Peek("Trailer")) > 0 || !cleanQuery(b2s(ctx.URI().QueryString())) {
 		return false
 	}
+	nd := &nativeDelivery{in: in, ctx: ctx, h: h, route: route, tr: inTrace{start: time.Now()}}
+	nd.dv.ip = ip
+	nd.d = &nd.dv
 	var l *lease
 	if in.limits != nil {
-		l = in.limits.budget.newLease()
+		nd.lv.b = in.limits.budget // newLease, in place
+		l = &nd.lv
 		if !l.grow(size) {
 			return false // busy: bufferDelivery answers it
 		}
 	}
-	nd := &nativeDelivery{in: in, ctx: ctx, h: h, d: &delivery{ip: ip}, route: route, tr: inTrace{start: time.Now()}, l: l}
+	nd.l = l
 	body := make([]byte, size)
 	if size > 0 {
 		stream := ctx.RequestBodyStream()
@@ -127,20 +145,27 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 func (nd *nativeDelivery) judge(body []byte) {
 	in, ctx, d, tr := nd.in, nd.ctx, nd.d, &nd.tr
 	p := d.ip.p
-	method := string(ctx.Method())
-	hdr := nativeHeader(&ctx.Request.Header)
+	rh := &ctx.Request.Header
+	// The judgement reads only the fields the route's specs name; a
+	// signature may cover any, so a signed provider's gets them all.
+	var hdr http.Header
+	if d.ip.scheme != nil {
+		hdr = nativeHeader(rh)
+	} else {
+		hdr = judgedHeader(rh, nd.route.HeaderNames())
+	}
 	var why string
-	d.trust, why = in.verifyNative(d.ip, ctx, method, hdr, body)
+	d.trust, why = in.verifyNative(d.ip, ctx, hdr, body)
 	d.route = nd.route
 	d.j = in.judge.Judge(ctx, filters.Delivery{Provider: p, Route: nd.route, Body: body, Header: hdr,
-		Verification: d.trust, Why: why, ID: "d" + strconv.FormatUint(in.deliveries.Add(1), 10)})
+		Verification: d.trust, Why: why, ID: deliveryID(in.deliveries.Add(1))})
 	j := d.j
 	if j.Err != nil {
 		outcome := j.Whole.Reason.String()
 		in.counted(&tr.outcome, p.Name, outcome)
 		in.report(j.Whole)
 		in.m.Doubts.WithLabelValues(p.Name, outcome).Inc()
-		tr.set(nd.forward(method, hdr, body))
+		tr.set(nd.forward(body))
 		return
 	}
 	if j.SettleErr != nil {
@@ -151,7 +176,7 @@ func (nd *nativeDelivery) judge(body []byte) {
 	if len(j.Holds) > 0 || (kept > 0 && kept < len(j.Events)) {
 		// Holds (refused with 503 for a provider that is not held for the
 		// app) and rewritten bodies: the net/http code.
-		nd.bridge(hdr, body, func(w http.ResponseWriter, r *http.Request) {
+		nd.bridge(nativeHeader(rh), body, func(w http.ResponseWriter, r *http.Request) {
 			if len(j.Holds) > 0 && !in.holdEvents(w, r, d) {
 				in.reportAll(j)
 				tr.outcome = "rejected_held"
@@ -180,11 +205,13 @@ func (nd *nativeDelivery) judge(body []byte) {
 	}
 	in.reportAll(j)
 	in.counted(&tr.outcome, p.Name, "forwarded")
-	tr.set(nd.forward(method, hdr, body))
+	tr.set(nd.forward(body))
 }
 
 // bridge runs the rest of the delivery as net/http code (fn), which ends
-// it; r carries hdr (the provider's header as judged) and body.
+// it; r carries hdr (the provider's header: as judged, or as forwarded
+// once forward has changed it — appFailed reads none of it for a provider
+// whose deliveries are not held for the app) and body.
 func (nd *nativeDelivery) bridge(hdr http.Header, body []byte, fn func(w http.ResponseWriter, r *http.Request)) {
 	nd.bridged = true
 	serveBridged(nd.ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -246,8 +273,28 @@ func nativeHeader(rh *fasthttp.RequestHeader) http.Header {
 	return hd
 }
 
+// judgedHeader is nativeHeader holding only the fields named (those the
+// judgement reads: WebhookRoute.HeaderNames); nil when there are none.
+func judgedHeader(rh *fasthttp.RequestHeader, names []string) http.Header {
+	if len(names) == 0 {
+		return nil
+	}
+	var hd http.Header
+	for k, v := range rh.All() {
+		i := slices.Index(names, b2s(k))
+		if i < 0 || names[i] == "Host" || names[i] == "Transfer-Encoding" {
+			continue
+		}
+		if hd == nil {
+			hd = make(http.Header, len(names))
+		}
+		hd[names[i]] = append(hd[names[i]], string(v))
+	}
+	return hd
+}
+
 // verifyNative is verify without an *http.Request.
-func (in *Inbound) verifyNative(ip *inProvider, ctx *fasthttp.RequestCtx, method string, hdr http.Header, body []byte) (spool.Verification, string) {
+func (in *Inbound) verifyNative(ip *inProvider, ctx *fasthttp.RequestCtx, hdr http.Header, body []byte) (spool.Verification, string) {
 	if ip.scheme == nil {
 		return spool.Unsigned, ""
 	}
@@ -259,7 +306,7 @@ func (in *Inbound) verifyNative(ip *inProvider, ctx *fasthttp.RequestCtx, method
 		scheme = p
 	}
 	uri := scheme + "://" + string(ctx.Host()) + string(ctx.RequestURI())
-	if err := ip.scheme.Verify(signRequest(method, uri, hdr), body, in.engine.Now()); err != nil {
+	if err := ip.scheme.Verify(signRequest(string(ctx.Method()), uri, hdr), body, in.engine.Now()); err != nil {
 		in.m.SignatureFailures.WithLabelValues(ip.p.Name, sigReason(err)).Inc()
 		return spool.Unverified, err.Error()
 	}
@@ -270,29 +317,27 @@ func (in *Inbound) verifyNative(ip *inProvider, ctx *fasthttp.RequestCtx, method
 // hop-by-hop headers removed, X-Forwarded-* set: what forwardDirect sends)
 // to the app and streams the app's answer back as forwardDirect does; it
 // records after a 2xx and returns the last outcome counted.
-func (nd *nativeDelivery) forward(method string, hdr http.Header, body []byte) string {
+func (nd *nativeDelivery) forward(body []byte) string {
 	in, ctx, d := nd.in, nd.ctx, nd.d
 	d.body = body
 	req := &ctx.Request
 	closeAfter := req.Header.ConnectionClose()
-	for _, c := range hdr["Connection"] {
-		for f := range strings.SplitSeq(c, ",") {
-			if f = textproto.TrimString(f); f != "" {
-				req.Header.Del(f)
-			}
+	hv := readHops(&req.Header)
+	for f := range strings.SplitSeq(b2s(hv.conn), ",") {
+		if f = textproto.TrimString(f); f != "" {
+			req.Header.Del(f)
 		}
 	}
-	for _, k := range [...]string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Expect"} {
-		if _, ok := hdr[k]; ok {
+	for i, k := range hopFields {
+		if hv.present&(1<<i) != 0 {
 			req.Header.Del(k)
 		}
 	}
 	req.Header.ResetConnectionClose()
-	if te := hdr["Te"]; hasToken(te, "trailers") {
+	if hv.teTrailers {
 		req.Header.Set("Te", "trailers")
 	}
-	if ua, ok := hdr["User-Agent"]; ok && len(ua) == 1 && ua[0] == "" {
+	if hv.userAgents == 1 && hv.userAgentEmpty {
 		req.Header.Del("User-Agent") // no User-Agent of loopguard's own
 	}
 	var ipb [64]byte
@@ -314,20 +359,21 @@ func (nd *nativeDelivery) forward(method string, hdr http.Header, body []byte) s
 		} else {
 			err = fmt.Errorf("forward to the app: %w", err)
 		}
-		nd.bridge(hdr, body, func(w http.ResponseWriter, r *http.Request) {
+		nd.bridge(nativeHeader(&req.Header), body, func(w http.ResponseWriter, r *http.Request) {
 			in.appFailed(w, r, d, err)
 			nd.tr.set(d.outcome)
 		})
 		return ""
 	}
-	ab := &fastBody{resp: resp}
+	nd.ab.resp = resp
+	ab := &nd.ab
 	status := resp.StatusCode()
 	if status == http.StatusSwitchingProtocols {
 		// As forwardDirect: judged, then refused (nothing asked for an
 		// upgrade).
 		in.appAnswered(ctx, d, status, ab)
 		_ = ab.Close()
-		nd.bridge(hdr, body, func(w http.ResponseWriter, r *http.Request) {
+		nd.bridge(nativeHeader(&req.Header), body, func(w http.ResponseWriter, r *http.Request) {
 			in.appFailed(w, r, d, errors.New("forward to the app: the app switched protocols unasked"))
 			nd.tr.set(d.outcome)
 		})
@@ -341,16 +387,16 @@ func (nd *nativeDelivery) forward(method string, hdr http.Header, body []byte) s
 	// The server writes the app's body as it arrives and closes ab (giving
 	// the app's connection back) once written; a failed read of it cuts
 	// the provider's connection, as ReverseProxy's abort does.
-	var src io.Reader = ab
+	var stream io.Reader = ab
 	if len(resp.Header.Peek("Content-Type")) == 0 && len(resp.Header.Peek("Content-Encoding")) == 0 && bodyAllowed(status) && n != 0 {
 		// As net/http's server: the type is sniffed from the first bytes.
-		var first []byte
-		first, src = sniffFirst(ab, n)
+		first, src := sniffFirst(ab, n)
 		if len(first) > 0 {
 			ctx.Response.Header.Set("Content-Type", http.DetectContentType(first))
 		}
+		stream = readCloser{src, ab}
 	}
-	ctx.Response.SetBodyStream(readCloser{src, ab}, n)
+	ctx.Response.SetBodyStream(stream, n)
 	if closeAfter {
 		ctx.SetConnectionClose()
 	}
@@ -396,7 +442,10 @@ func nativeAnswerHeader(h *fasthttp.ResponseHeader, resp *fasthttp.Response) int
 		startHeader(h, nowDate())
 	}
 	for k, v := range resp.Header.All() {
-		key := canonicalKey(k)
+		key := b2s(k) // resp is not changed while key is used
+		if !isCanonicalKey(k) {
+			key = canonicalKey(k)
+		}
 		if key == "Date" || hopByHop(key) || key == "Content-Length" || (len(conn) > 0 && namedIn(conn, key)) {
 			continue
 		}

@@ -27,7 +27,8 @@ func needFast(t *testing.T, s *Sidecar) {
 // The native path: a genuine change reaches the app byte for byte with
 // X-Forwarded-*, and is recorded (its redelivery is a dedup drop); an echo
 // of the app's own write, and a delivery marked by the header the profile
-// names, are dropped — all four judged natively.
+// names (in either case on the wire), are dropped — all five judged
+// natively.
 func TestInboundNativeForwardsAndDrops(t *testing.T) {
 	t.Parallel()
 	e := newInboundEnv(t, false)
@@ -74,8 +75,18 @@ func TestInboundNativeForwardsAndDrops(t *testing.T) {
 	if layer, _, action := e.lastDecision(t); layer != "marker" || action != "drop" || len(e.app.all()) != 1 {
 		t.Errorf("marked delivery decided %s/%s (app has %d), want a marker drop", layer, action, len(e.app.all()))
 	}
-	if n := e.s.Inbound.native.Load() - before; n != 4 {
-		t.Errorf("native path judged %d deliveries, want 4", n)
+	// The same marker sent in lower case on the wire: fasthttp's server
+	// canonicalises the name, so judgedHeader still finds it.
+	lower := `{"id":"m2","object":"contacts","actor":"u_human","record":{"id":"N4","name":"Di"}}`
+	raw := fmt.Sprintf("POST /webhooks/generic HTTP/1.1\r\nHost: hooks.example\r\nContent-Type: application/json\r\nx-change-agent: loopguard\r\nContent-Length: %d\r\n\r\n%s", len(lower), lower)
+	if resp, _ := rawExchange(t, e.s.Addr("inbound"), raw); resp.StatusCode != 200 {
+		t.Fatalf("lower-case marked delivery: provider got %d, want 200", resp.StatusCode)
+	}
+	if layer, _, action := e.lastDecision(t); layer != "marker" || action != "drop" || len(e.app.all()) != 1 {
+		t.Errorf("lower-case marked delivery decided %s/%s (app has %d), want a marker drop", layer, action, len(e.app.all()))
+	}
+	if n := e.s.Inbound.native.Load() - before; n != 5 {
+		t.Errorf("native path judged %d deliveries, want 5", n)
 	}
 }
 

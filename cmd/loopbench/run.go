@@ -291,26 +291,19 @@ func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMa
 	if err != nil {
 		return fmt.Errorf("measure %s: %w", c.name, err)
 	}
-	tail := o.Tail && c.loopguard && lg.debug != ""
-	var lgTail0 runtimeTail
-	if tail {
-		if lgTail0, err = fetchRuntimeTail(ctx, lg.debug); err != nil {
-			return fmt.Errorf("measure %s: %w", c.name, err)
-		}
+	lgDebug := "" // loopguard's runtime histograms are read through its debug listener
+	if o.Tail && c.loopguard {
+		lgDebug = lg.debug
 	}
-	harnessTail0 := readRuntimeTail()
-	rq0, harnessRQ0 := runQueueSeconds(pids), runQueueSeconds(harnessPID())
+	tw, err := startTailWindow(ctx, lgDebug, pids)
+	if err != nil {
+		return fmt.Errorf("measure %s: %w", c.name, err)
+	}
 	waitProf = prof.start(ctx, profName("rate"), o.Latency)
 	or := openLoop(ctx, c.target, c.rate, o.Latency)
 	cpu2 := cpuSeconds(pids)
-	rq1, harnessRQ1 := runQueueSeconds(pids), runQueueSeconds(harnessPID())
-	harnessTail := readRuntimeTail().since(harnessTail0)
-	if tail {
-		lgTail1, err := fetchRuntimeTail(ctx, lg.debug)
-		if err != nil {
-			return fmt.Errorf("measure %s: %w", c.name, err)
-		}
-		c.res.tail = c.res.tail.plus(lgTail1.since(lgTail0))
+	if err := tw.end(ctx, &c.res); err != nil {
+		return fmt.Errorf("measure %s: %w", c.name, err)
 	}
 	if err := waitProf(); err != nil {
 		return fmt.Errorf("measure %s: %w", c.name, err)
@@ -331,9 +324,6 @@ func measure(ctx context.Context, c *benchCase, lg *sidecar, o Options, scrapeMa
 	r.rateErrs += or.Errors
 	r.missed += or.Missed
 	r.rateCPU += cpu2 - cpu1
-	r.harnessTail = r.harnessTail.plus(harnessTail)
-	r.runQueue += max(rq1-rq0, 0)
-	r.harnessRunQueue += max(harnessRQ1-harnessRQ0, 0)
 	r.drops += s2.drops - s0.drops
 	r.kept += s2.kept - s0.kept
 	r.changes += s2.changes - s0.changes

@@ -24,6 +24,20 @@ func bounces(n int, gap time.Duration) []step {
 	return s
 }
 
+// play runs steps on rec, advancing clk before each; q and n are the last
+// Inbound's answer.
+func play(l *Loops, clk *fakeClock, steps []step) (q bool, n int) {
+	for _, s := range steps {
+		clk.Advance(s.after)
+		if s.write {
+			l.Wrote(rec)
+		} else {
+			q, n = l.Inbound(rec)
+		}
+	}
+	return q, n
+}
+
 func TestLoopsInbound(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -44,16 +58,7 @@ func TestLoopsInbound(t *testing.T) {
 			l, clk := newLoops(t, LoopConfig{})
 			var fired []QuarantineInfo
 			l.OnQuarantine(func(q QuarantineInfo) { fired = append(fired, q) })
-			var q bool
-			var n int
-			for _, s := range tt.steps {
-				clk.Advance(s.after)
-				if s.write {
-					l.Wrote(rec)
-				} else {
-					q, n = l.Inbound(rec)
-				}
-			}
+			q, n := play(l, clk, tt.steps)
 			if q != tt.wantQ || n != tt.wantCount {
 				t.Fatalf("Inbound = %v,%d want %v,%d", q, n, tt.wantQ, tt.wantCount)
 			}
@@ -101,14 +106,7 @@ func TestLoopsStayQuarantinedUntilRelease(t *testing.T) {
 			l, clk := newLoops(t, LoopConfig{})
 			var releases []QuarantineInfo
 			l.OnRelease(func(q QuarantineInfo) { releases = append(releases, q) })
-			for _, s := range bounces(5, 5*time.Second) {
-				clk.Advance(s.after)
-				if s.write {
-					l.Wrote(rec)
-				} else {
-					l.Inbound(rec)
-				}
-			}
+			play(l, clk, bounces(5, 5*time.Second))
 			since := clk.Now()
 			// Later events without bounces still report quarantined.
 			clk.Advance(2 * time.Minute)
@@ -148,14 +146,7 @@ func TestLoopsRequarantineAfterRelease(t *testing.T) {
 	var count atomic.Int32
 	l.OnQuarantine(func(QuarantineInfo) { count.Add(1) })
 	run := func() {
-		for _, s := range bounces(2, time.Second) {
-			clk.Advance(s.after)
-			if s.write {
-				l.Wrote(rec)
-			} else {
-				l.Inbound(rec)
-			}
-		}
+		play(l, clk, bounces(2, time.Second))
 	}
 	run()
 	l.Release(rec)
@@ -318,14 +309,7 @@ func TestLoopsHeldCount(t *testing.T) {
 				t.Fatalf("before any loop: quarantined %v, held %d", q, l.held.Load())
 			}
 			for round := range 2 { // a record quarantined again after its release counts again
-				for _, s := range bounces(2, time.Second) {
-					clk.Advance(s.after)
-					if s.write {
-						l.Wrote(rec)
-					} else {
-						l.Inbound(rec)
-					}
-				}
+				play(l, clk, bounces(2, time.Second))
 				if q, _ := l.Quarantined(rec); !q || l.held.Load() != 1 {
 					t.Fatalf("round %d, looping: quarantined %v, held %d; want true, 1", round, q, l.held.Load())
 				}
